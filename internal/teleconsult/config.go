@@ -1,0 +1,227 @@
+package teleconsult
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Tools are the in-call tools a role may use. The names and JSON keys are
+// those of seed 2's privileges.{basic,plus}.tools. The server enforces them.
+type Tools struct {
+	Chat              bool `json:"chat"`
+	ScreenSharing     bool `json:"screen_sharing"`
+	FileUpload        bool `json:"file_upload"`
+	Whiteboard        bool `json:"whiteboard"`
+	Snapshot          bool `json:"snapshot"`
+	LiveEdit          bool `json:"live_edit"`
+	LivePointer       bool `json:"live_pointer"`
+	PresentToEveryone bool `json:"present_to_everyone"`
+}
+
+// AllTools has every tool enabled; it is the default for both roles.
+var AllTools = Tools{true, true, true, true, true, true, true, true}
+
+// Privilege lists the groups that have a role and the tools of that role.
+type Privilege struct {
+	Groups []string `json:"groups"`
+	Tools  Tools    `json:"tools"`
+}
+
+// Privileges holds the two roles of seed 2.
+type Privileges struct {
+	Basic Privilege `json:"basic"`
+	Plus  Privilege `json:"plus"`
+}
+
+// ThemeColors are the colours of one theme mode.
+type ThemeColors struct {
+	PrimaryColor string `json:"primaryColor"`
+	AccentColor  string `json:"accentColor"`
+}
+
+// Theme has a light and a dark mode.
+type Theme struct {
+	Light ThemeColors `json:"light"`
+	Dark  ThemeColors `json:"dark"`
+}
+
+// CompanyLogo is where the company logo is served from.
+type CompanyLogo struct {
+	URL string `json:"url"`
+}
+
+// PathStep is one step of userIdPathInRequest: From is "object", "json" or
+// "array"; Extract is the field (or index, for "array") taken at this step.
+type PathStep struct {
+	From    string `json:"from"`
+	Extract string `json:"extract"`
+}
+
+// ServiceConfig is the JSON configuration file of seed 2
+// (TELECONSULTATION_SERVICE_CONFIG_PATH).
+type ServiceConfig struct {
+	Privileges               Privileges  `json:"privileges"`
+	Theme                    Theme       `json:"theme"`
+	CompanyLogo              CompanyLogo `json:"companyLogo"`
+	GroupsWithBackgroundList []string    `json:"groupsWithBackgroundList,omitempty"`
+	UserIDPathInRequest      []PathStep  `json:"userIdPathInRequest,omitempty"`
+	// Environment and Mode are accepted for compatibility with Mia's v1
+	// configuration and ignored.
+	Environment string `json:"environment,omitempty"`
+	Mode        string `json:"mode,omitempty"`
+}
+
+// DefaultServiceConfig returns the configuration used when no file is given:
+// seed 2's v2 default (basic: patient, plus: doctor, every tool on), with the
+// caller's user id read from the header named userIDHeader.
+func DefaultServiceConfig(userIDHeader string) ServiceConfig {
+	return ServiceConfig{
+		Privileges: Privileges{
+			Basic: Privilege{Groups: []string{"patient"}, Tools: AllTools},
+			Plus:  Privilege{Groups: []string{"doctor"}, Tools: AllTools},
+		},
+		Theme: Theme{
+			Light: ThemeColors{PrimaryColor: "#ffffff", AccentColor: "#480ca8"},
+			Dark:  ThemeColors{PrimaryColor: "#003049", AccentColor: "#d62828"},
+		},
+		UserIDPathInRequest: DefaultUserIDPath(userIDHeader),
+	}
+}
+
+// DefaultUserIDPath is seed 2's default userIdPathInRequest: the header named
+// header (USERID_HEADER_KEY, default "miauserid").
+func DefaultUserIDPath(header string) []PathStep {
+	return []PathStep{{From: "object", Extract: "headers"}, {From: "object", Extract: header}}
+}
+
+// ParseServiceConfig decodes a configuration file. Fields absent from the
+// file keep the defaults of [DefaultServiceConfig], except that a file's
+// privileges replace the default ones. Unknown fields are refused. The
+// result is validated; errors name the JSON path of the bad value.
+func ParseServiceConfig(r io.Reader, userIDHeader string) (ServiceConfig, error) {
+	cfg := DefaultServiceConfig(userIDHeader)
+	// Decode privileges into a fresh value so that a file naming only
+	// "plus" does not silently inherit the default "basic" groups.
+	var raw struct {
+		ServiceConfig
+		Privileges *Privileges `json:"privileges"`
+	}
+	raw.ServiceConfig = cfg
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return ServiceConfig{}, fmt.Errorf("config file: %w", err)
+	}
+	if dec.More() {
+		return ServiceConfig{}, fmt.Errorf("config file: trailing data after the JSON object")
+	}
+	cfg = raw.ServiceConfig
+	if raw.Privileges == nil {
+		return ServiceConfig{}, fmt.Errorf("config file: privileges: required")
+	}
+	cfg.Privileges = *raw.Privileges
+	if len(cfg.UserIDPathInRequest) == 0 {
+		cfg.UserIDPathInRequest = DefaultUserIDPath(userIDHeader)
+	}
+	return cfg, cfg.Validate()
+}
+
+var colorRE = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$`)
+
+// Validate checks the configuration. The error names the JSON path.
+func (c *ServiceConfig) Validate() error {
+	seen := map[string]string{}
+	for _, p := range []struct {
+		name string
+		priv Privilege
+	}{{"basic", c.Privileges.Basic}, {"plus", c.Privileges.Plus}} {
+		if len(p.priv.Groups) == 0 {
+			return fmt.Errorf("privileges.%s.groups: at least one group is required", p.name)
+		}
+		for i, g := range p.priv.Groups {
+			if strings.TrimSpace(g) == "" {
+				return fmt.Errorf("privileges.%s.groups[%d]: empty group name", p.name, i)
+			}
+			if other, dup := seen[g]; dup {
+				return fmt.Errorf("privileges.%s.groups[%d]: group %q is also listed in privileges.%s.groups", p.name, i, g, other)
+			}
+			seen[g] = p.name
+		}
+	}
+	for _, t := range []struct {
+		path, v string
+	}{
+		{"theme.light.primaryColor", c.Theme.Light.PrimaryColor},
+		{"theme.light.accentColor", c.Theme.Light.AccentColor},
+		{"theme.dark.primaryColor", c.Theme.Dark.PrimaryColor},
+		{"theme.dark.accentColor", c.Theme.Dark.AccentColor},
+	} {
+		if t.v != "" && !colorRE.MatchString(t.v) {
+			return fmt.Errorf("%s: %q is not a #rgb or #rrggbb colour", t.path, t.v)
+		}
+	}
+	if u := c.CompanyLogo.URL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "/") {
+		return fmt.Errorf("companyLogo.url: %q must be an http(s) URL or an absolute path", u)
+	}
+	for i, g := range c.GroupsWithBackgroundList {
+		if _, ok := seen[g]; !ok {
+			return fmt.Errorf("groupsWithBackgroundList[%d]: group %q is not listed in any privileges", i, g)
+		}
+	}
+	if len(c.UserIDPathInRequest) == 0 {
+		return fmt.Errorf("userIdPathInRequest: at least one step is required")
+	}
+	for i, s := range c.UserIDPathInRequest {
+		switch {
+		case !slices.Contains([]string{"object", "json", "array"}, s.From):
+			return fmt.Errorf("userIdPathInRequest[%d].from: %q must be object, json or array", i, s.From)
+		case i == 0 && s.From != "object":
+			return fmt.Errorf("userIdPathInRequest[0].from: the first step must be object")
+		case s.Extract == "" && s.From != "json":
+			return fmt.Errorf("userIdPathInRequest[%d].extract: required", i)
+		}
+	}
+	if first := c.UserIDPathInRequest[0]; first.Extract != "headers" {
+		return fmt.Errorf("userIdPathInRequest[0].extract: only %q can be read from a request here, not %q", "headers", first.Extract)
+	}
+	return nil
+}
+
+// Settings are the rules' parameters, from the environment and the JSON
+// configuration file.
+type Settings struct {
+	// ImmutablePeriod (IMMUTABLE_PERIOD_MS) is how long before start_date
+	// the room opens and changes are refused.
+	ImmutablePeriod time.Duration
+	// Unlimited (UNLIMITED_TELECONSULTATION) keeps the room open after its end.
+	Unlimited bool
+	// Live (LIVE_TELECONSULTATION) ends a call when fewer than two remain.
+	Live bool
+	// DeleteUploads (TELECONSULTATION_DELETE_UPLOADS) deletes uploads when a call ends.
+	DeleteUploads bool
+	// AuthService (AUTH_SERVICE) enables the array-of-ids participants form.
+	AuthService string
+	// PublicURL is the base of personal links, without a trailing slash.
+	PublicURL string
+	// SessionTTL is the lifetime of a session token from a personal link
+	// and of credentials without expiresIn.
+	SessionTTL time.Duration
+	// Config is the JSON configuration file.
+	Config ServiceConfig
+}
+
+// DefaultSettings returns the seed's defaults.
+func DefaultSettings() Settings {
+	return Settings{
+		Unlimited:  true,
+		Live:       true,
+		PublicURL:  "http://127.0.0.1:8080",
+		SessionTTL: 15 * time.Minute,
+		Config:     DefaultServiceConfig("miauserid"),
+	}
+}

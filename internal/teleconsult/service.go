@@ -1,0 +1,742 @@
+package teleconsult
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"slices"
+	"time"
+)
+
+// ErrNoPlusUser is returned when a complete room would have no plus
+// participant.
+var ErrNoPlusUser = &Error{Code: EINVALID, Message: "no plus user in room"}
+
+// Service runs the teleconsultation rules over a store, a video provider, a
+// notifier and a session-token signer. Every field but Notifier and Logger
+// is required.
+type Service struct {
+	Store    Store
+	Provider VideoProvider
+	Notifier Notifier
+	Tokens   SessionTokens
+	Keys     *Keyring
+	Settings Settings
+	// Now returns the current time; tests inject a clock.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// Create makes a teleconsultation and returns its id. When every expected
+// participant is known the room is made at once. An earlier live
+// teleconsultation for the same AppointmentID is replaced: its links die.
+func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
+	if err := checkDate("start_date", in.StartDate); err != nil {
+		return "", err
+	}
+	end, err := resolveEnd(in.StartDate, in.EndDate, in.Duration)
+	if err != nil {
+		return "", err
+	}
+	if !end.After(s.now()) {
+		return "", invalid("the teleconsultation would end in the past")
+	}
+	if len(in.AppointmentID) > maxAppointment || !validText(in.AppointmentID, maxAppointment) {
+		return "", invalid("appointmentId: at most %d printable characters", maxAppointment)
+	}
+	if err := validateParticipants(in.Number, in.Participants); err != nil {
+		return "", err
+	}
+	now := s.now()
+	tc := &Teleconsultation{
+		ID:                   NewID(),
+		AppointmentID:        in.AppointmentID,
+		StartDate:            in.StartDate.UTC(),
+		EndDate:              end,
+		ExpectedParticipants: in.Number,
+		Provider:             s.Provider.Name(),
+		State:                StateWaiting,
+		CreatedAt:            now,
+		UpdatedAt:            now,
+	}
+	for i := range in.Participants {
+		p, err := s.newParticipant(&in.Participants[i], i)
+		if err != nil {
+			return "", err
+		}
+		tc.Participants = append(tc.Participants, p)
+	}
+	if err := s.mapProviderUsers(ctx, tc); err != nil {
+		return "", err
+	}
+	if tc.Complete() {
+		if err := s.makeRoom(ctx, tc); err != nil {
+			return "", err
+		}
+		tc.State = StateScheduled
+	}
+
+	// Replace the appointment's live teleconsultation, if any. A race with
+	// another create for the same appointment is caught by the store's
+	// uniqueness rule (ECONFLICT) and retried.
+	var old *Teleconsultation
+	for attempt := 0; ; attempt++ {
+		old, err = s.supersede(ctx, tc)
+		if err == nil {
+			ch := Change{Create: []*Teleconsultation{tc}}
+			if old != nil {
+				ch.Update = append(ch.Update, old)
+			}
+			err = s.Store.Apply(ctx, ch)
+		}
+		if err == nil || ErrorCode(err) != ECONFLICT || attempt == 2 {
+			break
+		}
+	}
+	if err != nil {
+		s.dropRoom(ctx, tc)
+		return "", err
+	}
+	s.log().Info("teleconsultation created", "id", tc.ID, "state", tc.State.String(), "participants", len(tc.Participants), "expected", tc.ExpectedParticipants)
+	if old != nil {
+		s.log().Info("teleconsultation replaced", "id", old.ID, "by", tc.ID)
+		s.dropRoom(ctx, old)
+		s.notify(ctx, Notification{Kind: NotifyCancelled, Teleconsultation: old})
+	}
+	if tc.State == StateScheduled {
+		s.notify(ctx, Notification{Kind: NotifyRoomMade, Teleconsultation: tc})
+	}
+	return tc.ID, nil
+}
+
+// supersede finds the live teleconsultation of tc's appointment and marks it
+// replaced by tc. It returns nil if there is none.
+func (s *Service) supersede(ctx context.Context, tc *Teleconsultation) (*Teleconsultation, error) {
+	if tc.AppointmentID == "" {
+		return nil, nil
+	}
+	old, err := s.Store.FindByAppointment(ctx, tc.AppointmentID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if old.State == StateInProgress {
+		return nil, Errorf(ECONFLICT, "teleconsultation %s of this appointment has a call in progress; it cannot be replaced now", old.ID)
+	}
+	if old.State, err = Transition(old.State, EventSuperseded, false); err != nil {
+		return nil, err
+	}
+	old.ReplacedBy = tc.ID
+	old.UpdatedAt = s.now()
+	return old, nil
+}
+
+// newParticipant builds a participant from validated input: role, link.
+func (s *Service) newParticipant(in *ParticipantInput, _ int) (Participant, error) {
+	role, err := s.Settings.Config.Privileges.ResolveRole(in.Groups)
+	if err != nil {
+		return Participant{}, err
+	}
+	p := Participant{
+		UserID:   in.UserID,
+		Groups:   slices.Clone(in.Groups),
+		FullName: in.FullName,
+		Email:    in.Email,
+		Language: in.Language,
+		TimeZone: in.TimeZone,
+		Role:     role,
+	}
+	s.newLink(&p)
+	return p, nil
+}
+
+// newLink gives p a fresh personal link; any earlier link of p dies.
+func (s *Service) newLink(p *Participant) {
+	p.LinkNonce = NewLinkNonce()
+	p.LinkHash = LinkHash(s.Keys.LinkCode(p.LinkNonce))
+}
+
+// mapProviderUsers fills ProviderUserID for participants that lack one,
+// from the user-id map or from a new provider user.
+func (s *Service) mapProviderUsers(ctx context.Context, tc *Teleconsultation) error {
+	var missing []string
+	for _, p := range tc.ActiveParticipants() {
+		if p.ProviderUserID == "" {
+			missing = append(missing, p.UserID)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	known, err := s.Store.ProviderUsers(ctx, s.Provider.Name(), missing)
+	if err != nil {
+		return err
+	}
+	for _, p := range tc.ActiveParticipants() {
+		if p.ProviderUserID != "" {
+			continue
+		}
+		if id, ok := known[p.UserID]; ok {
+			p.ProviderUserID = id
+			continue
+		}
+		if p.ProviderUserID, err = s.Provider.NewUser(ctx, p.UserID, p.Role); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeRoom checks that a complete teleconsultation may have a room and makes
+// it at the provider.
+func (s *Service) makeRoom(ctx context.Context, tc *Teleconsultation) error {
+	if !tc.HasPlus() {
+		return ErrNoPlusUser
+	}
+	id, err := s.Provider.CreateRoom(ctx, tc, &s.Settings)
+	if err != nil {
+		return err
+	}
+	tc.ProviderRoomID = id
+	tc.RoomRevision++
+	return nil
+}
+
+// dropRoom deletes tc's provider room, logging a failure: the room is
+// already unreachable through our links.
+func (s *Service) dropRoom(ctx context.Context, tc *Teleconsultation) {
+	if tc.ProviderRoomID == "" {
+		return
+	}
+	if err := s.Provider.DeleteRoom(ctx, tc); err != nil {
+		s.log().Warn("could not delete provider room", "id", tc.ID, "room", tc.ProviderRoomID, "err", err)
+	}
+}
+
+func (s *Service) notify(ctx context.Context, n Notification) {
+	if s.Notifier != nil {
+		s.Notifier.Notify(ctx, n)
+	}
+}
+
+// load returns a teleconsultation that may still change: not cancelled or
+// replaced (EGONE), not found (ENOTFOUND).
+func (s *Service) load(ctx context.Context, id string) (*Teleconsultation, error) {
+	tc, err := s.Store.FindByID(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(ENOTFOUND, "Room with id %s not found", id)
+	} else if err != nil {
+		return nil, err
+	}
+	switch tc.State {
+	case StateCancelled:
+		return nil, Errorf(EGONE, "teleconsultation %s was cancelled", id)
+	case StateReplaced:
+		return nil, Errorf(EGONE, "teleconsultation %s was replaced by a newer one for the same appointment", id)
+	}
+	return tc, nil
+}
+
+// checkMutable refuses changes once every participant is known and the
+// window is locked (seed 2's immutable period), or once a call happened. A
+// teleconsultation still waiting for participants can always be completed.
+func (s *Service) checkMutable(tc *Teleconsultation) error {
+	w := tc.Window(&s.Settings)
+	if tc.State != StateWaiting && w.Locked(s.now()) {
+		return &Error{Code: ECONFLICT,
+			Message: "teleconsultation " + tc.ID + " can no longer be changed: it opened for joining at " + w.Opens.Format(time.RFC3339),
+			Data:    map[string]string{"lockedAt": w.Opens.Format(time.RFC3339)}}
+	}
+	if tc.State != StateWaiting && tc.State != StateScheduled {
+		return Errorf(ECONFLICT, "teleconsultation %s can no longer be changed: it is %s", tc.ID, tc.State)
+	}
+	return nil
+}
+
+// Update changes a teleconsultation before its window opens. A change of
+// times or participants remakes the room; removed participants' links die,
+// kept participants keep theirs.
+func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
+	tc, err := s.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.checkMutable(tc); err != nil {
+		return err
+	}
+	before := *tc
+	before.Participants = slices.Clone(tc.Participants)
+
+	// Times: a new start alone moves the visit and keeps its length.
+	start := tc.StartDate
+	if in.StartDate != nil {
+		if err := checkDate("start_date", *in.StartDate); err != nil {
+			return err
+		}
+		start = in.StartDate.UTC()
+	}
+	end, dur := in.EndDate, in.Duration
+	if end == nil && dur == nil {
+		d := tc.EndDate.Sub(tc.StartDate)
+		dur = &d
+	}
+	newEnd, err := resolveEnd(start, end, dur)
+	if err != nil {
+		return err
+	}
+	if !newEnd.After(s.now()) {
+		return invalid("the teleconsultation would end in the past")
+	}
+	timesChanged := !start.Equal(tc.StartDate) || !newEnd.Equal(tc.EndDate)
+	tc.StartDate, tc.EndDate = start, newEnd
+
+	number := tc.ExpectedParticipants
+	if in.Number != nil {
+		number = *in.Number
+	}
+	var removed []Participant
+	participantsChanged := false
+	if in.Participants != nil {
+		if err := validateParticipants(number, *in.Participants); err != nil {
+			return err
+		}
+		removed, participantsChanged, err = s.replaceParticipants(tc, *in.Participants)
+		if err != nil {
+			return err
+		}
+	} else if in.Number != nil {
+		if err := validateParticipants(number, nil); err != nil {
+			return err
+		}
+		if n := len(tc.ActiveParticipants()); n > number {
+			return invalid("participants.number: %d participants are already known", n)
+		}
+	}
+	tc.ExpectedParticipants = number
+	if err := s.mapProviderUsers(ctx, tc); err != nil {
+		return err
+	}
+
+	roomChanged := timesChanged || participantsChanged || number != before.ExpectedParticipants
+	if tc.State, err = Transition(tc.State, EventPatched, tc.Complete()); err != nil {
+		return err
+	}
+	tc.ProviderRoomID = ""
+	if roomChanged || before.ProviderRoomID == "" {
+		if tc.State == StateScheduled {
+			if err := s.makeRoom(ctx, tc); err != nil {
+				return err
+			}
+		}
+	} else {
+		tc.ProviderRoomID = before.ProviderRoomID
+	}
+	tc.UpdatedAt = s.now()
+	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
+		if tc.ProviderRoomID != before.ProviderRoomID {
+			s.dropRoom(ctx, tc)
+		}
+		return err
+	}
+	if before.ProviderRoomID != "" && before.ProviderRoomID != tc.ProviderRoomID {
+		s.dropRoom(ctx, &before)
+	}
+	s.log().Info("teleconsultation updated", "id", tc.ID, "state", tc.State.String(), "room_changed", roomChanged, "removed", len(removed))
+	switch {
+	case tc.State == StateScheduled && before.State == StateWaiting:
+		s.notify(ctx, Notification{Kind: NotifyRoomMade, Teleconsultation: tc})
+	case tc.State == StateScheduled && roomChanged:
+		s.notify(ctx, Notification{Kind: NotifyChanged, Teleconsultation: tc, Removed: removed})
+	case len(removed) > 0:
+		s.notify(ctx, Notification{Kind: NotifyChanged, Teleconsultation: tc, Removed: removed})
+	}
+	return nil
+}
+
+// replaceParticipants sets tc's participants to in: kept users keep their
+// link and provider id, new users get new ones, missing users are removed.
+func (s *Service) replaceParticipants(tc *Teleconsultation, in []ParticipantInput) (removed []Participant, changed bool, err error) {
+	now := s.now()
+	want := make(map[string]*ParticipantInput, len(in))
+	for i := range in {
+		want[in[i].UserID] = &in[i]
+	}
+	for i := range tc.Participants {
+		p := &tc.Participants[i]
+		if p.Active() && want[p.UserID] == nil {
+			p.RemovedAt = now
+			removed = append(removed, *p)
+			changed = true
+		}
+	}
+	for i := range in {
+		np, err := s.newParticipant(&in[i], i)
+		if err != nil {
+			return nil, false, err
+		}
+		idx := slices.IndexFunc(tc.Participants, func(p Participant) bool { return p.UserID == np.UserID })
+		switch {
+		case idx < 0:
+			tc.Participants = append(tc.Participants, np)
+			changed = true
+		case !tc.Participants[idx].Active():
+			// Re-added after removal: a new link, the old one stays dead.
+			np.ProviderUserID = tc.Participants[idx].ProviderUserID
+			tc.Participants[idx] = np
+			changed = true
+		default:
+			old := &tc.Participants[idx]
+			np.LinkNonce, np.LinkHash, np.ProviderUserID = old.LinkNonce, old.LinkHash, old.ProviderUserID
+			if np.Role != old.Role || !slices.Equal(np.Groups, old.Groups) {
+				changed = true
+			}
+			*old = np
+		}
+	}
+	return removed, changed, nil
+}
+
+// AddParticipant adds one participant to a teleconsultation that is waiting
+// for participants, and makes the room when the list is full.
+func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantInput) error {
+	tc, err := s.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.checkMutable(tc); err != nil {
+		return err
+	}
+	if tc.State != StateWaiting {
+		return Errorf(ECONFLICT, "teleconsultation %s already has all its %d participants", id, tc.ExpectedParticipants)
+	}
+	if err := validateParticipant("participant", &in); err != nil {
+		return err
+	}
+	if tc.Participant(in.UserID) != nil {
+		return Errorf(ECONFLICT, "user %s is already a participant of teleconsultation %s", in.UserID, id)
+	}
+	if _, _, err := s.replaceParticipants(tc, append(activeInputs(tc), in)); err != nil {
+		return err
+	}
+	if err := s.mapProviderUsers(ctx, tc); err != nil {
+		return err
+	}
+	if tc.State, err = Transition(tc.State, EventParticipantAdded, tc.Complete()); err != nil {
+		return err
+	}
+	if tc.State == StateScheduled {
+		if err := s.makeRoom(ctx, tc); err != nil {
+			return err
+		}
+	}
+	tc.UpdatedAt = s.now()
+	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
+		s.dropRoom(ctx, tc)
+		return err
+	}
+	s.log().Info("participant added", "id", tc.ID, "state", tc.State.String())
+	if tc.State == StateScheduled {
+		s.notify(ctx, Notification{Kind: NotifyRoomMade, Teleconsultation: tc})
+	}
+	return nil
+}
+
+// activeInputs turns tc's active participants back into inputs.
+func activeInputs(tc *Teleconsultation) []ParticipantInput {
+	var out []ParticipantInput
+	for _, p := range tc.ActiveParticipants() {
+		out = append(out, ParticipantInput{UserID: p.UserID, Groups: p.Groups, FullName: p.FullName,
+			Language: p.Language, Email: p.Email, TimeZone: p.TimeZone})
+	}
+	return out
+}
+
+// Cancel cancels a teleconsultation: the record is kept, marked cancelled,
+// its room deleted and all its links die.
+func (s *Service) Cancel(ctx context.Context, id string) error {
+	tc, err := s.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if tc.State, err = Transition(tc.State, EventCancelled, false); err != nil {
+		return err
+	}
+	if tc.State == StateCancelled && !tc.CallStartedAt.IsZero() {
+		tc.CallUsed = tc.DurationUsed(s.now())
+		tc.CallStartedAt = time.Time{}
+	}
+	tc.UpdatedAt = s.now()
+	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
+		return err
+	}
+	s.log().Info("teleconsultation cancelled", "id", tc.ID)
+	s.dropRoom(ctx, tc)
+	s.notify(ctx, Notification{Kind: NotifyCancelled, Teleconsultation: tc})
+	return nil
+}
+
+// ParticipantView is another participant as a participant sees them.
+type ParticipantView struct {
+	ProviderUserID string
+	FullName       string
+}
+
+// View is GET /teleconsultation/{id} for one participant.
+type View struct {
+	ProviderUserID string
+	// AccessLinkURL is nil until the window opens.
+	AccessLinkURL *string
+	Participants  []ParticipantView
+	Status        State
+	Window        Window
+	Duration      time.Duration
+	DurationUsed  time.Duration
+	Live          bool
+	CreatedAt     time.Time
+	Role          Role
+	Tools         Tools
+	Expected      int
+}
+
+// View returns what participant userID may see of teleconsultation id.
+// A caller who is not a participant gets EUNAUTHORIZED "Unauthorized user"
+// and never a link. language, when set, is carried into the link.
+func (s *Service) View(ctx context.Context, id, userID, language string) (*View, error) {
+	if language != "" && !languageRE.MatchString(language) {
+		return nil, invalid("language: must be a two-letter code such as en or it")
+	}
+	tc, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p := tc.Participant(userID)
+	if userID == "" || p == nil {
+		return nil, Errorf(EUNAUTHORIZED, "Unauthorized user")
+	}
+	now := s.now()
+	w := tc.Window(&s.Settings)
+	v := &View{
+		ProviderUserID: p.ProviderUserID,
+		Status:         tc.Status(now, &s.Settings),
+		Window:         w,
+		Duration:       tc.EndDate.Sub(tc.StartDate),
+		DurationUsed:   tc.DurationUsed(now),
+		Live:           s.Settings.Live,
+		CreatedAt:      tc.CreatedAt,
+		Role:           p.Role,
+		Tools:          s.Settings.Config.Privileges.Tools(p.Role),
+		Expected:       tc.ExpectedParticipants,
+	}
+	for _, o := range tc.ActiveParticipants() {
+		v.Participants = append(v.Participants, ParticipantView{ProviderUserID: o.ProviderUserID, FullName: o.FullName})
+	}
+	if tc.State != StateWaiting && w.Locked(now) {
+		link := s.LinkURL(p, language)
+		v.AccessLinkURL = &link
+	}
+	return v, nil
+}
+
+// LinkURL is p's personal link: PUBLIC_URL/join/<code>, with ?lang= when a
+// language is asked for.
+func (s *Service) LinkURL(p *Participant, language string) string {
+	u := s.Settings.PublicURL + "/join/" + s.Keys.LinkCode(p.LinkNonce)
+	if language != "" {
+		u += "?lang=" + url.QueryEscape(language)
+	}
+	return u
+}
+
+// CallSession is what a personal link is traded for.
+type CallSession struct {
+	Token              string
+	ExpiresAt          time.Time
+	TeleconsultationID string
+	UserID             string
+	DisplayName        string
+	Role               Role
+	Tools              Tools
+	Language           string
+	Theme              Theme
+	CompanyLogo        string
+	Window             Window
+	Status             State
+	Others             []string
+}
+
+// linkCodeLen is the length of a link code (base64url of 32 bytes).
+const linkCodeLen = 43
+
+// ErrUnknownLink is returned for a link code that matches no participant.
+var ErrUnknownLink = &Error{Code: EUNAUTHORIZED, Message: "unknown link: check that the whole link was copied"}
+
+// Exchange trades a personal link code for a session token and the call
+// configuration. Unknown codes are EUNAUTHORIZED; a link used before its
+// window opens is EFORBIDDEN with opensAt; revoked links, cancelled,
+// replaced or expired teleconsultations are EGONE.
+func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, error) {
+	if len(code) != linkCodeLen {
+		return nil, ErrUnknownLink
+	}
+	hash := LinkHash(code)
+	tc, err := s.Store.FindByLinkHash(ctx, hash)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, ErrUnknownLink
+	} else if err != nil {
+		return nil, err
+	}
+	var p *Participant
+	for i := range tc.Participants {
+		if slices.Equal(tc.Participants[i].LinkHash, hash) {
+			p = &tc.Participants[i]
+		}
+	}
+	if p == nil {
+		return nil, ErrUnknownLink
+	}
+	now := s.now()
+	w := tc.Window(&s.Settings)
+	switch {
+	case !p.Active():
+		return nil, Errorf(EGONE, "this link was revoked: you are no longer a participant of this visit")
+	case tc.State == StateCancelled:
+		return nil, Errorf(EGONE, "this visit was cancelled")
+	case tc.State == StateReplaced:
+		return nil, Errorf(EGONE, "this visit was rescheduled: use the link of the newer invitation")
+	case tc.State == StateWaiting:
+		return nil, Errorf(EFORBIDDEN, "this visit is not ready yet: not every participant is known")
+	case !w.Locked(now):
+		return nil, &Error{Code: EFORBIDDEN, Message: "this visit opens at " + w.Opens.Format(time.RFC3339),
+			Data: map[string]string{"opensAt": w.Opens.Format(time.RFC3339), "startDate": w.Start.Format(time.RFC3339)}}
+	case w.Closed(now):
+		return nil, Errorf(EGONE, "this visit has ended")
+	}
+	exp := now.Add(s.Settings.SessionTTL)
+	if w.Limited && exp.After(w.End) {
+		exp = w.End
+	}
+	token, err := s.Tokens.Issue(SessionClaims{
+		Kind: SessionParticipant, TeleconsultationID: tc.ID, UserID: p.UserID,
+		ProviderUserID: p.ProviderUserID, RoomRevision: tc.RoomRevision,
+		IssuedAt: now, ExpiresAt: exp,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cs := &CallSession{
+		Token: token, ExpiresAt: exp, TeleconsultationID: tc.ID, UserID: p.UserID,
+		DisplayName: p.FullName, Role: p.Role, Tools: s.Settings.Config.Privileges.Tools(p.Role),
+		Language: p.Language, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
+		Window: w, Status: tc.Status(now, &s.Settings),
+	}
+	for _, o := range tc.ActiveParticipants() {
+		if o != p {
+			cs.Others = append(cs.Others, o.FullName)
+		}
+	}
+	return cs, nil
+}
+
+// Credentials is what POST /credentials returns.
+type Credentials struct {
+	AccessToken    string
+	ExpiresAt      time.Time
+	ProviderUserID string
+}
+
+// MaxCredentialsTTL bounds expiresIn of POST /credentials.
+const MaxCredentialsTTL = 24 * time.Hour
+
+// Credentials issues a user session token for userID, valid for ttl (0
+// means one hour). The user is added to the user-id map if missing.
+func (s *Service) Credentials(ctx context.Context, userID string, ttl time.Duration) (*Credentials, error) {
+	if userID == "" {
+		return nil, Errorf(EUNAUTHORIZED, "Unauthorized user")
+	}
+	if !validText(userID, maxUserIDLen) {
+		return nil, invalid("user id: at most %d printable characters", maxUserIDLen)
+	}
+	if ttl == 0 {
+		ttl = time.Hour
+	}
+	if ttl < time.Minute || ttl > MaxCredentialsTTL {
+		return nil, invalid("expiresIn: must be between 60 and %d seconds", int(MaxCredentialsTTL/time.Second))
+	}
+	known, err := s.Store.ProviderUsers(ctx, s.Provider.Name(), []string{userID})
+	if err != nil {
+		return nil, err
+	}
+	pid, ok := known[userID]
+	if !ok {
+		cand, err := s.Provider.NewUser(ctx, userID, RoleUnknown)
+		if err != nil {
+			return nil, err
+		}
+		if pid, err = s.Store.EnsureProviderUser(ctx, s.Provider.Name(), userID, cand); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	c := SessionClaims{Kind: SessionUser, UserID: userID, ProviderUserID: pid, IssuedAt: now, ExpiresAt: now.Add(ttl)}
+	tok, err := s.Tokens.Issue(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Credentials{AccessToken: tok, ExpiresAt: c.ExpiresAt, ProviderUserID: pid}, nil
+}
+
+// CallStarted records that a call began in teleconsultation id.
+func (s *Service) CallStarted(ctx context.Context, id string) error {
+	return s.callEvent(ctx, id, EventCallStarted)
+}
+
+// CallEnded records that the call in teleconsultation id ended.
+func (s *Service) CallEnded(ctx context.Context, id string) error {
+	return s.callEvent(ctx, id, EventCallEnded)
+}
+
+func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
+	for attempt := 0; ; attempt++ {
+		tc, err := s.load(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if tc.State, err = Transition(tc.State, ev, true); err != nil {
+			return err
+		}
+		switch ev {
+		case EventCallStarted:
+			tc.CallStartedAt = now
+		case EventCallEnded:
+			tc.CallUsed += now.Sub(tc.CallStartedAt)
+			tc.CallStartedAt = time.Time{}
+		}
+		tc.UpdatedAt = now
+		err = s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}})
+		if err == nil || ErrorCode(err) != ECONFLICT || attempt == 2 {
+			if err == nil {
+				s.log().Info("call "+ev.String(), "id", id)
+			}
+			return err
+		}
+	}
+}
+
+// Ready checks the store.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.Store.Ping(ctx); err != nil {
+		return &Error{Code: EUNAVAILABLE, Message: "database unavailable", Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package teleconsult
+
+import (
+	"context"
+	"time"
+)
+
+// Change is a set of writes that a [Store] applies in one transaction, with
+// one durable commit.
+type Change struct {
+	// Create holds new teleconsultations. The store sets Version to 1.
+	Create []*Teleconsultation
+	// Update holds changed teleconsultations. The store refuses the whole
+	// change with ECONFLICT if a stored Version differs from the given
+	// one, and otherwise writes it and increments Version.
+	Update []*Teleconsultation
+}
+
+// Store keeps teleconsultations and the user-id map. Implementations
+// encrypt FullName and Email at rest and never log them.
+type Store interface {
+	// Apply writes a change atomically. For every participant written, the
+	// user-id map (provider, UserID) → ProviderUserID is consulted: an
+	// existing mapping wins and is copied into the participant, a missing
+	// one is inserted. Returns ECONFLICT on a concurrent change or when a
+	// second live teleconsultation would have the same AppointmentID.
+	Apply(ctx context.Context, ch Change) error
+	// FindByID returns ENOTFOUND if there is no teleconsultation with id.
+	FindByID(ctx context.Context, id string) (*Teleconsultation, error)
+	// FindByAppointment returns the live (neither cancelled nor replaced)
+	// teleconsultation of an appointment, or ENOTFOUND.
+	FindByAppointment(ctx context.Context, appointmentID string) (*Teleconsultation, error)
+	// FindByLinkHash returns the teleconsultation with a participant
+	// (removed ones included) whose LinkHash is hash, or ENOTFOUND.
+	FindByLinkHash(ctx context.Context, hash []byte) (*Teleconsultation, error)
+	// ProviderUsers returns the mapped provider user ids of the given
+	// external user ids; unmapped ones are absent from the map.
+	ProviderUsers(ctx context.Context, provider string, userIDs []string) (map[string]string, error)
+	// EnsureProviderUser maps userID to candidate unless it is mapped
+	// already, and returns the mapped id.
+	EnsureProviderUser(ctx context.Context, provider, userID, candidate string) (string, error)
+	// CountByState counts teleconsultations by stored state.
+	CountByState(ctx context.Context) (map[State]int, error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+}
+
+// VideoProvider makes and removes rooms on a video platform: the built-in
+// SFU, Daily or Kaleyra.
+type VideoProvider interface {
+	// Name is the provider's name, as in VIDEO_PROVIDER.
+	Name() string
+	// NewUser returns a provider user id for an external user seen for the
+	// first time (recorded in the user-id map by the caller).
+	NewUser(ctx context.Context, userID string, role Role) (string, error)
+	// CreateRoom makes a room for tc's active participants and returns its
+	// id. Errors are EUNAVAILABLE when the platform cannot be reached.
+	CreateRoom(ctx context.Context, tc *Teleconsultation, s *Settings) (string, error)
+	// DeleteRoom removes tc's room (tc.ProviderRoomID) and disconnects
+	// everyone in it. Deleting a room that is already gone is not an error.
+	DeleteRoom(ctx context.Context, tc *Teleconsultation) error
+}
+
+// NotificationKind says why participants should hear about a change.
+type NotificationKind int
+
+// Kinds of notification.
+const (
+	NotifyRoomMade  NotificationKind = iota + 1 // the room was made: send invitations
+	NotifyChanged                               // times or participants changed: send updates
+	NotifyCancelled                             // cancelled or replaced: send cancellations
+)
+
+// Notification tells a [Notifier] about a committed change.
+type Notification struct {
+	Kind             NotificationKind
+	Teleconsultation *Teleconsultation
+	// Removed holds participants removed by this change (they get a
+	// cancellation).
+	Removed []Participant
+}
+
+// Notifier tells participants about their teleconsultation (the invitations
+// adapter). It is called after the change is committed.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification)
+}
+
+// Session token kinds.
+const (
+	// SessionParticipant is a token from a personal link: one participant
+	// of one teleconsultation.
+	SessionParticipant = "participant"
+	// SessionUser is a token from POST /credentials: a user, for any
+	// teleconsultation they take part in.
+	SessionUser = "user"
+)
+
+// SessionClaims is what a session token says.
+type SessionClaims struct {
+	Kind               string
+	TeleconsultationID string // SessionParticipant only
+	UserID             string
+	ProviderUserID     string
+	// RoomRevision is the room the token was issued for; a token for an
+	// older room revision is stale.
+	RoomRevision int
+	IssuedAt     time.Time
+	ExpiresAt    time.Time
+}
+
+// SessionTokens signs and checks session tokens.
+type SessionTokens interface {
+	// Issue signs claims.
+	Issue(c SessionClaims) (string, error)
+	// Verify checks a token's signature, algorithm and expiry at now and
+	// returns its claims; any failure is EUNAUTHORIZED.
+	Verify(token string, now time.Time) (SessionClaims, error)
+}
