@@ -7,16 +7,16 @@ import (
 
 // Application error codes. Each maps to one HTTP status in the HTTP adapter.
 const (
-	EINVALID      = "invalid"       // bad input: 400
-	EUNAUTHORIZED = "unauthorized"  // caller not identified or not a participant: 401
-	EFORBIDDEN    = "forbidden"     // identified but not allowed (yet): 403
-	ENOTFOUND     = "not_found"     // no such object: 404
-	ECONFLICT     = "conflict"      // refused by a rule about the object's state: 409
-	EGONE         = "gone"          // cancelled, replaced, revoked or expired: 410
-	ETOOLARGE     = "too_large"     // body or file over the limit: 413
-	ERATELIMIT    = "rate_limited"  // too many attempts: 429
-	EUNAVAILABLE  = "unavailable"   // a dependency (database, video provider) is down: 503
-	EINTERNAL     = "internal"      // anything else: 500, details only in the log
+	EINVALID      = "invalid"      // bad input: 400
+	EUNAUTHORIZED = "unauthorized" // caller not identified or not a participant: 401
+	EFORBIDDEN    = "forbidden"    // identified but not allowed (yet): 403
+	ENOTFOUND     = "not_found"    // no such object: 404
+	ECONFLICT     = "conflict"     // refused by a rule about the object's state: 409
+	EGONE         = "gone"         // cancelled, replaced, revoked or expired: 410
+	ETOOLARGE     = "too_large"    // body or file over the limit: 413
+	ERATELIMIT    = "rate_limited" // too many attempts: 429
+	EUNAVAILABLE  = "unavailable"  // a dependency (database, video provider) is down: 503
+	EINTERNAL     = "internal"     // anything else: 500, details only in the log
 )
 
 // Error is an application error. Its Message is safe to show to the caller:
