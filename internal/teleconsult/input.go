@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -156,26 +157,28 @@ func validateParticipant(path string, p *ParticipantInput) error {
 	return nil
 }
 
-// validateParticipants checks a participants object: number and data.
-func validateParticipants(number int, data []ParticipantInput) error {
+// validateParticipants checks a participants object: number and data. It
+// returns a normalised copy of data (the caller's slice is not changed).
+func validateParticipants(number int, data []ParticipantInput) ([]ParticipantInput, error) {
 	switch {
 	case number < 1:
-		return invalid("participants.number: must be at least 1")
+		return nil, invalid("participants.number: must be at least 1")
 	case number > MaxParticipants:
-		return invalid("participants.number: at most %d participants", MaxParticipants)
+		return nil, invalid("participants.number: at most %d participants", MaxParticipants)
 	case len(data) > number:
-		return invalid("participants.data: %d participants given but participants.number is %d", len(data), number)
+		return nil, invalid("participants.data: %d participants given but participants.number is %d", len(data), number)
 	}
+	data = slices.Clone(data)
 	seen := make(map[string]int, len(data))
 	for i := range data {
 		path := fmt.Sprintf("participants.data[%d]", i)
 		if err := validateParticipant(path, &data[i]); err != nil {
-			return err
+			return nil, err
 		}
 		if j, dup := seen[data[i].UserID]; dup {
-			return invalid("%s.userId: same userId as participants.data[%d]", path, j)
+			return nil, invalid("%s.userId: same userId as participants.data[%d]", path, j)
 		}
 		seen[data[i].UserID] = i
 	}
-	return nil
+	return data, nil
 }

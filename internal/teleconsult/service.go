@@ -53,7 +53,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 	if len(in.AppointmentID) > maxAppointment || !validText(in.AppointmentID, maxAppointment) {
 		return "", invalid("appointmentId: at most %d printable characters", maxAppointment)
 	}
-	if err := validateParticipants(in.Number, in.Participants); err != nil {
+	parts, err := validateParticipants(in.Number, in.Participants)
+	if err != nil {
 		return "", err
 	}
 	now := s.now()
@@ -68,8 +69,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 		CreatedAt:            now,
 		UpdatedAt:            now,
 	}
-	for i := range in.Participants {
-		p, err := s.newParticipant(&in.Participants[i], i)
+	for i := range parts {
+		p, err := s.newParticipant(&parts[i])
 		if err != nil {
 			return "", err
 		}
@@ -142,7 +143,7 @@ func (s *Service) supersede(ctx context.Context, tc *Teleconsultation) (*Telecon
 }
 
 // newParticipant builds a participant from validated input: role, link.
-func (s *Service) newParticipant(in *ParticipantInput, _ int) (Participant, error) {
+func (s *Service) newParticipant(in *ParticipantInput) (Participant, error) {
 	role, err := s.Settings.Config.Privileges.ResolveRole(in.Groups)
 	if err != nil {
 		return Participant{}, err
@@ -307,15 +308,16 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 	var removed []Participant
 	participantsChanged := false
 	if in.Participants != nil {
-		if err := validateParticipants(number, *in.Participants); err != nil {
+		parts, err := validateParticipants(number, *in.Participants)
+		if err != nil {
 			return err
 		}
-		removed, participantsChanged, err = s.replaceParticipants(tc, *in.Participants)
+		removed, participantsChanged, err = s.replaceParticipants(tc, parts)
 		if err != nil {
 			return err
 		}
 	} else if in.Number != nil {
-		if err := validateParticipants(number, nil); err != nil {
+		if _, err := validateParticipants(number, nil); err != nil {
 			return err
 		}
 		if n := len(tc.ActiveParticipants()); n > number {
@@ -380,7 +382,7 @@ func (s *Service) replaceParticipants(tc *Teleconsultation, in []ParticipantInpu
 		}
 	}
 	for i := range in {
-		np, err := s.newParticipant(&in[i], i)
+		np, err := s.newParticipant(&in[i])
 		if err != nil {
 			return nil, false, err
 		}

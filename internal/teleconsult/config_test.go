@@ -1,0 +1,61 @@
+package teleconsult
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseServiceConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		json    string
+		wantErr string // substring; "" means valid
+	}{
+		{"seed 2 v1 example", `{"privileges":{"basic":{"groups":["customer"],"tools":{"chat":true}},"plus":{"groups":["doctor"]}},"environment":"sandbox","mode":"window","theme":{"light":{"primaryColor":"#fff","accentColor":"#480ca8"}},"companyLogo":{"url":"https://www.insert.url.it"}}`, ""},
+		{"user id path with json step", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"object","extract":"headers"},{"from":"object","extract":"miauserproperties"},{"from":"json","extract":"customUserId"}]}`, ""},
+		{"no privileges", `{"theme":{}}`, "privileges: required"},
+		{"empty plus groups", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":[]}}}`, "privileges.plus.groups"},
+		{"group in both", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["p"]}}}`, "privileges.plus.groups[0]"},
+		{"unknown field", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"colour":1}`, "unknown field"},
+		{"unknown tool", `{"privileges":{"basic":{"groups":["p"],"tools":{"teleport":true}},"plus":{"groups":["d"]}}}`, "unknown field"},
+		{"bad colour", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"theme":{"dark":{"accentColor":"red"}}}`, "theme.dark.accentColor"},
+		{"bad logo", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"companyLogo":{"url":"javascript:alert(1)"}}`, "companyLogo.url"},
+		{"background group unknown", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"groupsWithBackgroundList":["x"]}`, "groupsWithBackgroundList[0]"},
+		{"path not starting with object", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"json","extract":"a"}]}`, "userIdPathInRequest[0].from"},
+		{"path bad from", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"object","extract":"headers"},{"from":"xml","extract":"a"}]}`, "userIdPathInRequest[1].from"},
+		{"path from body", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"object","extract":"body"}]}`, "userIdPathInRequest[0].extract"},
+		{"wrong type", `{"privileges":{"basic":{"groups":"p"},"plus":{"groups":["d"]}}}`, "cannot unmarshal"},
+		{"trailing data", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}}} {}`, "trailing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseServiceConfig(strings.NewReader(tt.json), "miauserid")
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.wantErr != "" && err == nil:
+				t.Fatalf("no error, want %q", tt.wantErr)
+			case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
+				t.Fatalf("error %q, want it to contain %q", err, tt.wantErr)
+			}
+			if err == nil && len(cfg.UserIDPathInRequest) == 0 {
+				t.Fatal("no userIdPathInRequest after parsing")
+			}
+		})
+	}
+	// Tools left out of the file are off: a file is explicit.
+	cfg, err := ParseServiceConfig(strings.NewReader(`{"privileges":{"basic":{"groups":["p"],"tools":{"chat":true}},"plus":{"groups":["d"]}}}`), "x-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Privileges.Basic.Tools; got != (Tools{Chat: true}) {
+		t.Errorf("basic tools = %+v, want chat only", got)
+	}
+	if got := cfg.UserIDPathInRequest[1].Extract; got != "x-user" {
+		t.Errorf("default user id header = %q, want x-user", got)
+	}
+	def := DefaultServiceConfig("miauserid")
+	if err := def.Validate(); err != nil {
+		t.Errorf("default config invalid: %v", err)
+	}
+}
