@@ -1,6 +1,7 @@
 package teleconsult
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,6 +31,26 @@ var AllTools = Tools{true, true, true, true, true, true, true, true}
 type Privilege struct {
 	Groups []string `json:"groups"`
 	Tools  Tools    `json:"tools"`
+}
+
+// UnmarshalJSON decodes a privilege. Without a "tools" object every tool is
+// on, as in seed 2's default; a "tools" object lists what is on, and a tool
+// it leaves out is off.
+func (p *Privilege) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Groups []string `json:"groups"`
+		Tools  *Tools   `json:"tools"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return err
+	}
+	p.Groups, p.Tools = raw.Groups, AllTools
+	if raw.Tools != nil {
+		p.Tools = *raw.Tools
+	}
+	return nil
 }
 
 // Privileges holds the two roles of seed 2.
@@ -70,10 +91,18 @@ type ServiceConfig struct {
 	CompanyLogo              CompanyLogo `json:"companyLogo"`
 	GroupsWithBackgroundList []string    `json:"groupsWithBackgroundList,omitempty"`
 	UserIDPathInRequest      []PathStep  `json:"userIdPathInRequest,omitempty"`
-	// Environment and Mode are accepted for compatibility with Mia's v1
-	// configuration and ignored.
-	Environment string `json:"environment,omitempty"`
-	Mode        string `json:"mode,omitempty"`
+	// Environment and Mode (Mia v1) and CustomUserID (Mia 1.8) are
+	// accepted for compatibility with Mia's configuration and ignored.
+	Environment  string        `json:"environment,omitempty"`
+	Mode         string        `json:"mode,omitempty"`
+	CustomUserID *CustomUserID `json:"customUserId,omitempty"`
+}
+
+// CustomUserID is Mia's customUserId setting (resolving custom ids through
+// an auth service); accepted and ignored.
+type CustomUserID struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
 }
 
 // DefaultServiceConfig returns the configuration used when no file is given:
@@ -162,7 +191,7 @@ func (c *ServiceConfig) Validate() error {
 		{"theme.dark.accentColor", c.Theme.Dark.AccentColor},
 	} {
 		if t.v != "" && !colorRE.MatchString(t.v) {
-			return fmt.Errorf("%s: %q is not a #rgb or #rrggbb colour", t.path, t.v)
+			return fmt.Errorf("%s: %q is not a #rgb, #rrggbb or #rrggbbaa colour", t.path, t.v)
 		}
 	}
 	if u := c.CompanyLogo.URL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "/") {

@@ -43,7 +43,15 @@ func TestParseServiceConfig(t *testing.T) {
 			}
 		})
 	}
-	// Tools left out of the file are off: a file is explicit.
+	// A role without tools has every tool, as in seed 2's default.
+	cfg0, err := ParseServiceConfig(strings.NewReader(`{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"customUserId":{"source":"_id","target":"authUserId"}}`), "x-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg0.Privileges.Basic.Tools != AllTools {
+		t.Errorf("basic tools without a tools object = %+v, want all", cfg0.Privileges.Basic.Tools)
+	}
+	// Tools left out of a tools object are off: the object is explicit.
 	cfg, err := ParseServiceConfig(strings.NewReader(`{"privileges":{"basic":{"groups":["p"],"tools":{"chat":true}},"plus":{"groups":["d"]}}}`), "x-user")
 	if err != nil {
 		t.Fatal(err)

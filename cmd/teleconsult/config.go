@@ -1,0 +1,1094 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// Database drivers, the values of [Config.DatabaseDriver].
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Video providers, the values of VIDEO_PROVIDER and [Config.VideoProvider].
+const (
+	ProviderBuiltin = "builtin"
+	ProviderDaily   = "daily"
+	ProviderKaleyra = "kaleyra"
+)
+
+// Log formats, the values of LOG_FORMAT and [Config.LogFormat].
+const (
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+)
+
+// SQLiteFile is the name of the SQLite database under DATA_DIR, used when
+// DATABASE_URL is empty.
+const SQLiteFile = "teleconsult.db"
+
+// Limits of the validated settings.
+const (
+	maxImmutablePeriod = 7 * 24 * time.Hour
+	minSessionTTL      = time.Minute
+	maxSessionTTL      = 24 * time.Hour
+	minMaxBodyBytes    = 1 << 10
+	maxMaxBodyBytes    = 1 << 30
+	minAPIKeyLen       = 16
+	maxConfigFileSize  = 1 << 20
+)
+
+// Where a setting's value comes from, as shown by [Config.Print].
+const (
+	sourceDefault = "default"
+	sourceEnv     = "env"
+	sourceFile    = "file"
+)
+
+// mask stands for a secret in [Config.Print].
+const mask = "******"
+
+// Config is every setting of the service, read from the environment (and
+// the JSON file named by TELECONSULTATION_SERVICE_CONFIG_PATH) by
+// [LoadConfig]. Each field names its variable; [Variables] documents them.
+type Config struct {
+	// ListenAddr (LISTEN_ADDR) is the host:port the HTTP server listens on.
+	ListenAddr string
+	// PublicURL (PUBLIC_URL) is the base URL of personal links, absolute
+	// http(s), without query, fragment or trailing slash.
+	PublicURL string
+	// DataDir (DATA_DIR) holds the SQLite database and the generated keys.
+	DataDir string
+	// DatabaseURL (DATABASE_URL) is the PostgreSQL URL as given; empty for
+	// SQLite. It may hold a password: never log it.
+	DatabaseURL string
+	// DatabaseDriver is DriverSQLite or DriverPostgres, from DATABASE_URL.
+	DatabaseDriver string
+	// SQLitePath is DATA_DIR/teleconsult.db when DatabaseDriver is
+	// DriverSQLite, else empty.
+	SQLitePath string
+	// APIKeys (API_KEYS) are the trusted callers' keys given in the
+	// environment; empty means the hashes kept under DATA_DIR are used (see
+	// [LoadOrCreateAPIKeys]). Secret.
+	APIKeys []string
+	// EncryptionKey (ENCRYPTION_KEY) is the 32-byte master key given in the
+	// environment; nil means the key kept under DATA_DIR is used (see
+	// [LoadOrCreateEncryptionKey]). Secret.
+	EncryptionKey []byte
+	// UserIDHeader (USERID_HEADER_KEY) is the lowercased name of the header
+	// that carries the caller's user id.
+	UserIDHeader string
+	// VideoProvider (VIDEO_PROVIDER) is ProviderBuiltin, ProviderDaily or
+	// ProviderKaleyra.
+	VideoProvider string
+	// DailyAPIKey (DAILY_API_KEY) is Daily's REST API key. Secret.
+	DailyAPIKey string
+	// DailyAPIURL (DAILY_API_URL) is Daily's REST API base, without trailing
+	// slash.
+	DailyAPIURL string
+	// SessionTTL (SESSION_TTL) is the lifetime of a call-page session.
+	SessionTTL time.Duration
+	// LogLevel (LOG_LEVEL) is the minimum level logged.
+	LogLevel slog.Level
+	// LogFormat (LOG_FORMAT) is LogFormatText or LogFormatJSON.
+	LogFormat string
+	// MaxBodyBytes (MAX_BODY_BYTES) caps the size of a request body.
+	MaxBodyBytes int64
+
+	// BandyerAPISecretKey (BANDYER_API_SECRET_KEY) is Kaleyra's API key.
+	// Secret.
+	BandyerAPISecretKey string
+	// BandyerBaseURL (BANDYER_BASE_URL) is Kaleyra's v2 REST API base,
+	// without trailing slash.
+	BandyerBaseURL string
+	// ServiceConfigPath (TELECONSULTATION_SERVICE_CONFIG_PATH) is the JSON
+	// configuration file; empty for the built-in default.
+	ServiceConfigPath string
+	// ServiceConfig is the parsed JSON configuration (or the default).
+	ServiceConfig teleconsult.ServiceConfig
+	// TeleconsultationsCRUDName (TELECONSULTATIONS_CRUD_NAME) is accepted
+	// for compatibility with Mia-Platform and unused.
+	TeleconsultationsCRUDName string
+	// UserIDMapCRUDName (USER_ID_MAP_CRUD_NAME) is accepted for
+	// compatibility with Mia-Platform and unused.
+	UserIDMapCRUDName string
+	// AuthService (AUTH_SERVICE) is Mia's auth service host; set, it enables
+	// the array-of-ids participants form.
+	AuthService string
+	// CustomIDUsersAPIEndpoint (CUSTOM_ID_USERS_API_ENDPOINT) is accepted
+	// for compatibility with Mia-Platform and unused.
+	CustomIDUsersAPIEndpoint string
+	// DefaultClientType (DEFAULT_CLIENT_TYPE) is accepted for compatibility
+	// with Mia-Platform and unused.
+	DefaultClientType string
+	// Unlimited (UNLIMITED_TELECONSULTATION) keeps rooms open after their end.
+	Unlimited bool
+	// Live (LIVE_TELECONSULTATION) ends a call when fewer than two remain.
+	Live bool
+	// ImmutablePeriod (IMMUTABLE_PERIOD_MS) is how long before its start a
+	// teleconsultation opens and stops accepting changes.
+	ImmutablePeriod time.Duration
+	// DeleteUploads (TELECONSULTATION_DELETE_UPLOADS) deletes a call's
+	// uploads when it ends.
+	DeleteUploads bool
+
+	// sources maps a variable's name to sourceDefault or sourceEnv.
+	sources map[string]string
+}
+
+// VarDoc documents one environment variable; [Variables] lists them all.
+type VarDoc struct {
+	// Name is the variable's name.
+	Name string
+	// Default is the value used when the variable is unset or empty,
+	// as text for the documentation ("" when there is none).
+	Default string
+	// Description says what the variable does and which values it takes.
+	Description string
+	// Secret is true when the value is, or contains, a secret: it is never
+	// printed nor repeated in error messages.
+	Secret bool
+	// Mia is true for the variables of Mia-Platform's Teleconsultation
+	// Service Backend, false for Teleconsult's own.
+	Mia bool
+	// Unused is true for variables accepted for compatibility and ignored.
+	Unused bool
+}
+
+// variable is a VarDoc with how to parse and show it.
+type variable struct {
+	VarDoc
+	// value is the default substituted for an empty value before parse;
+	// VarDoc.Default is its documentation.
+	value string
+	// parse validates v (trimmed, or the default) and stores it in c. Its
+	// error says what is expected; LoadConfig prefixes the name.
+	parse func(c *Config, v string) error
+	// show returns what Print shows.
+	show func(c *Config) shown
+}
+
+// shown is one line of Print: the value, and optionally a source that
+// overrides the variable's and a note. A masked value is composed by the
+// show function and printed as is; any other value is quoted if needed.
+type shown struct {
+	value, source, note string
+	masked              bool
+}
+
+// Variables documents every environment variable read by [LoadConfig], in
+// the order of [Config.Print]: Teleconsult's own, then Mia-Platform's.
+func Variables() []VarDoc {
+	vars := variables()
+	docs := make([]VarDoc, len(vars))
+	for i, v := range vars {
+		docs[i] = v.VarDoc
+	}
+	return docs
+}
+
+// variables is the single table behind LoadConfig, Print and Variables.
+// Order matters: a variable may depend on those before it.
+func variables() []variable {
+	return []variable{
+		{
+			VarDoc: VarDoc{Name: "LISTEN_ADDR", Default: "127.0.0.1:8080",
+				Description: "Address the HTTP server listens on, as host:port (`:8080` or `0.0.0.0:8080` for every interface)."},
+			value: "127.0.0.1:8080",
+			parse: func(c *Config, v string) error {
+				if err := checkHostPort(v); err != nil {
+					return err
+				}
+				c.ListenAddr = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.ListenAddr} },
+		},
+		{
+			VarDoc: VarDoc{Name: "PUBLIC_URL", Default: "http://LISTEN_ADDR",
+				Description: "Base URL of the personal links, as participants reach the service: an absolute http or https URL, optionally with a path, without query or fragment; a trailing slash is removed. Default: http:// and LISTEN_ADDR, with 0.0.0.0, :: or an empty host replaced by 127.0.0.1."},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					c.PublicURL = defaultPublicURL(c.ListenAddr)
+					return nil
+				}
+				u, err := parseBaseURL(v)
+				if err != nil {
+					return err
+				}
+				c.PublicURL = u
+				return nil
+			},
+			show: func(c *Config) shown {
+				s := shown{value: c.PublicURL}
+				if c.source("PUBLIC_URL") == sourceDefault {
+					s.note = "from LISTEN_ADDR"
+				}
+				return s
+			},
+		},
+		{
+			VarDoc: VarDoc{Name: "DATA_DIR", Default: "./data",
+				Description: "Directory of the SQLite database and of the keys generated on first start (created with mode 0700 if missing)."},
+			value: "./data",
+			parse: func(c *Config, v string) error {
+				if strings.ContainsRune(v, 0) {
+					return errors.New("expected a directory path")
+				}
+				c.DataDir = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.DataDir} },
+		},
+		{
+			VarDoc: VarDoc{Name: "DATABASE_URL", Default: "",
+				Description: "PostgreSQL connection URL, `postgres://user:password@host:5432/dbname?sslmode=require` (special characters in the password percent-encoded). Empty: SQLite, in the file DATA_DIR/teleconsult.db. Its password is never printed.",
+				Secret:      true},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					c.DatabaseDriver = DriverSQLite
+					c.SQLitePath = filepath.Join(c.DataDir, SQLiteFile)
+					return nil
+				}
+				lower := strings.ToLower(v)
+				if !strings.HasPrefix(lower, "postgres://") && !strings.HasPrefix(lower, "postgresql://") {
+					return errors.New("expected a postgres:// or postgresql:// URL, or nothing for SQLite under DATA_DIR")
+				}
+				if _, err := url.Parse(v); err != nil {
+					return errors.New("not a valid URL (value not shown: it may hold a password); expected postgres://user:password@host:5432/dbname with special characters percent-encoded")
+				}
+				c.DatabaseURL = v
+				c.DatabaseDriver = DriverPostgres
+				return nil
+			},
+			show: func(c *Config) shown {
+				if c.DatabaseURL == "" {
+					return shown{note: "SQLite database " + c.SQLitePath}
+				}
+				return shown{value: redactDatabaseURL(c.DatabaseURL), note: "PostgreSQL"}
+			},
+		},
+		{
+			VarDoc: VarDoc{Name: "API_KEYS", Default: "",
+				Description: "Keys of the trusted callers (booking system, gateway, admin), comma-separated, each at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (and trailing =), sent as `Authorization: Bearer <key>`. Unset: the SHA-256 hashes in DATA_DIR/api-keys.sha256 are used (hex, one per line); if that file is missing, one key is generated, printed once on first start, and only its hash is kept.",
+				Secret:      true},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				keys, err := parseAPIKeys(v)
+				if err != nil {
+					return err
+				}
+				c.APIKeys = keys
+				return nil
+			},
+			show: func(c *Config) shown { return apiKeysStatus(c.DataDir, c.APIKeys) },
+		},
+		{
+			VarDoc: VarDoc{Name: "ENCRYPTION_KEY", Default: "",
+				Description: "Master key of the patient data encrypted at rest: standard base64 of exactly 32 random bytes (`openssl rand -base64 32`). Unset: the key in DATA_DIR/encryption.key is used, generated on first start. Losing it makes stored names and emails unreadable: back it up apart from the database.",
+				Secret:      true},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				key, err := decodeEncryptionKey(v)
+				if err != nil {
+					return err
+				}
+				c.EncryptionKey = key
+				return nil
+			},
+			show: func(c *Config) shown { return encryptionKeyStatus(c.DataDir, c.EncryptionKey) },
+		},
+		{
+			VarDoc: VarDoc{Name: "USERID_HEADER_KEY", Default: "miauserid",
+				Description: "Name of the HTTP header in which a trusted caller names the user it acts for (case-insensitive). Used by the default `userIdPathInRequest` of the JSON configuration."},
+			value: "miauserid",
+			parse: func(c *Config, v string) error {
+				if !isToken(v) {
+					return errors.New("expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
+				}
+				c.UserIDHeader = strings.ToLower(v)
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.UserIDHeader} },
+		},
+		{
+			VarDoc: VarDoc{Name: "VIDEO_PROVIDER", Default: ProviderBuiltin,
+				Description: "Where the media runs: `builtin` (the SFU in this binary), `daily` (needs DAILY_API_KEY) or `kaleyra` (needs BANDYER_API_SECRET_KEY and BANDYER_BASE_URL)."},
+			value: ProviderBuiltin,
+			parse: func(c *Config, v string) error {
+				v = strings.ToLower(v)
+				if !slices.Contains([]string{ProviderBuiltin, ProviderDaily, ProviderKaleyra}, v) {
+					return errors.New("expected builtin, daily or kaleyra")
+				}
+				c.VideoProvider = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.VideoProvider} },
+		},
+		{
+			VarDoc: VarDoc{Name: "DAILY_API_KEY", Default: "",
+				Description: "Daily REST API key (from the Daily dashboard). Required when VIDEO_PROVIDER=daily.",
+				Secret:      true},
+			parse: func(c *Config, v string) error {
+				if err := checkHeaderSecret(v); err != nil {
+					return err
+				}
+				c.DailyAPIKey = v
+				return nil
+			},
+			show: func(c *Config) shown { return secretStatus(c.DailyAPIKey) },
+		},
+		{
+			VarDoc: VarDoc{Name: "DAILY_API_URL", Default: "https://api.daily.co/v1",
+				Description: "Daily REST API base URL (absolute http or https URL)."},
+			value: "https://api.daily.co/v1",
+			parse: func(c *Config, v string) error {
+				u, err := parseBaseURL(v)
+				if err != nil {
+					return err
+				}
+				c.DailyAPIURL = u
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.DailyAPIURL} },
+		},
+		{
+			VarDoc: VarDoc{Name: "SESSION_TTL", Default: "15m",
+				Description: "Lifetime of the call-page session obtained from a personal link, and of credentials requested without expiresIn: a Go duration (`90s`, `15m`, `1h30m`) from 1m to 24h."},
+			value: "15m",
+			parse: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < minSessionTTL || d > maxSessionTTL {
+					return fmt.Errorf("expected a duration such as 15m or 1h, from %v to %v", minSessionTTL, maxSessionTTL)
+				}
+				c.SessionTTL = d
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.SessionTTL.String()} },
+		},
+		{
+			VarDoc: VarDoc{Name: "LOG_LEVEL", Default: "info",
+				Description: "Minimum level of the log lines: `debug`, `info`, `warn` or `error`."},
+			value: "info",
+			parse: func(c *Config, v string) error {
+				levels := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+				l, ok := levels[strings.ToLower(v)]
+				if !ok {
+					return errors.New("expected debug, info, warn or error")
+				}
+				c.LogLevel = l
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: strings.ToLower(c.LogLevel.String())} },
+		},
+		{
+			VarDoc: VarDoc{Name: "LOG_FORMAT", Default: LogFormatText,
+				Description: "Format of the log lines on standard error: `text` or `json`."},
+			value: LogFormatText,
+			parse: func(c *Config, v string) error {
+				v = strings.ToLower(v)
+				if v != LogFormatText && v != LogFormatJSON {
+					return errors.New("expected text or json")
+				}
+				c.LogFormat = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.LogFormat} },
+		},
+		{
+			VarDoc: VarDoc{Name: "MAX_BODY_BYTES", Default: "1048576",
+				Description: "Largest request body accepted, in bytes (1024 to 1073741824); larger ones get 413."},
+			value: "1048576",
+			parse: func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < minMaxBodyBytes || n > maxMaxBodyBytes {
+					return fmt.Errorf("expected a whole number of bytes from %d to %d", minMaxBodyBytes, maxMaxBodyBytes)
+				}
+				c.MaxBodyBytes = n
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: strconv.FormatInt(c.MaxBodyBytes, 10)} },
+		},
+
+		// Mia-Platform's Teleconsultation Service Backend (seed 2).
+		{
+			VarDoc: VarDoc{Name: "BANDYER_API_SECRET_KEY", Default: "", Mia: true, Secret: true,
+				Description: "Kaleyra (formerly Bandyer) API secret key. Required when VIDEO_PROVIDER=kaleyra."},
+			parse: func(c *Config, v string) error {
+				if err := checkHeaderSecret(v); err != nil {
+					return err
+				}
+				c.BandyerAPISecretKey = v
+				return nil
+			},
+			show: func(c *Config) shown { return secretStatus(c.BandyerAPISecretKey) },
+		},
+		{
+			VarDoc: VarDoc{Name: "BANDYER_BASE_URL", Default: "", Mia: true,
+				Description: "Kaleyra v2 REST API base URL, e.g. `https://api.sandbox.eu.bandyer.com` or `https://api.eu.bandyer.com`. Required when VIDEO_PROVIDER=kaleyra."},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				u, err := parseBaseURL(v)
+				if err != nil {
+					return err
+				}
+				c.BandyerBaseURL = u
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.BandyerBaseURL} },
+		},
+		{
+			VarDoc: VarDoc{Name: "TELECONSULTATION_SERVICE_CONFIG_PATH", Default: "", Mia: true,
+				Description: "Path of the JSON configuration file (privileges of the basic and plus groups and their tools, theme, companyLogo, groupsWithBackgroundList, userIdPathInRequest). Fields absent from the file keep their defaults; unknown fields are refused. Unset: the built-in default (basic: patient, plus: doctor, every tool on)."},
+			parse: func(c *Config, v string) error {
+				header := c.UserIDHeader
+				if header == "" { // USERID_HEADER_KEY was invalid
+					header = "miauserid"
+				}
+				if v == "" {
+					c.ServiceConfig = teleconsult.DefaultServiceConfig(header)
+					return nil
+				}
+				cfg, err := readServiceConfig(v, header)
+				if err != nil {
+					return err
+				}
+				c.ServiceConfigPath = v
+				c.ServiceConfig = cfg
+				return nil
+			},
+			show: func(c *Config) shown {
+				s := shown{value: c.ServiceConfigPath}
+				if c.ServiceConfigPath == "" {
+					s.note = "built-in default JSON configuration"
+				}
+				return s
+			},
+		},
+		{
+			VarDoc: VarDoc{Name: "TELECONSULTATIONS_CRUD_NAME", Default: "", Mia: true, Unused: true,
+				Description: "Accepted for compatibility with Mia-Platform and unused: teleconsultations are kept in DATABASE_URL."},
+			parse: func(c *Config, v string) error { c.TeleconsultationsCRUDName = v; return nil },
+			show:  func(c *Config) shown { return shown{value: c.TeleconsultationsCRUDName} },
+		},
+		{
+			VarDoc: VarDoc{Name: "USER_ID_MAP_CRUD_NAME", Default: "", Mia: true, Unused: true,
+				Description: "Accepted for compatibility with Mia-Platform and unused: the user id map is kept in DATABASE_URL."},
+			parse: func(c *Config, v string) error { c.UserIDMapCRUDName = v; return nil },
+			show:  func(c *Config) shown { return shown{value: c.UserIDMapCRUDName} },
+		},
+		{
+			VarDoc: VarDoc{Name: "AUTH_SERVICE", Default: "", Mia: true,
+				Description: "Host of Mia-Platform's auth service. Set, participants may be given as an array of user ids; unset, each participant must come with its groups and fullName."},
+			parse: func(c *Config, v string) error {
+				if strings.IndexFunc(v, unicode.IsSpace) >= 0 {
+					return errors.New("expected a host name, without spaces")
+				}
+				c.AuthService = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.AuthService} },
+		},
+		{
+			VarDoc: VarDoc{Name: "CUSTOM_ID_USERS_API_ENDPOINT", Default: "", Mia: true, Unused: true,
+				Description: "Accepted for compatibility with Mia-Platform and unused (Mia: the endpoint resolving custom user ids to auth ids)."},
+			parse: func(c *Config, v string) error { c.CustomIDUsersAPIEndpoint = v; return nil },
+			show:  func(c *Config) shown { return shown{value: c.CustomIDUsersAPIEndpoint} },
+		},
+		{
+			VarDoc: VarDoc{Name: "DEFAULT_CLIENT_TYPE", Default: "", Mia: true, Unused: true,
+				Description: "Accepted for compatibility with Mia-Platform and unused (Mia: the auth0-client client-type used to read user data)."},
+			parse: func(c *Config, v string) error { c.DefaultClientType = v; return nil },
+			show:  func(c *Config) shown { return shown{value: c.DefaultClientType} },
+		},
+		{
+			VarDoc: VarDoc{Name: "UNLIMITED_TELECONSULTATION", Default: "true", Mia: true,
+				Description: "`true`: a room stays open after its end_date. `false`: it closes at the end and everyone is ejected. true/false or 1/0."},
+			value: "true",
+			parse: func(c *Config, v string) (err error) { c.Unlimited, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.Unlimited)} },
+		},
+		{
+			VarDoc: VarDoc{Name: "LIVE_TELECONSULTATION", Default: "true", Mia: true,
+				Description: "`true`: a call ends when a participant leaves and fewer than two remain. true/false or 1/0."},
+			value: "true",
+			parse: func(c *Config, v string) (err error) { c.Live, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.Live)} },
+		},
+		{
+			VarDoc: VarDoc{Name: "IMMUTABLE_PERIOD_MS", Default: "0", Mia: true,
+				Description: "Milliseconds before start_date from which participants may join, links are revealed and changes are refused: a whole number from 0 to 604800000 (7 days)."},
+			value: "0",
+			parse: func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 0 || n > maxImmutablePeriod.Milliseconds() {
+					return fmt.Errorf("expected a whole number of milliseconds from 0 to %d (7 days)", maxImmutablePeriod.Milliseconds())
+				}
+				c.ImmutablePeriod = time.Duration(n) * time.Millisecond
+				return nil
+			},
+			show: func(c *Config) shown {
+				return shown{value: strconv.FormatInt(c.ImmutablePeriod.Milliseconds(), 10), note: c.ImmutablePeriod.String()}
+			},
+		},
+		{
+			VarDoc: VarDoc{Name: "TELECONSULTATION_DELETE_UPLOADS", Default: "false", Mia: true,
+				Description: "`true`: the files uploaded during a call are deleted when it ends. true/false or 1/0."},
+			value: "false",
+			parse: func(c *Config, v string) (err error) { c.DeleteUploads, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.DeleteUploads)} },
+		},
+	}
+}
+
+// LoadConfig reads every variable of [Variables] through getenv (os.Getenv
+// in production), applies the defaults and validates. Surrounding spaces
+// are ignored and an empty variable counts as unset. The error names every
+// bad variable and says what is expected; it never repeats a secret.
+func LoadConfig(getenv func(string) string) (*Config, error) {
+	c := &Config{sources: map[string]string{}}
+	var errs []error
+	for _, v := range variables() {
+		raw := strings.TrimSpace(getenv(v.Name))
+		c.sources[v.Name] = sourceEnv
+		if raw == "" {
+			raw = v.value
+			c.sources[v.Name] = sourceDefault
+		}
+		if err := v.parse(c, raw); err != nil {
+			if v.Secret {
+				errs = append(errs, fmt.Errorf("%s: %w", v.Name, err))
+			} else {
+				errs = append(errs, fmt.Errorf("%s=%s: %w", v.Name, quote(redactPassword(raw)), err))
+			}
+		}
+	}
+	if len(errs) == 0 {
+		errs = c.checkProvider()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkProvider checks that the chosen video provider has its settings.
+func (c *Config) checkProvider() []error {
+	var errs []error
+	need := func(name, value string) {
+		if value == "" {
+			errs = append(errs, fmt.Errorf("%s: required when VIDEO_PROVIDER=%s", name, c.VideoProvider))
+		}
+	}
+	switch c.VideoProvider {
+	case ProviderDaily:
+		need("DAILY_API_KEY", c.DailyAPIKey)
+	case ProviderKaleyra:
+		need("BANDYER_API_SECRET_KEY", c.BandyerAPISecretKey)
+		need("BANDYER_BASE_URL", c.BandyerBaseURL)
+	}
+	return errs
+}
+
+// Settings returns the rules' parameters for [teleconsult.Service].
+func (c *Config) Settings() teleconsult.Settings {
+	sc := c.ServiceConfig
+	sc.Privileges.Basic.Groups = slices.Clone(sc.Privileges.Basic.Groups)
+	sc.Privileges.Plus.Groups = slices.Clone(sc.Privileges.Plus.Groups)
+	sc.GroupsWithBackgroundList = slices.Clone(sc.GroupsWithBackgroundList)
+	sc.UserIDPathInRequest = slices.Clone(sc.UserIDPathInRequest)
+	return teleconsult.Settings{
+		ImmutablePeriod: c.ImmutablePeriod,
+		Unlimited:       c.Unlimited,
+		Live:            c.Live,
+		DeleteUploads:   c.DeleteUploads,
+		AuthService:     c.AuthService,
+		PublicURL:       c.PublicURL,
+		SessionTTL:      c.SessionTTL,
+		Config:          sc,
+	}
+}
+
+// Print writes the effective configuration for `teleconsult config check`:
+// one NAME=value line per variable, followed by its source (default, env or
+// file) and notes, then the effective JSON configuration. Secrets are never
+// written: only whether they are set, and where from. It reads DATA_DIR to
+// tell whether generated keys exist, and creates nothing.
+func (c *Config) Print(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("# Teleconsult effective configuration: NAME=value  # source (default, env or file)\n")
+	for _, v := range variables() {
+		s := v.show(c)
+		if s.masked {
+			b.WriteString(v.Name + "=" + s.value)
+		} else {
+			b.WriteString(v.Name + "=" + quote(redactPassword(s.value)))
+		}
+		src := s.source
+		if src == "" {
+			src = c.source(v.Name)
+		}
+		b.WriteString("  # " + src)
+		if v.Unused {
+			b.WriteString(", unused (accepted for compatibility)")
+		}
+		if s.note != "" {
+			b.WriteString(", " + s.note)
+		}
+		b.WriteString("\n")
+	}
+	if c.ServiceConfigPath == "" {
+		b.WriteString("\n# Effective JSON configuration (default: TELECONSULTATION_SERVICE_CONFIG_PATH is not set):\n")
+	} else {
+		fmt.Fprintf(&b, "\n# Effective JSON configuration (file %s; absent fields have their defaults):\n", c.ServiceConfigPath)
+	}
+	js, err := json.MarshalIndent(c.ServiceConfig, "", "  ")
+	if err != nil {
+		fmt.Fprintf(&b, "# cannot encode: %v\n", err)
+	} else {
+		b.Write(js)
+		b.WriteString("\n")
+	}
+	_, _ = io.WriteString(w, b.String())
+}
+
+// source returns where the variable name's value came from.
+func (c *Config) source(name string) string {
+	if s, ok := c.sources[name]; ok {
+		return s
+	}
+	return sourceDefault
+}
+
+// secretStatus shows whether a secret is set, never its value.
+func secretStatus(v string) shown {
+	if v == "" {
+		return shown{masked: true, value: "(not set)"}
+	}
+	return shown{masked: true, value: mask + " (set)"}
+}
+
+// apiKeysStatus shows where the API keys come from, never a key.
+func apiKeysStatus(dataDir string, fromEnv []string) shown {
+	if len(fromEnv) > 0 {
+		return shown{masked: true, value: fmt.Sprintf("%s (%s)", mask, plural(len(fromEnv), "key"))}
+	}
+	path := filepath.Join(dataDir, APIKeysFile)
+	hashes, err := readAPIKeyHashes(path)
+	switch {
+	case err != nil:
+		return shown{masked: true, value: "(invalid: " + err.Error() + ")", source: sourceFile}
+	case hashes == nil:
+		return shown{masked: true, value: "(not set: one will be generated and printed once on first start; only its hash is kept in " + path + ")"}
+	}
+	return shown{masked: true, value: fmt.Sprintf("%s (%s hashed in %s)", mask, plural(len(hashes), "key"), path), source: sourceFile}
+}
+
+// encryptionKeyStatus shows where the encryption key comes from, never the
+// key.
+func encryptionKeyStatus(dataDir string, fromEnv []byte) shown {
+	path := filepath.Join(dataDir, EncryptionKeyFile)
+	fileKey, err := readEncryptionKeyFile(path)
+	switch {
+	case err != nil:
+		return shown{masked: true, value: "(invalid: " + err.Error() + ")", source: sourceFile}
+	case len(fromEnv) > 0 && fileKey != nil && !bytes.Equal(fileKey, fromEnv):
+		return shown{masked: true, value: mask + " (set)", note: "DIFFERS from " + path + ": the service will refuse to start"}
+	case len(fromEnv) > 0:
+		return shown{masked: true, value: mask + " (set)"}
+	case fileKey != nil:
+		return shown{masked: true, value: mask + " (generated under DATA_DIR: " + path + ")", source: sourceFile}
+	}
+	return shown{masked: true, value: "(not set: will be generated on first start in " + path + ")"}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}
+
+// quote returns s as is when it is plain, else Go-quoted, so that spaces,
+// '#' and control characters are visible.
+func quote(s string) string {
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || r == '"' || r == '\'' || r == '\\' || r == '#' || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// parseBool accepts what strconv.ParseBool accepts (true, false, 1, 0, and
+// the t/f/TRUE/FALSE spellings), not yes/no/on/off.
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errors.New("expected true or false (or 1 or 0)")
+	}
+	return b, nil
+}
+
+// checkHostPort checks a LISTEN_ADDR.
+func checkHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("expected host:port, e.g. 127.0.0.1:8080, :8080 or [::1]:8080")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q: expected a number from 0 to 65535", port)
+	}
+	if strings.ContainsAny(host, "/ \t") {
+		return fmt.Errorf("host %q: expected a host name or an IP address", host)
+	}
+	return nil
+}
+
+// defaultPublicURL is http://LISTEN_ADDR with a wildcard or empty host
+// replaced by 127.0.0.1.
+func defaultPublicURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil { // LISTEN_ADDR was invalid and is reported
+		return teleconsult.DefaultSettings().PublicURL
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// parseBaseURL checks an absolute http(s) URL without credentials, query or
+// fragment, and returns it without trailing slash.
+func parseBaseURL(v string) (string, error) {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return "", errors.New("expected an absolute http:// or https:// URL")
+	case u.User != nil:
+		return "", errors.New("expected a URL without user name or password")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#"):
+		return "", errors.New("expected a URL without query (?) or fragment (#)")
+	}
+	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
+}
+
+// redactPassword hides the password of a value that is a URL with one
+// (user:password@host), for values that are not secret but could carry
+// credentials by mistake.
+func redactPassword(v string) string {
+	if !strings.Contains(v, "@") {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return v
+	}
+	if _, ok := u.User.Password(); !ok {
+		return v
+	}
+	return redactDatabaseURL(v)
+}
+
+// redactDatabaseURL hides the passwords of a PostgreSQL URL: in the
+// user-info part and in any query parameter whose name contains
+// "password" (password, sslpassword).
+func redactDatabaseURL(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return mask
+	}
+	const placeholder = "REDACTED"
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), placeholder)
+	}
+	params := strings.Split(u.RawQuery, "&")
+	for i, p := range params {
+		name, _, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err != nil || strings.Contains(strings.ToLower(n), "password") {
+			params[i] = name + "=" + placeholder
+		}
+	}
+	u.RawQuery = strings.Join(params, "&")
+	return strings.ReplaceAll(u.String(), placeholder, mask)
+}
+
+// parseAPIKeys splits and checks API_KEYS, never repeating a key.
+func parseAPIKeys(v string) ([]string, error) {
+	var keys []string
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if err := checkAPIKey(p); err != nil {
+			return nil, fmt.Errorf("key %d of %d: %w", i+1, len(parts), err)
+		}
+		if j := slices.Index(keys, p); j >= 0 {
+			return nil, fmt.Errorf("key %d of %d: repeats an earlier key", i+1, len(parts))
+		}
+		keys = append(keys, p)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("expected comma-separated keys, found none")
+	}
+	return keys, nil
+}
+
+// checkAPIKey checks one API key: at least 16 characters, all valid in a
+// Bearer token (RFC 6750 b64token). The error does not repeat the key.
+func checkAPIKey(k string) error {
+	if len(k) < minAPIKeyLen {
+		return fmt.Errorf("%d characters; expected at least %d (e.g. from openssl rand -base64 32)", len(k), minAPIKeyLen)
+	}
+	body := strings.TrimRight(k, "=")
+	for _, r := range body {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~+/", r)) {
+			return errors.New("expected only A-Z a-z 0-9 - . _ ~ + / and trailing =, as in a Bearer token")
+		}
+	}
+	if body == "" {
+		return errors.New("expected a key, not only =")
+	}
+	return nil
+}
+
+// decodeEncryptionKey decodes ENCRYPTION_KEY, never repeating it.
+func decodeEncryptionKey(v string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("not standard base64; expected %d random bytes in standard base64, 44 characters (openssl rand -base64 32)", teleconsult.KeySize)
+	}
+	if len(key) != teleconsult.KeySize {
+		return nil, fmt.Errorf("decodes to %d bytes; expected exactly %d (openssl rand -base64 32)", len(key), teleconsult.KeySize)
+	}
+	return key, nil
+}
+
+// checkHeaderSecret checks that a vendor secret can be sent in an HTTP
+// header: no spaces nor control characters.
+func checkHeaderSecret(v string) error {
+	for _, r := range v {
+		if r <= ' ' || r >= 0x7f {
+			return errors.New("expected a key of visible ASCII characters, without spaces")
+		}
+	}
+	return nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110), as header names
+// are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// readServiceConfig reads and parses the JSON configuration file. Errors
+// give the JSON path (and the line for syntax errors); the caller names
+// the variable and the file.
+func readServiceConfig(path, userIDHeader string) (teleconsult.ServiceConfig, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return teleconsult.ServiceConfig{}, fmt.Errorf("cannot read the file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
+	if err != nil {
+		return teleconsult.ServiceConfig{}, fmt.Errorf("cannot read the file: %w", err)
+	}
+	if len(data) > maxConfigFileSize {
+		return teleconsult.ServiceConfig{}, fmt.Errorf("file larger than %d bytes", maxConfigFileSize)
+	}
+	cfg, err := teleconsult.ParseServiceConfig(bytes.NewReader(data), userIDHeader)
+	if err != nil {
+		return teleconsult.ServiceConfig{}, describeJSONError(data, err)
+	}
+	if err := checkDuplicateKeys(data); err != nil {
+		return teleconsult.ServiceConfig{}, err
+	}
+	return cfg, nil
+}
+
+// describeJSONError rewrites an error of ParseServiceConfig so that it
+// leads with the JSON path and says what is expected, without Go type
+// names.
+func describeJSONError(data []byte, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line, col := lineCol(data, se.Offset)
+		return fmt.Errorf("line %d, column %d: invalid JSON: %s", line, col, se.Error())
+	case errors.As(err, &te):
+		path := strings.TrimPrefix(te.Field, "ServiceConfig.")
+		if path == "" {
+			return fmt.Errorf("expected a JSON object, found a JSON %s", te.Value)
+		}
+		return fmt.Errorf("%s: expected %s, found a JSON %s", path, describeType(te.Type), te.Value)
+	case errors.Is(err, io.EOF):
+		return errors.New("empty file; expected a JSON object with at least \"privileges\"")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("the JSON ends too early (truncated file?)")
+	}
+	msg := strings.TrimPrefix(err.Error(), "config file: ")
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		if unq, uerr := strconv.Unquote(name); uerr == nil {
+			if paths := keyPaths(data, unq); len(paths) == 1 {
+				return fmt.Errorf("%s: unknown field", paths[0])
+			}
+		}
+		return fmt.Errorf("unknown field %s", name)
+	}
+	return errors.New(msg)
+}
+
+// describeType names what a Go type expects in JSON.
+func describeType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(describeType(t.Elem()), "an "), "a ") + "s"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	default:
+		return "a number"
+	}
+}
+
+// lineCol converts a byte offset into a 1-based line and column.
+func lineCol(data []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(data)))
+	before := data[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(off) - (bytes.LastIndexByte(before, '\n') + 1)
+	return line, max(col, 1)
+}
+
+// walkKeys calls fn for every object key of a JSON document with the JSON
+// path of its object ("" at the root) and whether the key already appeared
+// in that object. It stops at the first syntax error.
+func walkKeys(data []byte, fn func(parent, key string, dup bool)) {
+	type frame struct {
+		obj       bool
+		expectKey bool
+		key       string
+		idx       int
+		seen      map[string]bool
+	}
+	var stack []*frame
+	path := func(n int) string { // path of the current element of stack[:n]
+		var b strings.Builder
+		for _, f := range stack[:n] {
+			if f.obj {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			} else {
+				fmt.Fprintf(&b, "[%d]", f.idx)
+			}
+		}
+		return b.String()
+	}
+	afterValue := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if top := stack[len(stack)-1]; top.obj {
+			top.expectKey = true
+		} else {
+			top.idx++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				stack = append(stack, &frame{obj: t == '{', expectKey: t == '{', seen: map[string]bool{}})
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+				afterValue()
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].expectKey {
+				top := stack[n-1]
+				top.key, top.expectKey = t, false
+				fn(path(n-1), t, top.seen[t])
+				top.seen[t] = true
+				continue
+			}
+			afterValue()
+		default:
+			afterValue()
+		}
+	}
+}
+
+// keyPaths returns the JSON paths where key occurs as an object key.
+func keyPaths(data []byte, key string) []string {
+	var paths []string
+	walkKeys(data, func(parent, k string, _ bool) {
+		if k == key {
+			paths = append(paths, strings.TrimPrefix(parent+"."+k, "."))
+		}
+	})
+	return paths
+}
+
+// checkDuplicateKeys refuses an object key given twice: encoding/json
+// would silently keep the last one.
+func checkDuplicateKeys(data []byte) error {
+	var err error
+	walkKeys(data, func(parent, k string, dup bool) {
+		if dup && err == nil {
+			err = fmt.Errorf("%s: duplicate key; expected each key once", strings.TrimPrefix(parent+"."+k, "."))
+		}
+	})
+	return err
+}
