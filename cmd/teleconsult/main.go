@@ -1,0 +1,388 @@
+// Command teleconsult is the Teleconsult service: it turns confirmed medical
+// appointments into private video visits, behind a REST API compatible with
+// Mia-Platform's Teleconsultation Service.
+//
+// Usage:
+//
+//	teleconsult serve          run the service
+//	teleconsult migrate        apply database migrations and exit
+//	teleconsult config check   print the effective configuration (secrets masked)
+//	teleconsult version        print the version
+//
+// Configuration comes from environment variables; see the README or
+// `teleconsult config check`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+	_ "time/tzdata" // participants' time zones without the host's zoneinfo
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/teleconsult/teleconsult/internal/httpapi"
+	"github.com/teleconsult/teleconsult/internal/session"
+	"github.com/teleconsult/teleconsult/internal/sfu"
+	"github.com/teleconsult/teleconsult/internal/sqlstore"
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `teleconsult turns confirmed medical appointments into private video visits.
+
+Usage:
+  teleconsult <command> [flags]
+
+Commands:
+  serve          run the service (API on LISTEN_ADDR, default 127.0.0.1:8080)
+  migrate        apply the database migrations and exit
+  config check   print the effective configuration, secrets masked
+  version        print the version
+
+Configuration is read from environment variables (see the README, or run
+"teleconsult config check"). Run "teleconsult <command> --help" for details.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: arguments, environment and output are
+// passed in, and it returns the exit status (0 ok, 1 failure, 2 usage or
+// configuration error).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "config":
+		return cmdConfig(rest, getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "teleconsult %s\n", version)
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "teleconsult: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// parseFlags parses a subcommand's flags (it has none but --help); the
+// usage text explains the subcommand. It returns false with the exit status
+// when the command should stop.
+func parseFlags(name, help string, args []string, stdout, stderr io.Writer) (bool, int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), help) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return false, 0
+		}
+		return false, 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "teleconsult %s: unexpected argument %q\n\n%s", name, fs.Arg(0), help)
+		return false, 2
+	}
+	return true, 0
+}
+
+const serveHelp = `Usage: teleconsult serve
+
+Runs the service: the REST API under /api/v1/telecons-be, personal links
+under /join/, health (/healthz, /readyz), metrics (/metrics, with an API key)
+and the API documentation (/docs, /openapi.json).
+
+With no configuration at all it listens on 127.0.0.1:8080, keeps a SQLite
+database under ./data, generates an encryption key and an API key there (the
+API key is printed once), and uses the built-in video provider. Database
+migrations run at start. SIGINT or SIGTERM stop it gracefully.
+`
+
+const migrateHelp = `Usage: teleconsult migrate
+
+Applies the embedded database migrations to the database of DATABASE_URL
+(SQLite under DATA_DIR when unset) and exits. "serve" also runs them at start.
+`
+
+const configHelp = `Usage: teleconsult config check
+
+Loads the configuration from the environment (and the JSON file of
+TELECONSULTATION_SERVICE_CONFIG_PATH), validates it and prints every effective
+setting with its source. Secrets are masked. Exits 2 if the configuration is
+invalid.
+`
+
+func loadConfig(getenv func(string) string, stderr io.Writer) (*Config, bool) {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "teleconsult: configuration error:\n%v\n", err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+func cmdConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "check" && args[0] != "-h" && args[0] != "--help" && args[0] != "-help") {
+		fmt.Fprint(stderr, configHelp)
+		return 2
+	}
+	if args[0] == "check" {
+		args = args[1:]
+	}
+	if ok, code := parseFlags("config check", configHelp, args, stdout, stderr); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(getenv, stderr)
+	if !ok {
+		return 2
+	}
+	cfg.Print(stdout)
+	return 0
+}
+
+// openStore opens (and migrates) the database of cfg with keys.
+func openStore(ctx context.Context, cfg *Config, keys *teleconsult.Keyring) (*sqlstore.DB, []int64, error) {
+	dsn := cfg.DatabaseURL
+	if cfg.DatabaseDriver == DriverSQLite {
+		if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath), 0o700); err != nil {
+			return nil, nil, fmt.Errorf("DATA_DIR: %w", err)
+		}
+		dsn = cfg.SQLitePath
+	}
+	db, err := sqlstore.Open(ctx, dsn, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("database migrations: %w", err)
+	}
+	return db, applied, nil
+}
+
+// loadKeyring loads or makes the encryption key under DATA_DIR.
+func loadKeyring(cfg *Config, log *slog.Logger) (*teleconsult.Keyring, error) {
+	master, generated, err := LoadOrCreateEncryptionKey(cfg.DataDir, cfg.EncryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		log.Warn("generated a new encryption key; back it up: without it the stored names and emails cannot be read",
+			"file", filepath.Join(cfg.DataDir, EncryptionKeyFile))
+	}
+	return teleconsult.NewKeyring(master)
+}
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if ok, code := parseFlags("migrate", migrateHelp, args, stdout, stderr); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(getenv, stderr)
+	if !ok {
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	keys, err := loadKeyring(cfg, log)
+	if err != nil {
+		log.Error("encryption key", "err", err)
+		return 1
+	}
+	db, applied, err := openStore(ctx, cfg, keys)
+	if err != nil {
+		log.Error("database", "err", err)
+		return 1
+	}
+	defer db.Close()
+	fmt.Fprintf(stdout, "%s database: %d migration(s) applied %v\n", db.Dialect(), len(applied), applied)
+	return 0
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == LogFormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if ok, code := parseFlags("serve", serveHelp, args, stdout, stderr); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(getenv, stderr)
+	if !ok {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Config: cfg, Logger: newLogger(cfg, stderr), Stdout: stdout}
+	if err := m.Open(ctx); err != nil {
+		m.Logger.Error("cannot start", "err", err)
+		m.Close()
+		return 1
+	}
+	err := m.Serve(ctx)
+	m.Close()
+	if err != nil {
+		m.Logger.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// Main is the running service: the wiring of every adapter. Tests start it
+// on 127.0.0.1:0 and talk to it over HTTP.
+type Main struct {
+	Config *Config
+	Logger *slog.Logger
+	// Stdout receives the generated API key, printed once.
+	Stdout io.Writer
+	// Now is the clock; nil means time.Now. Tests move it.
+	Now func() time.Time
+
+	DB       *sqlstore.DB
+	Service  *teleconsult.Service
+	listener net.Listener
+	server   *http.Server
+}
+
+// Open loads the keys, opens and migrates the database, wires the service
+// and starts listening on LISTEN_ADDR (without serving yet).
+func (m *Main) Open(ctx context.Context) error {
+	cfg, log := m.Config, m.Logger
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	var err error
+	if m.listener, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+		return fmt.Errorf("LISTEN_ADDR=%s: %w", cfg.ListenAddr, err)
+	}
+	if cfg.source("PUBLIC_URL") == sourceDefault {
+		// Follow the port actually bound (LISTEN_ADDR may say :0).
+		cfg.PublicURL = defaultPublicURL(m.listener.Addr().String())
+	}
+	keys, err := loadKeyring(cfg, log)
+	if err != nil {
+		return err
+	}
+	apiKeys, newKey, err := LoadOrCreateAPIKeys(cfg.DataDir, cfg.APIKeys)
+	if err != nil {
+		return err
+	}
+	if newKey != "" {
+		fmt.Fprintf(m.Stdout, "\nGenerated an API key for trusted callers. It is shown only this once and\n"+
+			"stored only as a hash in %s:\n\n    %s\n\n"+
+			"Send it as \"Authorization: Bearer <key>\". Set API_KEYS to use your own keys.\n\n",
+			filepath.Join(cfg.DataDir, APIKeysFile), newKey)
+	}
+	var applied []int64
+	if m.DB, applied, err = openStore(ctx, cfg, keys); err != nil {
+		return err
+	}
+	log.Info("database ready", "dialect", m.DB.Dialect(), "migrations_applied", len(applied))
+
+	var provider teleconsult.VideoProvider
+	switch cfg.VideoProvider {
+	case ProviderBuiltin:
+		provider = sfu.NewProvider()
+	default:
+		return fmt.Errorf("VIDEO_PROVIDER=%s: this build supports only %q so far", cfg.VideoProvider, ProviderBuiltin)
+	}
+	tokens, err := session.New(keys.SessionKey(), cfg.PublicURL)
+	if err != nil {
+		return err
+	}
+	m.Service = &teleconsult.Service{
+		Store: m.DB, Provider: provider, Tokens: tokens, Keys: keys,
+		Settings: cfg.Settings(), Now: m.Now, Logger: log,
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Service:      m.Service,
+		APIKeyHashes: apiKeys.Hashes(),
+		UserIDPath:   cfg.ServiceConfig.UserIDPathInRequest,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Logger:       log,
+		Registry:     prometheus.NewRegistry(),
+		Version:      version,
+		Now:          m.Now,
+	})
+	if err != nil {
+		return err
+	}
+	m.server = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", m.listener.Addr().String(), "public_url", cfg.PublicURL,
+		"video_provider", provider.Name(), "version", version)
+	return nil
+}
+
+// Addr is the address the service listens on (after Open).
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// Serve serves HTTP until ctx is done, then shuts down gracefully.
+func (m *Main) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- m.server.Serve(m.listener) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	m.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.server.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases the database.
+func (m *Main) Close() {
+	if m.listener != nil && m.server == nil {
+		m.listener.Close()
+	}
+	if m.DB != nil {
+		if err := m.DB.Close(); err != nil {
+			m.Logger.Warn("closing the database", "err", err)
+		}
+	}
+}

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/teleconsult/teleconsult/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// testClock is a clock the tests move.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// testServer is a running teleconsult service.
+type testServer struct {
+	Main  *Main
+	URL   string
+	Key   string
+	Clock *testClock
+	Out   *bytes.Buffer
+}
+
+const testAPIKey = "test-key-0123456789abcdef"
+
+// startServer runs the whole service (configuration, keys, database,
+// migrations, HTTP) on 127.0.0.1:0 with env on top of a fresh DATA_DIR.
+func startServer(t testing.TB, env map[string]string) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	full := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": dir, "API_KEYS": testAPIKey, "LOG_LEVEL": "warn"}
+	for k, v := range env {
+		full[k] = v
+	}
+	cfg, err := LoadConfig(func(k string) string { return full[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{t: time.Now().UTC()}
+	out := &bytes.Buffer{}
+	m := &Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: out, Now: clock.Now}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Open(ctx); err != nil {
+		cancel()
+		m.Close()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		m.Close()
+	})
+	return &testServer{Main: m, URL: "http://" + m.Addr(), Key: full["API_KEYS"], Clock: clock, Out: out}
+}
+
+// do sends a request with the API key (unless key is "-") acting for user
+// (unless ""), and decodes a JSON answer into out (unless nil).
+func (s *testServer) do(t testing.TB, method, path, user string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Key)
+	if user != "" {
+		req.Header.Set("miauserid", user)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type errorBody struct {
+	Error   string `json:"error"`
+	OpensAt string `json:"opensAt"`
+}
+
+type getBody struct {
+	BandyerUserID string  `json:"bandyerUserId"`
+	AccessLinkURL *string `json:"accessLinkURL"`
+	Participants  []struct {
+		BandyerUserID string `json:"bandyerUserId"`
+		FullName      string `json:"fullName"`
+	} `json:"participantsBandyerCall"`
+	Details struct {
+		Status                string `json:"status"`
+		DurationInSeconds     int    `json:"durationInSeconds"`
+		DurationUsedInSeconds int    `json:"durationUsedInSeconds"`
+		Live                  bool   `json:"live"`
+	} `json:"details"`
+}
+
+const api = "/api/v1/telecons-be"
+
+// databases runs f against SQLite and against PostgreSQL.
+func databases(t *testing.T, f func(t *testing.T, env map[string]string)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, map[string]string{}) })
+	t.Run("postgres", func(t *testing.T) { f(t, map[string]string{"DATABASE_URL": pgtest.URL(t)}) })
+}
+
+// Ensure an integrator drives the whole lifecycle through the API, on both
+// databases, as the README's walk-through shows.
+func TestLifecycle(t *testing.T) {
+	databases(t, func(t *testing.T, env map[string]string) {
+		env["IMMUTABLE_PERIOD_MS"] = "600000"
+		s := startServer(t, env)
+		start := s.Clock.Now().Add(2 * time.Hour).Truncate(time.Second)
+		create := map[string]any{
+			"appointmentId": "appt-1001", "start_date": start.Format(time.RFC3339), "duration_in_seconds": 1800,
+			"participants": map[string]any{"number": 2, "data": []map[string]any{
+				{"userId": "doc-1", "groups": []string{"doctor"}, "fullName": "Dr. Anna Verdi", "language": "it"},
+				{"userId": "pat-1", "groups": []string{"patient"}, "fullName": "Mario Rossi", "language": "en", "email": "mario@example.org"},
+			}},
+		}
+		var created struct{ RoomID string }
+		if code := s.do(t, "POST", api+"/teleconsultation", "", create, &created); code != 201 || created.RoomID == "" {
+			t.Fatalf("create: %d %+v", code, created)
+		}
+		id := created.RoomID
+
+		var g getBody
+		if code := s.do(t, "GET", api+"/teleconsultation/"+id, "pat-1", nil, &g); code != 200 {
+			t.Fatalf("GET: %d", code)
+		}
+		if g.AccessLinkURL != nil || g.Details.Status != "scheduled" || g.Details.DurationInSeconds != 1800 || len(g.Participants) != 2 || !g.Details.Live {
+			t.Errorf("GET before the window: %+v", g)
+		}
+		var e errorBody
+		if code := s.do(t, "GET", api+"/teleconsultation/"+id, "stranger", nil, &e); code != 401 || e.Error != "Unauthorized user" {
+			t.Errorf("stranger: %d %+v", code, e)
+		}
+		if code := s.do(t, "PATCH", api+"/teleconsultation/"+id, "", map[string]any{"duration_in_seconds": 2700}, nil); code != 204 {
+			t.Errorf("PATCH before the window: %d", code)
+		}
+
+		// Ten minutes before the start the window opens.
+		s.Clock.Set(start.Add(-10 * time.Minute))
+		var gp, gd getBody
+		s.do(t, "GET", api+"/teleconsultation/"+id, "pat-1", nil, &gp)
+		s.do(t, "GET", api+"/teleconsultation/"+id, "doc-1", nil, &gd)
+		if gp.AccessLinkURL == nil || gd.AccessLinkURL == nil || *gp.AccessLinkURL == *gd.AccessLinkURL {
+			t.Fatalf("links: %v %v", gp.AccessLinkURL, gd.AccessLinkURL)
+		}
+		if gp.Details.Status != "open" || gp.Details.DurationInSeconds != 2700 {
+			t.Errorf("GET in the window: %+v", gp.Details)
+		}
+		if !strings.HasPrefix(*gp.AccessLinkURL, s.URL+"/join/") {
+			t.Errorf("link %q not under PUBLIC_URL/join/", *gp.AccessLinkURL)
+		}
+		code := strings.TrimPrefix(*gp.AccessLinkURL, s.URL+"/join/")
+		var sess struct {
+			Token, DisplayName, Role string
+			Participants             []string
+		}
+		if st := s.do(t, "POST", api+"/sessions", "", map[string]string{"code": code}, &sess); st != 201 || sess.Token == "" || sess.DisplayName != "Mario Rossi" || sess.Role != "basic" {
+			t.Errorf("session: %d %+v", st, sess)
+		}
+		if st := s.do(t, "PATCH", api+"/teleconsultation/"+id, "", map[string]any{"duration_in_seconds": 3600}, &e); st != 409 || !strings.Contains(e.Error, "can no longer be changed") {
+			t.Errorf("PATCH in the window: %d %+v", st, e)
+		}
+		var cr struct{ AccessToken, ExpiresAt, BandyerUserID string }
+		if st := s.do(t, "POST", api+"/credentials", "doc-1", map[string]int{"expiresIn": 600}, &cr); st != 201 || cr.AccessToken == "" || cr.BandyerUserID != gd.BandyerUserID {
+			t.Errorf("credentials: %d %+v (doctor is %s)", st, cr, gd.BandyerUserID)
+		}
+
+		// Confirming the appointment again replaces the teleconsultation.
+		create["start_date"] = start.Add(24 * time.Hour).Format(time.RFC3339)
+		var again struct{ RoomID string }
+		if st := s.do(t, "POST", api+"/teleconsultation", "", create, &again); st != 201 || again.RoomID == id {
+			t.Fatalf("replace: %d %+v", st, again)
+		}
+		if st := s.do(t, "GET", api+"/teleconsultation/"+id, "pat-1", nil, &e); st != 410 {
+			t.Errorf("GET replaced: %d %+v", st, e)
+		}
+		if st := s.do(t, "POST", api+"/sessions", "", map[string]string{"code": code}, &e); st != 410 {
+			t.Errorf("old link after replacement: %d %+v", st, e)
+		}
+		if st := s.do(t, "DELETE", api+"/teleconsultation/"+again.RoomID, "", nil, nil); st != 204 {
+			t.Errorf("DELETE: %d", st)
+		}
+		if st := s.do(t, "GET", api+"/teleconsultation/"+again.RoomID, "pat-1", nil, &e); st != 410 {
+			t.Errorf("GET cancelled: %d", st)
+		}
+		counts, err := s.Main.DB.CountByState(context.Background())
+		if err != nil || len(counts) != 2 {
+			t.Errorf("states %v %v: want one replaced and one cancelled", counts, err)
+		}
+	})
+}
+
+// Ensure bad input is refused with a clear 4xx and stores nothing, through
+// the real server and database.
+func TestBadInputStoresNothing(t *testing.T) {
+	databases(t, func(t *testing.T, env map[string]string) {
+		s := startServer(t, env)
+		start := s.Clock.Now().Add(time.Hour).Format(time.RFC3339)
+		bodies := []any{
+			map[string]any{"start_date": start, "duration_in_seconds": 60, "participants": map[string]any{"number": 1, "data": []any{}}},
+			map[string]any{"start_date": "tomorrow", "duration_in_seconds": 600, "participants": map[string]any{"number": 1, "data": []any{}}},
+			map[string]any{"start_date": start, "duration_in_seconds": 600, "participants": map[string]any{"number": 1, "data": []any{
+				map[string]any{"userId": "p", "groups": []string{"patient"}, "fullName": "P"}}}},
+			map[string]any{"start_date": start, "duration_in_seconds": 600, "participants": map[string]any{"number": 1, "data": []any{}}, "colour": "red"},
+		}
+		for i, b := range bodies {
+			var e errorBody
+			if st := s.do(t, "POST", api+"/teleconsultation", "", b, &e); st != 400 || e.Error == "" {
+				t.Errorf("body %d: %d %+v", i, st, e)
+			}
+		}
+		counts, err := s.Main.DB.CountByState(context.Background())
+		if err != nil || len(counts) != 0 {
+			t.Errorf("stored after bad input: %v %v", counts, err)
+		}
+	})
+}
+
+// Ensure a first start without API_KEYS prints a generated key once, keeps
+// only its hash, and that key works; a second start prints nothing.
+func TestGeneratedAPIKey(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DATA_DIR": dir, "API_KEYS": ""}
+	s := startServer(t, env)
+	out := s.Out.String()
+	i := strings.Index(out, APIKeyPrefix)
+	if i < 0 {
+		t.Fatalf("no key printed: %q", out)
+	}
+	key := strings.Fields(out[i:])[0]
+	s.Key = key
+	if st := s.do(t, "GET", api+"/teleconsultation/0123456789abcdef0123456789abcdef", "u", nil, nil); st != 404 {
+		t.Errorf("generated key refused: %d", st)
+	}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(key)) {
+			t.Errorf("%s holds the API key in plain text", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := startServer(t, env)
+	if strings.Contains(s2.Out.String(), APIKeyPrefix) {
+		t.Error("second start printed a key again")
+	}
+}
+
+func TestCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DATA_DIR": dir, "API_KEYS": "secret-key-0123456789", "ENCRYPTION_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+	getenv := func(k string) string { return env[k] }
+	tests := []struct {
+		args     []string
+		code     int
+		want     string // in stdout
+		wantErr  string // in stderr
+		notInOut string
+	}{
+		{[]string{"version"}, 0, "teleconsult ", "", ""},
+		{[]string{"help"}, 0, "serve", "", ""},
+		{nil, 2, "", "Commands:", ""},
+		{[]string{"bogus"}, 2, "", `unknown command "bogus"`, ""},
+		{[]string{"serve", "--help"}, 0, "Usage: teleconsult serve", "", ""},
+		{[]string{"migrate", "--help"}, 0, "Usage: teleconsult migrate", "", ""},
+		{[]string{"config", "--help"}, 0, "Usage: teleconsult config check", "", ""},
+		{[]string{"config", "check", "--help"}, 0, "Usage: teleconsult config check", "", ""},
+		{[]string{"config", "check"}, 0, "LISTEN_ADDR", "", "secret-key-0123456789"},
+		{[]string{"migrate"}, 0, "sqlite database", "", ""},
+		{[]string{"migrate"}, 0, "0 migration(s) applied", "", ""},
+		{[]string{"serve", "extra"}, 2, "", "unexpected argument", ""},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		got := run(context.Background(), tt.args, getenv, &out, &errb)
+		if got != tt.code || !strings.Contains(out.String(), tt.want) || !strings.Contains(errb.String(), tt.wantErr) ||
+			(tt.notInOut != "" && strings.Contains(out.String(), tt.notInOut)) {
+			t.Errorf("run %v = %d\nstdout: %s\nstderr: %s", tt.args, got, out.String(), errb.String())
+		}
+	}
+	env["IMMUTABLE_PERIOD_MS"] = "-5"
+	var out, errb bytes.Buffer
+	if got := run(context.Background(), []string{"serve"}, getenv, &out, &errb); got != 2 || !strings.Contains(errb.String(), "IMMUTABLE_PERIOD_MS") {
+		t.Errorf("bad config: %d %s", got, errb.String())
+	}
+}
+
+// pgtestURL is pgtest.URL for benchmarks and tests alike.
+func pgtestURL(tb testing.TB) string { return pgtest.URL(tb) }
