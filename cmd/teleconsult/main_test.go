@@ -207,8 +207,13 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("credentials: %d %+v (doctor is %s)", st, cr, gd.BandyerUserID)
 		}
 
-		// Confirming the appointment again replaces the teleconsultation.
+		// Confirming the appointment again is refused while the visit is
+		// open, and replaces the teleconsultation once it is over.
 		create["start_date"] = start.Add(24 * time.Hour).Format(time.RFC3339)
+		if st := s.do(t, "POST", api+"/teleconsultation", "", create, &e); st != 409 {
+			t.Errorf("replace in the window: %d %+v", st, e)
+		}
+		s.Clock.Set(start.Add(45 * time.Minute))
 		var again struct{ RoomID string }
 		if st := s.do(t, "POST", api+"/teleconsultation", "", create, &again); st != 201 || again.RoomID == id {
 			t.Fatalf("replace: %d %+v", st, again)

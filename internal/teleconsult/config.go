@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -211,14 +212,22 @@ func (c *ServiceConfig) Validate() error {
 			return fmt.Errorf("userIdPathInRequest[%d].from: %q must be object, json or array", i, s.From)
 		case i == 0 && s.From != "object":
 			return fmt.Errorf("userIdPathInRequest[0].from: the first step must be object")
-		case s.Extract == "" && s.From != "json":
+		case s.Extract == "":
 			return fmt.Errorf("userIdPathInRequest[%d].extract: required", i)
+		case s.From == "array" && !isIndex(s.Extract):
+			return fmt.Errorf("userIdPathInRequest[%d].extract: %q must be an array index (0, 1, …)", i, s.Extract)
 		}
 	}
 	if first := c.UserIDPathInRequest[0]; first.Extract != "headers" {
 		return fmt.Errorf("userIdPathInRequest[0].extract: only %q can be read from a request here, not %q", "headers", first.Extract)
 	}
 	return nil
+}
+
+// isIndex reports whether s is a non-negative decimal integer.
+func isIndex(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n < 1<<20
 }
 
 // Settings are the rules' parameters, from the environment and the JSON
@@ -238,7 +247,7 @@ type Settings struct {
 	// PublicURL is the base of personal links, without a trailing slash.
 	PublicURL string
 	// SessionTTL is the lifetime of a session token from a personal link
-	// and of credentials without expiresIn.
+	// (POST /credentials without expiresIn gives one hour, as Mia does).
 	SessionTTL time.Duration
 	// Config is the JSON configuration file.
 	Config ServiceConfig

@@ -118,40 +118,44 @@ func resolveEnd(start time.Time, end *time.Time, dur *time.Duration) (time.Time,
 }
 
 // validateParticipant checks one participant; path names it in messages
-// ("participants.data[1]"), never its name or email.
+// ("participants.data[1]", or "" for a participant given alone), never its
+// name or email.
 func validateParticipant(path string, p *ParticipantInput) error {
+	if path != "" {
+		path += "."
+	}
 	p.UserID = strings.TrimSpace(p.UserID)
 	switch {
 	case p.UserID == "":
-		return invalid("%s.userId: required", path)
+		return invalid("%suserId: required", path)
 	case !validText(p.UserID, maxUserIDLen):
-		return invalid("%s.userId: at most %d printable characters", path, maxUserIDLen)
+		return invalid("%suserId: at most %d printable characters", path, maxUserIDLen)
 	case len(p.Groups) == 0:
-		return invalid("%s.groups: at least one group is required", path)
+		return invalid("%sgroups: at least one group is required", path)
 	case len(p.Groups) > maxGroups:
-		return invalid("%s.groups: at most %d groups", path, maxGroups)
+		return invalid("%sgroups: at most %d groups", path, maxGroups)
 	case strings.TrimSpace(p.FullName) == "":
-		return invalid("%s.fullName: required", path)
+		return invalid("%sfullName: required", path)
 	case !validText(p.FullName, maxNameLen):
-		return invalid("%s.fullName: at most %d printable characters", path, maxNameLen)
+		return invalid("%sfullName: at most %d printable characters", path, maxNameLen)
 	case p.Language != "" && !languageRE.MatchString(p.Language):
-		return invalid("%s.language: must be a two-letter code such as en or it", path)
+		return invalid("%slanguage: must be a two-letter code such as en or it", path)
 	}
 	p.FullName = strings.TrimSpace(p.FullName)
 	for i, g := range p.Groups {
 		if !validText(g, maxUserIDLen) || strings.TrimSpace(g) == "" {
-			return invalid("%s.groups[%d]: must be a non-empty group name", path, i)
+			return invalid("%sgroups[%d]: must be a non-empty group name", path, i)
 		}
 	}
 	if p.Email != "" {
 		a, err := mail.ParseAddress(p.Email)
 		if err != nil || a.Address != p.Email || a.Name != "" || !validText(p.Email, 254) {
-			return invalid("%s.email: not a valid email address", path)
+			return invalid("%semail: not a valid email address", path)
 		}
 	}
 	if p.TimeZone != "" {
 		if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "Local" {
-			return invalid("%s.timeZone: not an IANA time zone name", path)
+			return invalid("%stimeZone: not an IANA time zone name", path)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package teleconsult
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -70,7 +71,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 		UpdatedAt:            now,
 	}
 	for i := range parts {
-		p, err := s.newParticipant(&parts[i])
+		p, err := s.newParticipant(&parts[i], fmt.Sprintf("participants.data[%d].", i))
 		if err != nil {
 			return "", err
 		}
@@ -131,8 +132,12 @@ func (s *Service) supersede(ctx context.Context, tc *Teleconsultation) (*Telecon
 	} else if err != nil {
 		return nil, err
 	}
-	if old.State == StateInProgress {
-		return nil, Errorf(ECONFLICT, "teleconsultation %s of this appointment has a call in progress; it cannot be replaced now", old.ID)
+	// Like a PATCH, a replacement is refused while the visit is about to
+	// happen or happening: from its window's opening to its end. Before
+	// that, or once it is over, the appointment may be confirmed again.
+	now := s.now()
+	if old.State == StateInProgress || old.State != StateWaiting && old.Window(&s.Settings).Locked(now) && now.Before(old.EndDate) {
+		return nil, Errorf(ECONFLICT, "teleconsultation %s of this appointment is open for joining; it cannot be replaced until it ends at %s", old.ID, old.EndDate.Format(TimeLayout))
 	}
 	if old.State, err = Transition(old.State, EventSuperseded, false); err != nil {
 		return nil, err
@@ -143,10 +148,11 @@ func (s *Service) supersede(ctx context.Context, tc *Teleconsultation) (*Telecon
 }
 
 // newParticipant builds a participant from validated input: role, link.
-func (s *Service) newParticipant(in *ParticipantInput) (Participant, error) {
+// path names the participant in errors ("participants.data[1].").
+func (s *Service) newParticipant(in *ParticipantInput, path string) (Participant, error) {
 	role, err := s.Settings.Config.Privileges.ResolveRole(in.Groups)
 	if err != nil {
-		return Participant{}, err
+		return Participant{}, invalid("%sgroups: %s", path, ErrorMessage(err))
 	}
 	p := Participant{
 		UserID:   in.UserID,
@@ -255,8 +261,8 @@ func (s *Service) checkMutable(tc *Teleconsultation) error {
 	w := tc.Window(&s.Settings)
 	if tc.State != StateWaiting && w.Locked(s.now()) {
 		return &Error{Code: ECONFLICT,
-			Message: "teleconsultation " + tc.ID + " can no longer be changed: it opened for joining at " + w.Opens.Format(time.RFC3339),
-			Data:    map[string]string{"lockedAt": w.Opens.Format(time.RFC3339)}}
+			Message: "teleconsultation " + tc.ID + " can no longer be changed: it opened for joining at " + w.Opens.Format(TimeLayout),
+			Data:    map[string]string{"lockedAt": w.Opens.UTC().Format(TimeLayout)}}
 	}
 	if tc.State != StateWaiting && tc.State != StateScheduled {
 		return Errorf(ECONFLICT, "teleconsultation %s can no longer be changed: it is %s", tc.ID, tc.State)
@@ -382,7 +388,7 @@ func (s *Service) replaceParticipants(tc *Teleconsultation, in []ParticipantInpu
 		}
 	}
 	for i := range in {
-		np, err := s.newParticipant(&in[i])
+		np, err := s.newParticipant(&in[i], fmt.Sprintf("participants.data[%d].", i))
 		if err != nil {
 			return nil, false, err
 		}
@@ -421,7 +427,10 @@ func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantI
 	if tc.State != StateWaiting {
 		return Errorf(ECONFLICT, "teleconsultation %s already has all its %d participants", id, tc.ExpectedParticipants)
 	}
-	if err := validateParticipant("participant", &in); err != nil {
+	if err := validateParticipant("", &in); err != nil {
+		return err
+	}
+	if _, err := s.newParticipant(&in, ""); err != nil {
 		return err
 	}
 	if tc.Participant(in.UserID) != nil {
@@ -508,6 +517,8 @@ type View struct {
 	Role          Role
 	Tools         Tools
 	Expected      int
+	// Joinable says whether the participant's link can be used now.
+	Joinable bool
 }
 
 // View returns what participant userID may see of teleconsultation id.
@@ -545,6 +556,7 @@ func (s *Service) View(ctx context.Context, id, userID, language string) (*View,
 	if tc.State != StateWaiting && w.Locked(now) {
 		link := s.LinkURL(p, language)
 		v.AccessLinkURL = &link
+		v.Joinable = !w.Closed(now)
 	}
 	return v, nil
 }
@@ -601,6 +613,7 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 	for i := range tc.Participants {
 		if slices.Equal(tc.Participants[i].LinkHash, hash) {
 			p = &tc.Participants[i]
+			break
 		}
 	}
 	if p == nil {
@@ -618,8 +631,8 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 	case tc.State == StateWaiting:
 		return nil, Errorf(EFORBIDDEN, "this visit is not ready yet: not every participant is known")
 	case !w.Locked(now):
-		return nil, &Error{Code: EFORBIDDEN, Message: "this visit opens at " + w.Opens.Format(time.RFC3339),
-			Data: map[string]string{"opensAt": w.Opens.Format(time.RFC3339), "startDate": w.Start.Format(time.RFC3339)}}
+		return nil, &Error{Code: EFORBIDDEN, Message: "this visit opens at " + w.Opens.Format(TimeLayout),
+			Data: map[string]string{"opensAt": w.Opens.UTC().Format(TimeLayout), "startDate": w.Start.UTC().Format(TimeLayout)}}
 	case w.Closed(now):
 		return nil, Errorf(EGONE, "this visit has ended")
 	}

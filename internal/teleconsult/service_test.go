@@ -286,7 +286,7 @@ func TestExchange(t *testing.T) {
 				t.Errorf("token outlives the limited window: %v", cs.ExpiresAt)
 			}
 			var e *tc.Error
-			if tt.want == tc.EFORBIDDEN && (!errors.As(err, &e) || e.Data["opensAt"] != "2026-11-23T09:50:00Z") {
+			if tt.want == tc.EFORBIDDEN && (!errors.As(err, &e) || e.Data["opensAt"] != "2026-11-23T09:50:00.000Z") {
 				t.Errorf("too early: want opensAt in %v", err)
 			}
 		})
@@ -455,6 +455,33 @@ func TestReplaceByAppointment(t *testing.T) {
 	}
 	if got := f.notes.kinds(); len(got) != 3 || got[1] != tc.NotifyCancelled || got[2] != tc.NotifyRoomMade {
 		t.Errorf("notifications %v", got)
+	}
+}
+
+// Ensure a visit about to happen is not replaced under its participants'
+// feet, and that a visit over can be booked again.
+func TestReplaceRefusedInWindow(t *testing.T) {
+	f := newFixture(t, nil)
+	in := validCreate()
+	in.AppointmentID = "appt-9"
+	first, err := f.svc.Create(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(start.Add(-5 * time.Minute)) // inside the immutable period
+	in.StartDate = start.Add(24 * time.Hour)
+	n := f.store.Commits
+	_, err = f.svc.Create(ctx, in)
+	wantCode(t, err, tc.ECONFLICT)
+	if f.store.Commits != n {
+		t.Error("refused replacement stored something")
+	}
+	if got, _ := f.store.FindByID(ctx, first); got.State != tc.StateScheduled {
+		t.Errorf("old state %s", got.State)
+	}
+	f.clock.Set(start.Add(31 * time.Minute)) // the old visit is over
+	if _, err := f.svc.Create(ctx, in); err != nil {
+		t.Errorf("replacing a visit that is over: %v", err)
 	}
 }
 

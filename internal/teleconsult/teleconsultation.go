@@ -7,6 +7,10 @@ import (
 // MinDuration is the shortest teleconsultation (seed 2: at least 5 minutes).
 const MinDuration = 5 * time.Minute
 
+// TimeLayout is how times are written in API answers and error data: UTC
+// with milliseconds, as Mia does (2026-11-23T10:00:00.000Z).
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
 // MaxDuration is the longest teleconsultation accepted (24 hours, the
 // longest room Kaleyra allows).
 const MaxDuration = 24 * time.Hour

@@ -1,0 +1,326 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// Prefix is the base path of the Mia-compatible API: Mia's frontend
+// hard-codes it.
+const Prefix = "/api/v1/telecons-be"
+
+// DefaultMaxBodyBytes is the request body limit when [Config.MaxBodyBytes]
+// is 0: 1 MiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures a [Server].
+type Config struct {
+	// Service runs the rules; required.
+	Service *teleconsult.Service
+	// APIKeyHashes are the SHA-256 digests (32 bytes each) of the accepted
+	// API keys; at least one is required. Keys are compared in constant
+	// time.
+	APIKeyHashes [][]byte
+	// UserIDPath is userIdPathInRequest, already validated. Empty means
+	// Service.Settings.Config.UserIDPathInRequest.
+	UserIDPath []teleconsult.PathStep
+	// MaxBodyBytes limits request bodies; 0 means [DefaultMaxBodyBytes].
+	MaxBodyBytes int64
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+	// Registry receives the metrics; nil means a new registry that also
+	// holds the Go runtime and process collectors.
+	Registry *prometheus.Registry
+	// Version is the binary's version, shown in the API document.
+	Version string
+	// Now is the clock of the rate limiter; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP API. Build it with [New]; it is safe for concurrent
+// use.
+type Server struct {
+	svc       *teleconsult.Service
+	keyHashes [][]byte
+	userPath  []teleconsult.PathStep
+	maxBody   int64
+	log       *slog.Logger
+	now       func() time.Time
+
+	routes  []route
+	mux     *http.ServeMux
+	limiter *ipLimiter
+	metrics *metrics
+	docs    *apiDocs
+}
+
+// route is one registered operation.
+type route struct {
+	method string
+	path   string
+	// public routes need no API key.
+	public bool
+	handle func(http.ResponseWriter, *http.Request) error
+}
+
+func (rt route) pattern() string { return rt.method + " " + rt.path }
+
+// New checks cfg and returns a server with every route registered and its
+// metrics registered in cfg.Registry.
+func New(cfg Config) (*Server, error) {
+	if cfg.Service == nil || cfg.Service.Store == nil {
+		return nil, errors.New("httpapi: Config.Service with a Store is required")
+	}
+	if len(cfg.APIKeyHashes) == 0 {
+		return nil, errors.New("httpapi: at least one API key hash is required")
+	}
+	for i, h := range cfg.APIKeyHashes {
+		if len(h) != 32 {
+			return nil, fmt.Errorf("httpapi: APIKeyHashes[%d]: a SHA-256 digest is 32 bytes, got %d", i, len(h))
+		}
+	}
+	s := &Server{
+		svc:       cfg.Service,
+		keyHashes: cfg.APIKeyHashes,
+		userPath:  cfg.UserIDPath,
+		maxBody:   cfg.MaxBodyBytes,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		limiter:   newIPLimiter(sessionRate, sessionBurst, maxLimitedClients),
+	}
+	if len(s.userPath) == 0 {
+		s.userPath = cfg.Service.Settings.Config.UserIDPathInRequest
+	}
+	if err := checkUserPath(s.userPath); err != nil {
+		return nil, err
+	}
+	if s.maxBody < 0 {
+		return nil, errors.New("httpapi: MaxBodyBytes must not be negative")
+	}
+	if s.maxBody == 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	var err error
+	if s.metrics, err = newMetrics(reg, cfg.Service.Store, s.log); err != nil {
+		return nil, err
+	}
+	if s.docs, err = loadDocs(cfg.Version); err != nil {
+		return nil, err
+	}
+	s.routes = []route{
+		{"POST", Prefix + "/teleconsultation", false, s.handleCreate},
+		{"GET", Prefix + "/teleconsultation/{id}", false, s.handleGet},
+		{"PATCH", Prefix + "/teleconsultation/{id}", false, s.handleUpdate},
+		{"DELETE", Prefix + "/teleconsultation/{id}", false, s.handleDelete},
+		{"POST", Prefix + "/teleconsultation/{id}/participants/data", false, s.handleAddParticipant},
+		{"POST", Prefix + "/credentials", false, s.handleCredentials},
+		{"POST", Prefix + "/sessions", true, s.handleSession},
+		{"GET", "/healthz", true, s.handleHealth},
+		{"GET", "/readyz", true, s.handleReady},
+		{"GET", "/metrics", false, s.handleMetrics},
+		{"GET", "/openapi.json", true, s.handleOpenAPI},
+		{"GET", "/docs", true, s.handleDocs},
+	}
+	s.mux = http.NewServeMux()
+	var paths []string
+	allowed := map[string][]string{}
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.pattern(), s.operation(rt))
+		if allowed[rt.path] == nil {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
+		}
+	}
+	// A pattern without a method matches every method the path's own
+	// patterns do not, so it answers 405 with our JSON body.
+	for _, p := range paths {
+		s.mux.Handle(p, s.methodNotAllowed(allowed[p]))
+	}
+	s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &httpError{status: http.StatusNotFound, msg: "not found"})
+	}))
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler: routing plus the request id,
+// security headers, panic recovery, logging and metrics around every
+// request.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Routes returns every registered operation as "METHOD /path", in
+// registration order. The method-less patterns that answer 405 and the
+// catch-all that answers 404 are not operations and are not listed.
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.pattern()
+	}
+	return out
+}
+
+// operation wraps a route's handler: the API key check, then the handler,
+// whose error becomes the response.
+func (s *Server) operation(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rt.public && !s.validAPIKey(r) {
+			s.writeError(w, r, errAPIKey)
+			return
+		}
+		if err := rt.handle(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) methodNotAllowed(methods []string) http.Handler {
+	allow := strings.Join(methods, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &httpError{
+			status: http.StatusMethodNotAllowed,
+			msg:    "method not allowed; use " + allow,
+			header: map[string]string{"Allow": allow},
+		})
+	})
+}
+
+// apiCSP is the Content-Security-Policy of every response but /docs: an
+// API response is never a document that may load or run anything.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+type requestIDKey struct{}
+
+// requestIDFrom returns the request id stored by the server's middleware.
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID returns the caller's X-Request-Id when it is a short safe
+// token, and a new random one otherwise.
+func requestID(given string) string {
+	if safeRequestID.MatchString(given) {
+		return given
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := requestID(r.Header.Get("X-Request-Id"))
+	h := w.Header()
+	h.Set("X-Request-Id", id)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", apiCSP)
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=63072000")
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	// The mux sets r.Pattern on the request it is given: keep that pointer
+	// to read the matched route afterwards.
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic serving request", "request_id", id, "route", routeLabel(r.Pattern),
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !sw.wroteHeader {
+				s.writeJSON(sw, r, http.StatusInternalServerError, errorBody{Error: internalMessage(id)})
+			}
+		}
+		status := sw.status
+		if !sw.wroteHeader {
+			status = http.StatusOK
+		}
+		d := time.Since(start)
+		method := methodLabel(r.Method)
+		route := routeLabel(r.Pattern)
+		s.metrics.observe(route, method, status, d)
+		s.log.Info("request", "request_id", id, "method", method, "route", route,
+			"status", status, "duration_ms", math.Round(d.Seconds()*1e6)/1e3)
+	}()
+	s.mux.ServeHTTP(sw, r)
+}
+
+// routeLabel is the path of a matched pattern ("POST /x/{id}" → "/x/{id}"),
+// or "unmatched" for the catch-all: a bounded set, safe for metric labels
+// and logs (never the raw URL, which may hold a link code).
+func routeLabel(pattern string) string {
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		pattern = path
+	}
+	if pattern == "" || pattern == "/" {
+		return "unmatched"
+	}
+	return pattern
+}
+
+// methodLabel bounds the method to the standard ones for labels and logs.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets [http.ResponseController] reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
