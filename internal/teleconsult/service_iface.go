@@ -6,7 +6,9 @@ import (
 )
 
 // Change is a set of writes that a [Store] applies in one transaction, with
-// one durable commit.
+// one durable commit. Updates are applied before creates, so that a change
+// marking an appointment's teleconsultation replaced and creating its
+// successor does not trip the one-live-teleconsultation-per-appointment rule.
 type Change struct {
 	// Create holds new teleconsultations. The store sets Version to 1.
 	Create []*Teleconsultation
