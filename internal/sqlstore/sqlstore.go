@@ -31,6 +31,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -74,6 +75,27 @@ type DB struct {
 	// r runs reads. On SQLite its connections are query-only.
 	r    *sql.DB
 	keys *teleconsult.Keyring
+	// stmts caches prepared read statements by query text: parsing a
+	// query costs more than running it on a hot path such as GET.
+	stmts sync.Map
+	// cache holds decoded teleconsultations (SQLite only; nil otherwise).
+	cache *tcCache
+}
+
+// prepared returns the read statement for query, preparing it once.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 var _ teleconsult.Store = (*DB)(nil)
@@ -157,7 +179,7 @@ func openSQLite(ctx context.Context, path string, keys *teleconsult.Keyring) (*D
 		r.Close()
 		return nil, fmt.Errorf("sqlstore: cannot open SQLite database %s: %w", path, err)
 	}
-	return &DB{dialect: DialectSQLite, w: w, r: r, keys: keys}, nil
+	return &DB{dialect: DialectSQLite, w: w, r: r, keys: keys, cache: newCache()}, nil
 }
 
 // sqliteDSN returns the modernc.org/sqlite DSN of a database file: a file:
@@ -230,6 +252,10 @@ func (db *DB) Dialect() string { return db.dialect }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())

@@ -282,6 +282,13 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 		return nil
 	})
 	if err != nil {
+		// The commit may have happened (an error after COMMIT): forget
+		// what the cache holds of these teleconsultations.
+		ids := make([]string, len(writes))
+		for i, w := range writes {
+			ids[i] = w.tc.ID
+		}
+		db.cache.forget(ids)
 		return err
 	}
 
@@ -303,6 +310,11 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 			p.ProviderUserID = mapped[userKey{tc.Provider, p.UserID}]
 		}
 	}
+	stored := make([]*teleconsult.Teleconsultation, len(writes))
+	for i, w := range writes {
+		stored[i] = w.tc
+	}
+	db.cache.committed(stored)
 	return nil
 }
 
@@ -485,9 +497,16 @@ func txErr(op string, err error) error {
 // FindByID returns the teleconsultation with id and all its participants,
 // or ENOTFOUND.
 func (db *DB) FindByID(ctx context.Context, id string) (*teleconsult.Teleconsultation, error) {
+	tc, gen := db.cache.get(id)
+	if tc != nil {
+		return tc, nil
+	}
 	tc, err := db.load(ctx, "t.id = $1", id)
 	if tc == nil && err == nil {
 		return nil, teleconsult.Errorf(teleconsult.ENOTFOUND, "teleconsultation %s not found", id)
+	}
+	if err == nil {
+		db.cache.put(tc, gen)
 	}
 	return tc, err
 }
@@ -524,13 +543,17 @@ func (db *DB) FindByLinkHash(ctx context.Context, hash []byte) (*teleconsult.Tel
 // argument) with its participants in order, in one statement so that they
 // come from one snapshot. It returns nil, nil if there is none.
 func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Teleconsultation, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT t.id, t.appointment_id, t.start_date, t.end_date,
+	stmt, err := db.prepared(ctx, `SELECT t.id, t.appointment_id, t.start_date, t.end_date,
 		t.expected_participants, t.provider, t.provider_room_id, t.state, t.version, t.room_revision,
 		t.replaced_by, t.created_at, t.updated_at, t.call_started_at, t.call_used_us,
 		p.ordinal, p.user_id, p.groups_json, p.full_name, p.email, p.language, p.time_zone, p.role,
 		p.provider_user_id, p.link_nonce, p.link_hash, p.removed_at
 		FROM teleconsultations t LEFT JOIN participants p ON p.teleconsultation_id = t.id
-		WHERE `+where+` ORDER BY p.ordinal`, arg)
+		WHERE `+where+` ORDER BY p.ordinal`)
+	if err != nil {
+		return nil, dbErr("load", err)
+	}
+	rows, err := stmt.QueryContext(ctx, arg)
 	if err != nil {
 		return nil, dbErr("load", err)
 	}
