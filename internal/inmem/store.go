@@ -28,18 +28,6 @@ func NewStore() *Store {
 	return &Store{tcs: map[string]*teleconsult.Teleconsultation{}, userMap: map[[2]string]string{}}
 }
 
-func clone(tc *teleconsult.Teleconsultation) *teleconsult.Teleconsultation {
-	c := *tc
-	c.Participants = slices.Clone(tc.Participants)
-	for i := range c.Participants {
-		p := &c.Participants[i]
-		p.Groups = slices.Clone(p.Groups)
-		p.LinkNonce = slices.Clone(p.LinkNonce)
-		p.LinkHash = slices.Clone(p.LinkHash)
-	}
-	return &c
-}
-
 func live(tc *teleconsult.Teleconsultation) bool { return !tc.State.Final() }
 
 // Apply implements [teleconsult.Store.Apply].
@@ -91,11 +79,11 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 	}
 	for _, tc := range ch.Create {
 		tc.Version = 1
-		s.tcs[tc.ID] = clone(tc)
+		s.tcs[tc.ID] = tc.Clone()
 	}
 	for _, tc := range ch.Update {
 		tc.Version++
-		s.tcs[tc.ID] = clone(tc)
+		s.tcs[tc.ID] = tc.Clone()
 	}
 	s.Commits++
 	return nil
@@ -109,7 +97,7 @@ func (s *Store) FindByID(_ context.Context, id string) (*teleconsult.Teleconsult
 	if !ok {
 		return nil, teleconsult.Errorf(teleconsult.ENOTFOUND, "teleconsultation %s not found", id)
 	}
-	return clone(tc), nil
+	return tc.Clone(), nil
 }
 
 // FindByAppointment implements [teleconsult.Store.FindByAppointment].
@@ -118,7 +106,7 @@ func (s *Store) FindByAppointment(_ context.Context, appointmentID string) (*tel
 	defer s.mu.Unlock()
 	for _, tc := range s.tcs {
 		if tc.AppointmentID == appointmentID && live(tc) {
-			return clone(tc), nil
+			return tc.Clone(), nil
 		}
 	}
 	return nil, teleconsult.Errorf(teleconsult.ENOTFOUND, "no live teleconsultation for this appointment")
@@ -131,7 +119,7 @@ func (s *Store) FindByLinkHash(_ context.Context, hash []byte) (*teleconsult.Tel
 	for _, tc := range s.tcs {
 		for _, p := range tc.Participants {
 			if slices.Equal(p.LinkHash, hash) {
-				return clone(tc), nil
+				return tc.Clone(), nil
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"slices"
 	"sync"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
@@ -38,7 +37,7 @@ func (c *tcCache) get(id string) (*teleconsult.Teleconsultation, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if tc, ok := c.byID[id]; ok {
-		return cloneTC(tc), c.gen
+		return tc.Clone(), c.gen
 	}
 	return nil, c.gen
 }
@@ -51,7 +50,7 @@ func (c *tcCache) put(tc *teleconsult.Teleconsultation, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen == c.gen {
-		c.store(cloneTC(tc))
+		c.store(tc.Clone())
 	}
 }
 
@@ -64,7 +63,7 @@ func (c *tcCache) committed(tcs []*teleconsult.Teleconsultation) {
 	defer c.mu.Unlock()
 	c.gen++
 	for _, tc := range tcs {
-		c.store(cloneTC(tc))
+		c.store(tc.Clone())
 	}
 }
 
@@ -89,18 +88,4 @@ func (c *tcCache) store(tc *teleconsult.Teleconsultation) {
 		}
 	}
 	c.byID[tc.ID] = tc
-}
-
-// cloneTC deep-copies a teleconsultation, so that callers never share
-// memory with the cache.
-func cloneTC(tc *teleconsult.Teleconsultation) *teleconsult.Teleconsultation {
-	c := *tc
-	c.Participants = slices.Clone(tc.Participants)
-	for i := range c.Participants {
-		p := &c.Participants[i]
-		p.Groups = slices.Clone(p.Groups)
-		p.LinkNonce = slices.Clone(p.LinkNonce)
-		p.LinkHash = slices.Clone(p.LinkHash)
-	}
-	return &c
 }

@@ -281,8 +281,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 	if err := s.checkMutable(tc); err != nil {
 		return err
 	}
-	before := *tc
-	before.Participants = slices.Clone(tc.Participants)
+	before := tc.Clone()
 
 	// Times: a new start alone moves the visit and keeps its length.
 	start := tc.StartDate
@@ -357,7 +356,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 		return err
 	}
 	if before.ProviderRoomID != "" && before.ProviderRoomID != tc.ProviderRoomID {
-		s.dropRoom(ctx, &before)
+		s.dropRoom(ctx, before)
 	}
 	s.log().Info("teleconsultation updated", "id", tc.ID, "state", tc.State.String(), "room_changed", roomChanged, "removed", len(removed))
 	switch {

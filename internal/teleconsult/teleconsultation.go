@@ -1,6 +1,7 @@
 package teleconsult
 
 import (
+	"slices"
 	"time"
 )
 
@@ -72,6 +73,19 @@ type Participant struct {
 	// RemovedAt is set when a PATCH removed the participant: the link is
 	// dead and the participant is no longer shown.
 	RemovedAt time.Time
+}
+
+// Clone returns a deep copy of tc: no slice is shared.
+func (tc *Teleconsultation) Clone() *Teleconsultation {
+	c := *tc
+	c.Participants = slices.Clone(tc.Participants)
+	for i := range c.Participants {
+		p := &c.Participants[i]
+		p.Groups = slices.Clone(p.Groups)
+		p.LinkNonce = slices.Clone(p.LinkNonce)
+		p.LinkHash = slices.Clone(p.LinkHash)
+	}
+	return &c
 }
 
 // Active reports whether p is still a participant (not removed).
