@@ -113,6 +113,8 @@ type Config struct {
 	LogFormat string
 	// MaxBodyBytes (MAX_BODY_BYTES) caps the size of a request body.
 	MaxBodyBytes int64
+	// Media configures the built-in video (config_media.go).
+	Media MediaConfig
 
 	// BandyerAPISecretKey (BANDYER_API_SECRET_KEY) is Kaleyra's API key.
 	// Secret.
@@ -209,7 +211,7 @@ func Variables() []VarDoc {
 // variables is the single table behind LoadConfig, Print and Variables.
 // Order matters: a variable may depend on those before it.
 func variables() []variable {
-	return []variable{
+	return slices.Concat([]variable{
 		{
 			VarDoc: VarDoc{Name: "LISTEN_ADDR", Default: "127.0.0.1:8080",
 				Description: "Address the HTTP server listens on, as host:port (`:8080` or `0.0.0.0:8080` for every interface)."},
@@ -433,6 +435,8 @@ func variables() []variable {
 			show: func(c *Config) shown { return shown{value: strconv.FormatInt(c.MaxBodyBytes, 10)} },
 		},
 
+		// Built-in video: config_media.go.
+	}, mediaVariables(), []variable{
 		// Mia-Platform's Teleconsultation Service Backend (seed 2).
 		{
 			VarDoc: VarDoc{Name: "BANDYER_API_SECRET_KEY", Default: "", Mia: true, Secret: true,
@@ -563,7 +567,7 @@ func variables() []variable {
 			parse: func(c *Config, v string) (err error) { c.DeleteUploads, err = parseBool(v); return err },
 			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.DeleteUploads)} },
 		},
-	}
+	})
 }
 
 // LoadConfig reads every variable of [Variables] through getenv (os.Getenv
@@ -627,6 +631,7 @@ func (c *Config) Settings() teleconsult.Settings {
 		Unlimited:       c.Unlimited,
 		Live:            c.Live,
 		DeleteUploads:   c.DeleteUploads,
+		UploadMaxBytes:  c.Media.UploadMaxBytes,
 		AuthService:     c.AuthService,
 		PublicURL:       c.PublicURL,
 		SessionTTL:      c.SessionTTL,

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"regexp"
 	"runtime/debug"
@@ -50,6 +52,20 @@ type Config struct {
 	Version string
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
+	// Mounts are more routes served with the same middleware (request id,
+	// security headers, recovery, logging, metrics): the call page, the
+	// signalling WebSocket. A mounted handler may override the headers
+	// (for example the Content-Security-Policy of an HTML page). Each must
+	// be described in the OpenAPI document.
+	Mounts []Mount
+}
+
+// Mount is a route served by a handler from another package.
+type Mount struct {
+	Method, Path string
+	// Public routes need no API key; the handler authenticates itself.
+	Public  bool
+	Handler http.Handler
 }
 
 // Server is the HTTP API. Build it with [New]; it is safe for concurrent
@@ -146,6 +162,13 @@ func New(cfg Config) (*Server, error) {
 		{"GET", "/metrics", false, s.handleMetrics},
 		{"GET", "/openapi.json", true, s.handleOpenAPI},
 		{"GET", "/docs", true, s.handleDocs},
+	}
+	for _, m := range cfg.Mounts {
+		h := m.Handler
+		s.routes = append(s.routes, route{m.Method, m.Path, m.Public, func(w http.ResponseWriter, r *http.Request) error {
+			h.ServeHTTP(w, r)
+			return nil
+		}})
 	}
 	s.mux = http.NewServeMux()
 	var paths []string
@@ -320,6 +343,18 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 		w.status, w.wroteHeader = http.StatusOK, true
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// Hijack hands the connection over (WebSocket upgrades), recording 101.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("httpapi: the connection cannot be hijacked")
+	}
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = http.StatusSwitchingProtocols, true
+	}
+	return hj.Hijack()
 }
 
 // Unwrap lets [http.ResponseController] reach the underlying writer.

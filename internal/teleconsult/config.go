@@ -242,6 +242,9 @@ type Settings struct {
 	Live bool
 	// DeleteUploads (TELECONSULTATION_DELETE_UPLOADS) deletes uploads when a call ends.
 	DeleteUploads bool
+	// UploadMaxBytes (UPLOAD_MAX_BYTES) limits one uploaded file; 0 means
+	// DefaultUploadMaxBytes.
+	UploadMaxBytes int64
 	// AuthService (AUTH_SERVICE) enables the array-of-ids participants form.
 	AuthService string
 	// PublicURL is the base of personal links, without a trailing slash.
@@ -256,10 +259,11 @@ type Settings struct {
 // DefaultSettings returns the seed's defaults.
 func DefaultSettings() Settings {
 	return Settings{
-		Unlimited:  true,
-		Live:       true,
-		PublicURL:  "http://127.0.0.1:8080",
-		SessionTTL: 15 * time.Minute,
-		Config:     DefaultServiceConfig("miauserid"),
+		Unlimited:      true,
+		Live:           true,
+		PublicURL:      "http://127.0.0.1:8080",
+		SessionTTL:     15 * time.Minute,
+		UploadMaxBytes: DefaultUploadMaxBytes,
+		Config:         DefaultServiceConfig("miauserid"),
 	}
 }

@@ -23,6 +23,11 @@ type Service struct {
 	Tokens   SessionTokens
 	Keys     *Keyring
 	Settings Settings
+	// Uploads and Files keep uploaded files (tool file_upload); without
+	// them uploads are unavailable. Calls, optional, hears about uploads.
+	Uploads UploadStore
+	Files   FileStore
+	Calls   CallNotifier
 	// Now returns the current time; tests inject a clock.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -739,10 +744,17 @@ func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
 		tc.UpdatedAt = now
 		err = s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}})
 		if err == nil || ErrorCode(err) != ECONFLICT || attempt == 2 {
-			if err == nil {
-				s.log().Info("call "+ev.String(), "id", id)
+			if err != nil {
+				return err
 			}
-			return err
+			s.log().Info("call "+ev.String(), "id", id)
+			// TELECONSULTATION_DELETE_UPLOADS: a call's files go when it ends.
+			if ev == EventCallEnded && s.Settings.DeleteUploads && s.Uploads != nil && s.Files != nil {
+				if _, _, err := s.deleteUploads(ctx, id); err != nil {
+					s.log().Warn("could not delete the uploads of an ended call", "id", id, "err", err)
+				}
+			}
+			return nil
 		}
 	}
 }
