@@ -31,6 +31,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/teleconsult/teleconsult/internal/files"
 	"github.com/teleconsult/teleconsult/internal/httpapi"
 	"github.com/teleconsult/teleconsult/internal/session"
 	"github.com/teleconsult/teleconsult/internal/sfu"
@@ -320,9 +321,20 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	uploads, err := files.Open(filepath.Join(cfg.DataDir, "uploads"))
+	if err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
 	m.Service = &teleconsult.Service{
 		Store: m.DB, Provider: provider, Tokens: tokens, Keys: keys,
 		Settings: cfg.Settings(), Now: m.Now, Logger: log,
+		Uploads: m.DB, Files: uploads,
+	}
+	// A crash mid-upload leaves at most files without records: remove them.
+	if n, err := m.Service.SweepUploads(ctx); err != nil {
+		return fmt.Errorf("uploads: %w", err)
+	} else if n > 0 {
+		log.Info("removed files left by an interrupted upload", "files", n)
 	}
 	api, err := httpapi.New(httpapi.Config{
 		Service:      m.Service,

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/teleconsult/teleconsult/internal/files"
 	"github.com/teleconsult/teleconsult/internal/inmem"
 	"github.com/teleconsult/teleconsult/internal/session"
 	"github.com/teleconsult/teleconsult/internal/sfu"
@@ -80,6 +81,8 @@ type env struct {
 	srv   *Server
 	h     http.Handler
 	logs  *lockedBuffer
+	// filesDir holds the uploaded files.
+	filesDir string
 }
 
 type envOption func(*Config, *teleconsult.Settings)
@@ -112,6 +115,11 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 		o(&cfg, &settings)
 	}
 	e.spy = &spyStore{Store: e.store}
+	e.filesDir = tb.TempDir()
+	fs, err := files.Open(e.filesDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	e.svc = &teleconsult.Service{
 		Store:    e.spy,
 		Provider: sfu.NewProvider(),
@@ -120,6 +128,8 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 		Settings: settings,
 		Now:      e.clock.Now,
 		Logger:   logger,
+		Uploads:  &inmem.Uploads{},
+		Files:    fs,
 	}
 	cfg.Service = e.svc
 	if e.srv, err = New(cfg); err != nil {

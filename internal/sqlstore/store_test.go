@@ -59,6 +59,7 @@ func testStore(t *testing.T, newDSN func(testing.TB) string) {
 		{"ParticipantsRewritten", testParticipantsRewritten},
 		{"PatientDataEncryptedAtRest", testPatientData},
 		{"WrongKey", testWrongKey},
+		{"Uploads", testUploads},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -113,3 +113,20 @@ func (s *Service) admission(tc *Teleconsultation, userID string, now time.Time) 
 // CallEndsWhenLeaving is the LIVE rule: with LIVE_TELECONSULTATION, a call
 // ends when a participant leaves and fewer than two remain.
 func (s *Settings) CallEndsWhenLeaving(remaining int) bool { return s.Live && remaining < 2 }
+
+// AdmitUser admits userID, named by a trusted caller (API key), to
+// teleconsultation id under the same rules as [Service.Admit], without a
+// session token.
+func (s *Service) AdmitUser(ctx context.Context, id, userID string) (*Admission, error) {
+	if userID == "" {
+		return nil, Errorf(EUNAUTHORIZED, "Unauthorized user")
+	}
+	tc, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if tc.Participant(userID) == nil {
+		return nil, Errorf(EUNAUTHORIZED, "Unauthorized user")
+	}
+	return s.admission(tc, userID, s.now())
+}

@@ -1,0 +1,197 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// Uploads (tool file_upload). The call page authenticates with its session
+// token (Authorization: Bearer <token>); a trusted caller may use its API
+// key and name the user as for GET /teleconsultation/{id}.
+
+// multipartOverhead is what a multipart body may hold beyond the file.
+const multipartOverhead = 64 << 10
+
+var fileIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// admit authenticates an uploads request for teleconsultation id.
+func (s *Server) admit(r *http.Request, id string) (*teleconsult.Admission, error) {
+	if s.validAPIKey(r) {
+		return s.svc.AdmitUser(r.Context(), id, s.userID(r))
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return nil, &httpError{status: http.StatusUnauthorized, msg: "missing session token or API key",
+			header: map[string]string{"WWW-Authenticate": `Bearer realm="teleconsult"`}}
+	}
+	return s.svc.Admit(r.Context(), token, id)
+}
+
+type uploadJSON struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"contentType"`
+	UploadedBy  string `json:"uploadedBy"`
+	CreatedAt   string `json:"createdAt"`
+}
+
+func toUploadJSON(u *teleconsult.Upload) uploadJSON {
+	return uploadJSON{ID: u.ID, Name: u.Name, Size: u.Size, ContentType: u.ContentType,
+		UploadedBy: u.UploadedBy, CreatedAt: formatTime(u.CreatedAt)}
+}
+
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
+	id, err := roomID(r)
+	if err != nil {
+		return err
+	}
+	a, err := s.admit(r, id)
+	if err != nil {
+		return err
+	}
+	if !a.Tools.FileUpload {
+		return teleconsult.Errorf(teleconsult.EFORBIDDEN, "file upload is not allowed for you")
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return &httpError{status: http.StatusUnsupportedMediaType, msg: "send the file as multipart/form-data with one field named file"}
+	}
+	limit := s.svc.Settings.UploadMaxBytes
+	if limit <= 0 {
+		limit = teleconsult.DefaultUploadMaxBytes
+	}
+	if r.ContentLength > limit+multipartOverhead {
+		return tooLargeUpload(limit)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartOverhead)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return badRequest("malformed multipart body")
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return badRequest("file: required (a multipart field named file)")
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return tooLargeUpload(limit)
+			}
+			return badRequest("malformed multipart body")
+		}
+		if part.FormName() != "file" {
+			part.Close()
+			continue
+		}
+		u, err := s.svc.AddUpload(r.Context(), a, part.FileName(), part.Header.Get("Content-Type"), part)
+		part.Close()
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLargeUpload(limit)
+		}
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", Prefix+"/teleconsultation/"+id+"/uploads/"+u.ID)
+		s.writeJSON(w, r, http.StatusCreated, toUploadJSON(u))
+		return nil
+	}
+}
+
+func tooLargeUpload(limit int64) error {
+	return &httpError{status: http.StatusRequestEntityTooLarge, msg: "the file is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
+}
+
+func (s *Server) handleListUploads(w http.ResponseWriter, r *http.Request) error {
+	id, err := roomID(r)
+	if err != nil {
+		return err
+	}
+	a, err := s.admit(r, id)
+	if err != nil {
+		return err
+	}
+	ups, err := s.svc.ListUploads(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Files []uploadJSON `json:"files"`
+	}{Files: []uploadJSON{}}
+	for i := range ups {
+		out.Files = append(out.Files, toUploadJSON(&ups[i]))
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) error {
+	id, err := roomID(r)
+	if err != nil {
+		return err
+	}
+	fileID := r.PathValue("fileId")
+	if !fileIDRE.MatchString(fileID) {
+		return teleconsult.Errorf(teleconsult.ENOTFOUND, "file not found")
+	}
+	a, err := s.admit(r, id)
+	if err != nil {
+		return err
+	}
+	u, rc, err := s.svc.OpenUpload(r.Context(), a, fileID)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := w.Header()
+	h.Set("Content-Type", u.ContentType)
+	h.Set("Content-Length", strconv.FormatInt(u.Size, 10))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": u.Name}))
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = io.Copy(w, rc)
+	}
+	return nil
+}
+
+// handleDeleteUploads is Mia's DELETE /teleconsultation/{id}/uploads: 200
+// {total, deleted} with TELECONSULTATION_DELETE_UPLOADS=true, else 204.
+func (s *Server) handleDeleteUploads(w http.ResponseWriter, r *http.Request) error {
+	id, err := roomID(r)
+	if err != nil {
+		return err
+	}
+	if !s.validAPIKey(r) {
+		if _, err := s.admit(r, id); err != nil {
+			return err
+		}
+	} else if _, err := s.svc.Store.FindByID(r.Context(), id); err != nil {
+		if teleconsult.ErrorCode(err) == teleconsult.ENOTFOUND {
+			return teleconsult.Errorf(teleconsult.ENOTFOUND, "Room with id %s not found", id)
+		}
+		return err
+	}
+	total, deleted, err := s.svc.DeleteUploads(r.Context(), id)
+	if errors.Is(err, teleconsult.ErrUploadsKept) {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		Total   int `json:"total"`
+		Deleted int `json:"deleted"`
+	}{total, deleted})
+	return nil
+}

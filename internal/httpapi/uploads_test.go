@@ -1,0 +1,198 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// multipartBody builds a multipart/form-data body with one file field.
+func multipartBody(tb testing.TB, field, name string, content []byte) (string, string) {
+	tb.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	fw, err := mw.CreateFormFile(field, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fw.Write(content)
+	mw.Close()
+	return b.String(), mw.FormDataContentType()
+}
+
+// sessionToken trades participant user's link for a session token, with
+// the clock inside the window.
+func (e *env) sessionToken(id, user string) string {
+	e.tb.Helper()
+	e.clock.Set(startAt)
+	code := linkCode(e.tb, e.view(id, user)["accessLinkURL"])
+	w := e.do("POST", Prefix+"/sessions", sessionJSON(code), noKey())
+	wantStatus(e.tb, w, http.StatusCreated)
+	return body(e.tb, w)["token"].(string)
+}
+
+func bearer(token string) reqOption {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+}
+
+func (e *env) upload(id, token, name string, content []byte) *httptest.ResponseRecorder {
+	e.tb.Helper()
+	b, ct := multipartBody(e.tb, "file", name, content)
+	return e.do("POST", api+"/"+id+"/uploads", b, bearer(token), contentType(ct))
+}
+
+// Ensure a participant uploads a file that the other lists and downloads
+// as a sanitised attachment, and that nobody else can.
+func TestUploadRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	id := e.create(2, "", doctor, patient)
+	other := e.create(2, "", doctor, patient2)
+	docTok := e.sessionToken(id, "d1")
+	patTok := e.sessionToken(id, "p1")
+	otherTok := e.sessionToken(other, "p2")
+
+	content := []byte("%PDF-1.4\nreferto\n")
+	w := e.upload(id, docTok, `..\..\C:\etc/Referto Bob Marker.pdf`, content)
+	wantStatus(t, w, http.StatusCreated)
+	up := body(t, w)
+	if up["name"] != "Referto Bob Marker.pdf" || up["size"] != float64(len(content)) || up["contentType"] != "application/pdf" {
+		t.Fatalf("upload = %v", up)
+	}
+	fileID := up["id"].(string)
+
+	w = e.do("GET", api+"/"+id+"/uploads", "", bearer(patTok))
+	wantStatus(t, w, http.StatusOK)
+	if files := body(t, w)["files"].([]any); len(files) != 1 || files[0].(map[string]any)["id"] != fileID {
+		t.Fatalf("list = %v", files)
+	}
+	w = e.do("GET", api+"/"+id+"/uploads/"+fileID, "", bearer(patTok))
+	wantStatus(t, w, http.StatusOK)
+	if !bytes.Equal(w.Body.Bytes(), content) || w.Header().Get("X-Content-Type-Options") != "nosniff" ||
+		!strings.HasPrefix(w.Header().Get("Content-Disposition"), "attachment;") {
+		t.Errorf("download: headers %v body %q", w.Header(), w.Body.String())
+	}
+	// A participant of another teleconsultation sees nothing of it.
+	wantStatus(t, e.do("GET", api+"/"+id+"/uploads/"+fileID, "", bearer(otherTok)), http.StatusForbidden)
+	wantStatus(t, e.do("GET", api+"/"+other+"/uploads/"+fileID, "", bearer(otherTok)), http.StatusNotFound)
+	wantStatus(t, e.do("GET", api+"/"+id+"/uploads", "", bearer(otherTok)), http.StatusForbidden)
+	// No token, a forged token, a malformed file id.
+	wantStatus(t, e.do("GET", api+"/"+id+"/uploads", "", noKey()), http.StatusUnauthorized)
+	wantStatus(t, e.do("GET", api+"/"+id+"/uploads", "", bearer(docTok+"x")), http.StatusUnauthorized)
+	wantStatus(t, e.do("GET", api+"/"+id+"/uploads/..%2F..%2Fetc", "", bearer(docTok)), http.StatusNotFound)
+	wantStatus(t, e.do("GET", api+"/"+id+"/uploads/"+strings.ToUpper(fileID), "", bearer(docTok)), http.StatusNotFound)
+	// A trusted caller acting for a participant.
+	wantStatus(t, e.do("GET", api+"/"+id+"/uploads", "", asUser("p1")), http.StatusOK)
+	wantStatus(t, e.do("GET", api+"/"+id+"/uploads", "", asUser("p2")), http.StatusUnauthorized)
+	if strings.Contains(e.logs.String(), "Referto") {
+		t.Error("the file name was logged")
+	}
+}
+
+// Ensure bad uploads are refused with a clear reason and leave nothing.
+func TestUploadRefused(t *testing.T) {
+	e := newEnv(t, func(_ *Config, s *teleconsult.Settings) {
+		s.UploadMaxBytes = 1000
+		s.Config.Privileges.Basic.Tools.FileUpload = false
+	})
+	id := e.create(2, "", doctor, patient)
+	docTok := e.sessionToken(id, "d1")
+	patTok := e.sessionToken(id, "p1")
+
+	tests := []struct {
+		name   string
+		status int
+		req    func() *httptest.ResponseRecorder
+	}{
+		{"over the limit", http.StatusRequestEntityTooLarge, func() *httptest.ResponseRecorder {
+			return e.upload(id, docTok, "big.bin", bytes.Repeat([]byte("x"), 1001))
+		}},
+		{"far over the limit", http.StatusRequestEntityTooLarge, func() *httptest.ResponseRecorder {
+			return e.upload(id, docTok, "big.bin", bytes.Repeat([]byte("x"), 200<<10))
+		}},
+		{"without file_upload", http.StatusForbidden, func() *httptest.ResponseRecorder {
+			return e.upload(id, patTok, "a.txt", []byte("hello"))
+		}},
+		{"empty file", http.StatusBadRequest, func() *httptest.ResponseRecorder {
+			return e.upload(id, docTok, "a.txt", nil)
+		}},
+		{"no file field", http.StatusBadRequest, func() *httptest.ResponseRecorder {
+			b, ct := multipartBody(t, "other", "a.txt", []byte("x"))
+			return e.do("POST", api+"/"+id+"/uploads", b, bearer(docTok), contentType(ct))
+		}},
+		{"not multipart", http.StatusUnsupportedMediaType, func() *httptest.ResponseRecorder {
+			return e.do("POST", api+"/"+id+"/uploads", "hello", bearer(docTok), contentType("text/plain"))
+		}},
+		{"truncated multipart", http.StatusBadRequest, func() *httptest.ResponseRecorder {
+			b, ct := multipartBody(t, "file", "a.txt", []byte("hello"))
+			return e.do("POST", api+"/"+id+"/uploads", b[:len(b)-20], bearer(docTok), contentType(ct))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tt.req()
+			wantStatus(t, w, tt.status)
+			if errorOf(t, w) == "" {
+				t.Error("no error message")
+			}
+			if entries, _ := os.ReadDir(e.filesDir); len(entries) != 0 {
+				t.Errorf("left on disk: %v", entries)
+			}
+		})
+	}
+	if ups, _ := e.svc.Uploads.Uploads(t.Context(), id); len(ups) != 0 {
+		t.Errorf("records after refusals: %v", ups)
+	}
+}
+
+// Ensure DELETE /uploads follows Mia: 204 when uploads are kept, 200
+// {total, deleted} when TELECONSULTATION_DELETE_UPLOADS is on.
+func TestDeleteUploads(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprint("delete uploads=", on), func(t *testing.T) {
+			e := newEnv(t, func(_ *Config, s *teleconsult.Settings) { s.DeleteUploads = on })
+			id := e.create(2, "", doctor, patient)
+			tok := e.sessionToken(id, "d1")
+			wantStatus(t, e.upload(id, tok, "a.txt", []byte("one")), http.StatusCreated)
+			wantStatus(t, e.upload(id, tok, "b.txt", []byte("two")), http.StatusCreated)
+			w := e.do("DELETE", api+"/"+id+"/uploads", "")
+			if !on {
+				wantStatus(t, w, http.StatusNoContent)
+				if entries, _ := os.ReadDir(e.filesDir); len(entries) != 2 {
+					t.Errorf("files: %v", entries)
+				}
+				return
+			}
+			wantStatus(t, w, http.StatusOK)
+			if b := body(t, w); b["total"] != 2.0 || b["deleted"] != 2.0 {
+				t.Errorf("body %v", b)
+			}
+			if entries, _ := os.ReadDir(e.filesDir); len(entries) != 0 {
+				t.Errorf("files left: %v", entries)
+			}
+			wantStatus(t, e.do("DELETE", api+"/0123456789abcdef0123456789abcdef/uploads", ""), http.StatusNotFound)
+			wantStatus(t, e.do("DELETE", api+"/"+id+"/uploads", "", noKey()), http.StatusUnauthorized)
+		})
+	}
+}
+
+func FuzzUpload(f *testing.F) {
+	e := newEnv(f)
+	id := e.create(2, "", doctor, patient)
+	tok := e.sessionToken(id, "d1")
+	b, ct := multipartBody(f, "file", "a.txt", []byte("hello"))
+	f.Add([]byte(b), ct, "a.txt")
+	f.Add([]byte("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../x\"\r\n\r\nhi\r\n--x--\r\n"), "multipart/form-data; boundary=x", "../../x")
+	f.Fuzz(func(t *testing.T, body []byte, ct, _ string) {
+		r := httptest.NewRequest("POST", api+"/"+id+"/uploads", bytes.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+tok)
+		r.Header.Set("Content-Type", ct)
+		fuzzCheck(t, e, r)
+	})
+}

@@ -1,0 +1,132 @@
+package teleconsult_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/teleconsult/teleconsult/internal/files"
+	"github.com/teleconsult/teleconsult/internal/inmem"
+	tc "github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+func TestSanitizeFileName(t *testing.T) {
+	tests := map[string]string{
+		"report.pdf":               "report.pdf",
+		"../../etc/passwd":         "passwd",
+		`C:\Users\bob\scan.png`:    "scan.png",
+		"a\r\nContent-Type: x.txt": "aContent-Type: x.txt",
+		`"quoted".txt`:             "quoted.txt",
+		"":                         "file",
+		"..":                       "file",
+		"/":                        "file",
+		"dir/":                     "dir",
+		strings.Repeat("é", 300):   strings.Repeat("é", 200),
+	}
+	for in, want := range tests {
+		if got := tc.SanitizeFileName(in); got != want {
+			t.Errorf("SanitizeFileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// failingUploads refuses to record, as a database down would.
+type failingUploads struct{ tc.UploadStore }
+
+func (*failingUploads) AddUpload(context.Context, *tc.Upload) error {
+	return tc.Errorf(tc.EUNAVAILABLE, "database unavailable")
+}
+
+func uploadFixture(t *testing.T, deleteUploads bool) (*fixture, string, string, *tc.Admission) {
+	t.Helper()
+	f := newFixture(t, func(s *tc.Settings) { s.DeleteUploads = deleteUploads })
+	dir := filepath.Join(t.TempDir(), "uploads")
+	fs, err := files.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Uploads, f.svc.Files = &inmem.Uploads{}, fs
+	id, err := f.svc.Create(ctx, validCreate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(start)
+	a, err := f.svc.AdmitUser(ctx, id, "doc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, dir, id, a
+}
+
+// Ensure a record that cannot be committed leaves no file, and that the
+// sweep removes what a crash leaves: a half-written file and a file whose
+// record never committed.
+func TestUploadCrashSafety(t *testing.T) {
+	f, dir, _, a := uploadFixture(t, false)
+	f.svc.Uploads = &failingUploads{&inmem.Uploads{}}
+	if _, err := f.svc.AddUpload(ctx, a, "x.txt", "", strings.NewReader("hello")); tc.ErrorCode(err) != tc.EUNAVAILABLE {
+		t.Fatalf("AddUpload with the database down: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("file left after a failed record: %v", entries)
+	}
+	f.svc.Uploads = &inmem.Uploads{}
+	kept, err := f.svc.AddUpload(ctx, a, "kept.txt", "", strings.NewReader("kept"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, part := tc.NewID(), tc.NewID()+".part"
+	for _, name := range []string{orphan, part} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("crash"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := f.svc.SweepUploads(ctx)
+	if err != nil || removed != 2 {
+		t.Fatalf("SweepUploads = %d, %v; want 2", removed, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != kept.ID {
+		t.Errorf("after the sweep: %v, want only %s", entries, kept.ID)
+	}
+}
+
+func TestUploadRules(t *testing.T) {
+	f, _, id, a := uploadFixture(t, true)
+	basic := *a
+	basic.Tools.FileUpload = false
+	if _, err := f.svc.AddUpload(ctx, &basic, "x.txt", "", strings.NewReader("x")); tc.ErrorCode(err) != tc.EFORBIDDEN {
+		t.Errorf("without file_upload: %v", err)
+	}
+	f.svc.Settings.UploadMaxBytes = 4
+	if _, err := f.svc.AddUpload(ctx, a, "x.txt", "", strings.NewReader("12345")); tc.ErrorCode(err) != tc.ETOOLARGE {
+		t.Errorf("over the limit: %v", err)
+	}
+	f.svc.Settings.UploadMaxBytes = 0 // the default
+	u, err := f.svc.AddUpload(ctx, a, "notes.csv", "text/csv", strings.NewReader("a,b\n1,2\n"))
+	if err != nil || u.ContentType != "text/csv; charset=utf-8" || u.UploadedBy != a.ParticipantID {
+		t.Fatalf("upload %+v, %v", u, err)
+	}
+	// The LIVE rule's call end deletes the uploads when configured.
+	if err := f.svc.CallStarted(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(start.Add(time.Minute))
+	if err := f.svc.CallEnded(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if ups, _ := f.svc.ListUploads(ctx, a); len(ups) != 0 {
+		t.Errorf("uploads after the call ended: %v", ups)
+	}
+	if _, _, err := f.svc.OpenUpload(ctx, a, u.ID); tc.ErrorCode(err) != tc.ENOTFOUND {
+		t.Errorf("deleted upload still opens: %v", err)
+	}
+	f.svc.Settings.DeleteUploads = false
+	if _, _, err := f.svc.DeleteUploads(ctx, id); !errors.Is(err, tc.ErrUploadsKept) {
+		t.Errorf("DeleteUploads with the setting off: %v", err)
+	}
+}
