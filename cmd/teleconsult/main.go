@@ -49,6 +49,8 @@ Usage:
 
 Commands:
   serve          run the service (API on LISTEN_ADDR, default 127.0.0.1:8080)
+  demo           run the service and create a visit starting now; prints the
+                 doctor's and the patient's links, to try a call in two tabs
   migrate        apply the database migrations and exit
   config check   print the effective configuration, secrets masked
   version        print the version
@@ -72,7 +74,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
-		return cmdServe(ctx, rest, getenv, stdout, stderr)
+		return cmdServe(ctx, rest, getenv, stdout, stderr, false)
+	case "demo":
+		return cmdServe(ctx, rest, getenv, stdout, stderr, true)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "config":
@@ -121,6 +125,14 @@ With no configuration at all it listens on 127.0.0.1:8080, keeps a SQLite
 database under ./data, generates an encryption key and an API key there (the
 API key is printed once), and uses the built-in video provider. Database
 migrations run at start. SIGINT or SIGTERM stop it gracefully.
+`
+
+const demoHelp = `Usage: teleconsult demo
+
+Runs the service like "serve" and creates a 30-minute visit starting now,
+between a doctor (Dr. Demo) and a patient (Pat Demo), then prints both
+personal links. Open each in its own browser tab (or on two devices of the
+same network, with LISTEN_ADDR and PUBLIC_URL set accordingly) to try a call.
 `
 
 const migrateHelp = `Usage: teleconsult migrate
@@ -231,8 +243,12 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if ok, code := parseFlags("serve", serveHelp, args, stdout, stderr); !ok {
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, demo bool) int {
+	name, help := "serve", serveHelp
+	if demo {
+		name, help = "demo", demoHelp
+	}
+	if ok, code := parseFlags(name, help, args, stdout, stderr); !ok {
 		return code
 	}
 	cfg, ok := loadConfig(getenv, stderr)
@@ -246,6 +262,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		m.Logger.Error("cannot start", "err", err)
 		m.Close()
 		return 1
+	}
+	if demo {
+		if err := m.Demo(ctx); err != nil {
+			m.Logger.Error("cannot create the demo visit", "err", err)
+			m.Close()
+			return 1
+		}
 	}
 	err := m.Serve(ctx)
 	m.Close()
@@ -360,6 +383,51 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	log.Info("listening", "addr", m.listener.Addr().String(), "public_url", cfg.PublicURL,
 		"video_provider", provider.Name(), "version", version)
+	return nil
+}
+
+// Demo creates a visit starting now between a demo doctor and a demo
+// patient and prints their personal links to Stdout. A second demo
+// replaces the first one's visit (same appointment id) once it is over;
+// while it is open, the first visit is kept and its links printed again.
+func (m *Main) Demo(ctx context.Context) error {
+	priv := m.Service.Settings.Config.Privileges
+	d := 30 * time.Minute
+	in := teleconsult.CreateInput{
+		AppointmentID: "teleconsult-demo",
+		StartDate:     m.Now().UTC().Truncate(time.Second),
+		Duration:      &d,
+		Number:        2,
+		Participants: []teleconsult.ParticipantInput{
+			{UserID: "demo-doctor", Groups: []string{priv.Plus.Groups[0]}, FullName: "Dr. Demo", Language: "en"},
+			{UserID: "demo-patient", Groups: []string{priv.Basic.Groups[0]}, FullName: "Pat Demo", Language: "en"},
+		},
+	}
+	id, err := m.Service.Create(ctx, in)
+	if teleconsult.ErrorCode(err) == teleconsult.ECONFLICT {
+		// The previous demo visit is still open: show its links again.
+		old, ferr := m.DB.FindByAppointment(ctx, in.AppointmentID)
+		if ferr != nil {
+			return err
+		}
+		id, err = old.ID, nil
+	}
+	if err != nil {
+		return err
+	}
+	links := map[string]string{}
+	for _, user := range []string{"demo-doctor", "demo-patient"} {
+		v, err := m.Service.View(ctx, id, user, "")
+		if err != nil {
+			return err
+		}
+		if v.AccessLinkURL == nil {
+			return fmt.Errorf("demo visit %s has no link yet", id)
+		}
+		links[user] = *v.AccessLinkURL
+	}
+	fmt.Fprintf(m.Stdout, "\nDemo visit %s, open for 30 minutes from its start. Open each link in its own browser tab:\n\n"+
+		"  doctor:  %s\n  patient: %s\n\n", id, links["demo-doctor"], links["demo-patient"])
 	return nil
 }
 

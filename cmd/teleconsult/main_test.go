@@ -315,6 +315,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"bogus"}, 2, "", `unknown command "bogus"`, ""},
 		{[]string{"serve", "--help"}, 0, "Usage: teleconsult serve", "", ""},
 		{[]string{"migrate", "--help"}, 0, "Usage: teleconsult migrate", "", ""},
+		{[]string{"demo", "--help"}, 0, "Usage: teleconsult demo", "", ""},
 		{[]string{"config", "--help"}, 0, "Usage: teleconsult config check", "", ""},
 		{[]string{"config", "check", "--help"}, 0, "Usage: teleconsult config check", "", ""},
 		{[]string{"config", "check"}, 0, "LISTEN_ADDR", "", "secret-key-0123456789"},
@@ -339,3 +340,35 @@ func TestCommands(t *testing.T) {
 
 // pgtestURL is pgtest.URL for benchmarks and tests alike.
 func pgtestURL(tb testing.TB) string { return pgtest.URL(tb) }
+
+// Ensure `teleconsult demo` prints two working personal links.
+func TestDemo(t *testing.T) {
+	s := startServer(t, nil)
+	if err := s.Main.Demo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out := s.Out.String()
+	var codes []string
+	for _, line := range strings.Split(out, "\n") {
+		if _, link, ok := strings.Cut(line, s.URL+"/join/"); ok {
+			codes = append(codes, link)
+		}
+	}
+	if len(codes) != 2 {
+		t.Fatalf("demo printed %q, want two links", out)
+	}
+	for i, code := range codes {
+		var sess struct{ DisplayName string }
+		if st := s.do(t, "POST", api+"/sessions", "", map[string]string{"code": code}, &sess); st != 201 {
+			t.Errorf("link %d: %d", i, st)
+		}
+		if want := []string{"Dr. Demo", "Pat Demo"}[i]; sess.DisplayName != want {
+			t.Errorf("link %d is %q's, want %q", i, sess.DisplayName, want)
+		}
+	}
+	// A second demo while the first visit is open shows its links again.
+	s.Out.Reset()
+	if err := s.Main.Demo(context.Background()); err != nil || !strings.Contains(s.Out.String(), codes[0]) {
+		t.Errorf("second demo: %v; printed %q", err, s.Out.String())
+	}
+}
