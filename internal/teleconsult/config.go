@@ -242,6 +242,10 @@ type Settings struct {
 	Live bool
 	// DeleteUploads (TELECONSULTATION_DELETE_UPLOADS) deletes uploads when a call ends.
 	DeleteUploads bool
+	// StartAudioOff and StartVideoOff (START_AUDIO_OFF, START_VIDEO_OFF)
+	// make participants join with microphone and camera off (seed 1).
+	StartAudioOff bool
+	StartVideoOff bool
 	// AuthService (AUTH_SERVICE) enables the array-of-ids participants form.
 	AuthService string
 	// PublicURL is the base of personal links, without a trailing slash.
@@ -256,10 +260,12 @@ type Settings struct {
 // DefaultSettings returns the seed's defaults.
 func DefaultSettings() Settings {
 	return Settings{
-		Unlimited:  true,
-		Live:       true,
-		PublicURL:  "http://127.0.0.1:8080",
-		SessionTTL: 15 * time.Minute,
-		Config:     DefaultServiceConfig("miauserid"),
+		Unlimited:     true,
+		Live:          true,
+		StartAudioOff: true,
+		StartVideoOff: true,
+		PublicURL:     "http://127.0.0.1:8080",
+		SessionTTL:    15 * time.Minute,
+		Config:        DefaultServiceConfig("miauserid"),
 	}
 }

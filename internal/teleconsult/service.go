@@ -14,12 +14,14 @@ import (
 var ErrNoPlusUser = &Error{Code: EINVALID, Message: "no plus user in room"}
 
 // Service runs the teleconsultation rules over a store, a video provider, a
-// notifier and a session-token signer. Every field but Notifier and Logger
-// is required.
+// notifier and a session-token signer. Every field but Notifier, Events and
+// Logger is required.
 type Service struct {
 	Store    Store
 	Provider VideoProvider
 	Notifier Notifier
+	// Events keeps what provider webhooks need; required by [Service.Webhook].
+	Events   ProviderEvents
 	Tokens   SessionTokens
 	Keys     *Keyring
 	Settings Settings
@@ -210,11 +212,14 @@ func (s *Service) makeRoom(ctx context.Context, tc *Teleconsultation) error {
 	if !tc.HasPlus() {
 		return ErrNoPlusUser
 	}
-	id, err := s.Provider.CreateRoom(ctx, tc, &s.Settings)
+	room, err := s.Provider.CreateRoom(ctx, tc, &s.Settings)
 	if err != nil {
 		return err
 	}
-	tc.ProviderRoomID = id
+	if room == nil || room.ID == "" {
+		return Errorf(EBADGATEWAY, "the video provider %s made a room without an id", s.Provider.Name())
+	}
+	tc.setRoom(room)
 	tc.RoomRevision++
 	return nil
 }
@@ -338,15 +343,13 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 	if tc.State, err = Transition(tc.State, EventPatched, tc.Complete()); err != nil {
 		return err
 	}
-	tc.ProviderRoomID = ""
 	if roomChanged || before.ProviderRoomID == "" {
+		tc.setRoom(&Room{})
 		if tc.State == StateScheduled {
 			if err := s.makeRoom(ctx, tc); err != nil {
 				return err
 			}
 		}
-	} else {
-		tc.ProviderRoomID = before.ProviderRoomID
 	}
 	tc.UpdatedAt = s.now()
 	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
@@ -404,6 +407,7 @@ func (s *Service) replaceParticipants(tc *Teleconsultation, in []ParticipantInpu
 		default:
 			old := &tc.Participants[idx]
 			np.LinkNonce, np.LinkHash, np.ProviderUserID = old.LinkNonce, old.LinkHash, old.ProviderUserID
+			np.ProviderLink = old.ProviderLink
 			if np.Role != old.Role || !slices.Equal(np.Groups, old.Groups) {
 				changed = true
 			}
@@ -485,12 +489,18 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 		tc.CallUsed = tc.DurationUsed(s.now())
 		tc.CallStartedAt = time.Time{}
 	}
+	// The room goes first: if the provider cannot delete it now, nothing
+	// changes and the caller can try again; a room already gone is fine.
+	if tc.ProviderRoomID != "" {
+		if err := s.Provider.DeleteRoom(ctx, tc); err != nil {
+			return err
+		}
+	}
 	tc.UpdatedAt = s.now()
 	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
 		return err
 	}
 	s.log().Info("teleconsultation cancelled", "id", tc.ID)
-	s.dropRoom(ctx, tc)
 	s.notify(ctx, Notification{Kind: NotifyCancelled, Teleconsultation: tc})
 	return nil
 }
@@ -518,6 +528,9 @@ type View struct {
 	Expected      int
 	// Joinable says whether the participant's link can be used now.
 	Joinable bool
+	// ProviderDetails is what the video provider says about the room, for
+	// providers that can tell (Kaleyra); nil otherwise.
+	ProviderDetails *RoomDetails
 }
 
 // View returns what participant userID may see of teleconsultation id.
@@ -557,6 +570,7 @@ func (s *Service) View(ctx context.Context, id, userID, language string) (*View,
 		v.AccessLinkURL = &link
 		v.Joinable = !w.Closed(now)
 	}
+	v.ProviderDetails = s.providerDetails(ctx, tc)
 	return v, nil
 }
 
@@ -585,6 +599,9 @@ type CallSession struct {
 	Window             Window
 	Status             State
 	Others             []string
+	// Join is where the participant goes to join the call at the video
+	// provider.
+	Join *JoinTarget
 }
 
 // linkCodeLen is the length of a link code (base64url of 32 bytes).
@@ -647,11 +664,15 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 	if err != nil {
 		return nil, err
 	}
+	join, err := s.Provider.Join(ctx, tc, p, &s.Settings, exp)
+	if err != nil {
+		return nil, err
+	}
 	cs := &CallSession{
 		Token: token, ExpiresAt: exp, TeleconsultationID: tc.ID, UserID: p.UserID,
 		DisplayName: p.FullName, Role: p.Role, Tools: s.Settings.Config.Privileges.Tools(p.Role),
 		Language: p.Language, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
-		Window: w, Status: tc.Status(now, &s.Settings),
+		Window: w, Status: tc.Status(now, &s.Settings), Join: join,
 	}
 	for _, o := range tc.ActiveParticipants() {
 		if o != p {
@@ -699,6 +720,13 @@ func (s *Service) Credentials(ctx context.Context, userID string, ttl time.Durat
 		if pid, err = s.Store.EnsureProviderUser(ctx, s.Provider.Name(), userID, cand); err != nil {
 			return nil, err
 		}
+	}
+	if ci, ok := s.Provider.(CredentialsIssuer); ok {
+		tok, exp, err := ci.Credentials(ctx, pid, ttl)
+		if err != nil {
+			return nil, err
+		}
+		return &Credentials{AccessToken: tok, ExpiresAt: exp, ProviderUserID: pid}, nil
 	}
 	now := s.now()
 	c := SessionClaims{Kind: SessionUser, UserID: userID, ProviderUserID: pid, IssuedAt: now, ExpiresAt: now.Add(ttl)}
