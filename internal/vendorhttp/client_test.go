@@ -283,7 +283,7 @@ func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for in, want := range map[string]time.Duration{
 		"": 0, "0": 0, "-3": 0, "7": 7 * time.Second, "abc": 0, "99999999": time.Hour,
-		now.Add(30 * time.Second).Format(http.TimeFormat): 30 * time.Second,
+		now.Add(30 * time.Second).Format(http.TimeFormat):  30 * time.Second,
 		now.Add(-30 * time.Second).Format(http.TimeFormat): 0,
 	} {
 		if got := parseRetryAfter(in, now); got != want {
