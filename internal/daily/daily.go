@@ -302,7 +302,7 @@ func checkRoom(r *room, want string) error {
 		return errors.New("the room is not private")
 	}
 	u, err := url.Parse(r.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || len(r.URL) > 2048 {
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(r.URL) > 2048 {
 		return errors.New("no valid room URL")
 	}
 	return nil
