@@ -139,6 +139,8 @@ func New(cfg Config) (*Server, error) {
 		{"PATCH", Prefix + "/teleconsultation/{id}", false, s.handleUpdate},
 		{"DELETE", Prefix + "/teleconsultation/{id}", false, s.handleDelete},
 		{"POST", Prefix + "/teleconsultation/{id}/participants/data", false, s.handleAddParticipant},
+		{"DELETE", Prefix + "/teleconsultation/{id}/uploads", false, s.handleDeleteUploads},
+		{"POST", Prefix + "/webhooks/daily", true, s.handleDailyWebhook},
 		{"POST", Prefix + "/credentials", false, s.handleCredentials},
 		{"POST", Prefix + "/sessions", true, s.handleSession},
 		{"GET", "/healthz", true, s.handleHealth},
