@@ -33,7 +33,6 @@ import (
 
 	"github.com/teleconsult/teleconsult/internal/httpapi"
 	"github.com/teleconsult/teleconsult/internal/session"
-	"github.com/teleconsult/teleconsult/internal/sfu"
 	"github.com/teleconsult/teleconsult/internal/sqlstore"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
@@ -309,19 +308,16 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	log.Info("database ready", "dialect", m.DB.Dialect(), "migrations_applied", len(applied))
 
-	var provider teleconsult.VideoProvider
-	switch cfg.VideoProvider {
-	case ProviderBuiltin:
-		provider = sfu.NewProvider()
-	default:
-		return fmt.Errorf("VIDEO_PROVIDER=%s: this build supports only %q so far", cfg.VideoProvider, ProviderBuiltin)
+	provider, err := newProvider(cfg, keys, log)
+	if err != nil {
+		return fmt.Errorf("VIDEO_PROVIDER=%s: %w", cfg.VideoProvider, err)
 	}
 	tokens, err := session.New(keys.SessionKey(), cfg.PublicURL)
 	if err != nil {
 		return err
 	}
 	m.Service = &teleconsult.Service{
-		Store: m.DB, Provider: provider, Tokens: tokens, Keys: keys,
+		Store: m.DB, Provider: provider, Events: m.DB, Tokens: tokens, Keys: keys,
 		Settings: cfg.Settings(), Now: m.Now, Logger: log,
 	}
 	api, err := httpapi.New(httpapi.Config{
