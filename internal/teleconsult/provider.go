@@ -352,7 +352,7 @@ func (s *Service) DeleteUploads(ctx context.Context, id string) (*UploadsDeleted
 // on them.
 func (s *Service) providerDetails(ctx context.Context, tc *Teleconsultation) *RoomDetails {
 	ri, ok := s.Provider.(RoomInspector)
-	if !ok || tc.ProviderRoomID == "" {
+	if !ok || tc.ProviderRoomID == "" || tc.Provider != s.Provider.Name() {
 		return nil
 	}
 	d, err := ri.RoomDetails(ctx, tc)

@@ -242,6 +242,13 @@ func TestProviderRoomAndJoin(t *testing.T) {
 	if v, err := f.svc.View(ctx, id, "pat-2", ""); err != nil || v.ProviderDetails != nil {
 		t.Errorf("view with details down: %v %+v", err, v)
 	}
+	// A visit set up with another provider (VIDEO_PROVIDER changed since)
+	// is refused clearly rather than sent to the wrong platform.
+	f.svc.Provider = f.sfu
+	if _, err := f.svc.Exchange(ctx, code(t, v.AccessLinkURL)); tc.ErrorCode(err) != tc.ECONFLICT || !strings.Contains(err.Error(), "set up with video provider hosted") {
+		t.Errorf("exchange after a provider switch: %v", err)
+	}
+	f.svc.Provider = f.h
 	// A provider that cannot give a join target now fails the exchange.
 	f.h.fail("Join", tc.Errorf(tc.EUNAVAILABLE, "video provider down"))
 	if _, err := f.svc.Exchange(ctx, code(t, v.AccessLinkURL)); tc.ErrorCode(err) != tc.EUNAVAILABLE {
