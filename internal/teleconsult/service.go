@@ -665,7 +665,7 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 		return nil, err
 	}
 	if tc.Provider != s.Provider.Name() {
-		return nil, Errorf(ECONFLICT, "this visit was set up with video provider %s, but the service now uses %s: it must be changed or made again", tc.Provider, s.Provider.Name())
+		return nil, Errorf(ECONFLICT, "this visit was set up with video provider %s, but the service now uses %s: confirm its appointment again to move it", tc.Provider, s.Provider.Name())
 	}
 	join, err := s.Provider.Join(ctx, tc, p, &s.Settings, exp)
 	if err != nil {
