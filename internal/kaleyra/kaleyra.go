@@ -105,8 +105,9 @@ type Provider struct {
 }
 
 type cachedDetails struct {
-	d  *teleconsult.RoomDetails
-	at time.Time
+	d   *teleconsult.RoomDetails
+	err error
+	at  time.Time
 }
 
 var (
@@ -377,35 +378,37 @@ type roomDetails struct {
 
 var wordRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{0,64}$`)
 
-// RoomDetails implements [teleconsult.RoomInspector]. Answers are reused
-// for a few seconds.
+// RoomDetails implements [teleconsult.RoomInspector]. Answers, failures
+// included, are reused for a few seconds, so that a frontend polling GET
+// during an outage does not wait on Kaleyra every time.
 func (p *Provider) RoomDetails(ctx context.Context, tc *teleconsult.Teleconsultation) (*teleconsult.RoomDetails, error) {
 	now := p.now()
 	p.mu.Lock()
 	if c, ok := p.details[tc.ProviderRoomID]; ok && now.Sub(c.at) < detailsTTL {
 		p.mu.Unlock()
-		return c.d, nil
+		return c.d, c.err
 	}
 	p.mu.Unlock()
+	d, err := p.getDetails(ctx, tc.ProviderRoomID)
+	p.mu.Lock()
+	if len(p.details) >= maxDetails {
+		clear(p.details)
+	}
+	p.details[tc.ProviderRoomID] = cachedDetails{d, err, now}
+	p.mu.Unlock()
+	return d, err
+}
+
+func (p *Provider) getDetails(ctx context.Context, room string) (*teleconsult.RoomDetails, error) {
 	const op = "get room"
-	resp, err := p.c.Do(ctx, vendorhttp.Request{Op: op, Method: http.MethodGet, Path: "/v2/rooms/" + url.PathEscape(tc.ProviderRoomID), Idempotent: true})
+	resp, err := p.c.Do(ctx, vendorhttp.Request{Op: op, Method: http.MethodGet, Path: "/v2/rooms/" + url.PathEscape(room), Idempotent: true})
 	if err != nil {
 		return nil, err
 	}
 	if !resp.OK() {
 		return nil, p.unexpected(resp, op)
 	}
-	d, err := p.decodeDetails(resp, op)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	if len(p.details) >= maxDetails {
-		clear(p.details)
-	}
-	p.details[tc.ProviderRoomID] = cachedDetails{d, now}
-	p.mu.Unlock()
-	return d, nil
+	return p.decodeDetails(resp, op)
 }
 
 // decodeDetails reads a room's details; words that do not look like

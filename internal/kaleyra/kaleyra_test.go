@@ -271,6 +271,19 @@ func TestRoomLifecycle(t *testing.T) {
 		t.Errorf("details not refreshed: %d gets", f.fake.Count("GET", "/v2/rooms/"))
 	}
 
+	// A failure is remembered as briefly as an answer.
+	f.mu.Lock()
+	f.clock = f.clock.Add(6 * time.Second)
+	f.mu.Unlock()
+	f.fake.Fail("GET", "/v2/rooms/", vendorhttp.DefaultMaxAttempts, kaleyratest.Fault{Status: 500})
+	if _, err := f.p.RoomDetails(ctx, v); tc.ErrorCode(err) != tc.EBADGATEWAY {
+		t.Errorf("details from a failing Kaleyra: %v", err)
+	}
+	gets := f.fake.Count("GET", "/v2/rooms/")
+	if _, err := f.p.RoomDetails(ctx, v); err == nil || f.fake.Count("GET", "/v2/rooms/") != gets {
+		t.Errorf("a failure was not reused: %v", err)
+	}
+
 	tok, exp, err := f.p.Credentials(ctx, v.Participants[0].ProviderUserID, 24*time.Hour)
 	if err != nil || strings.Count(tok, ".") != 2 || exp.After(time.Now().Add(61*time.Minute)) {
 		t.Errorf("credentials %q %v %v (the token's own expiry, 1h, comes first)", tok, exp, err)

@@ -347,14 +347,20 @@ func (s *Service) DeleteUploads(ctx context.Context, id string) (*UploadsDeleted
 	return &res, nil
 }
 
+// roomDetailsTimeout bounds how long a GET waits for the provider's room
+// details before answering without them.
+const roomDetailsTimeout = 2 * time.Second
+
 // providerDetails asks the provider about tc's room, if it can tell. A
-// failure is logged and leaves the details out: the view does not depend
-// on them.
+// failure or a slow answer is logged and leaves the details out: the view
+// does not depend on them.
 func (s *Service) providerDetails(ctx context.Context, tc *Teleconsultation) *RoomDetails {
 	ri, ok := s.Provider.(RoomInspector)
 	if !ok || tc.ProviderRoomID == "" || tc.Provider != s.Provider.Name() {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, roomDetailsTimeout)
+	defer cancel()
 	d, err := ri.RoomDetails(ctx, tc)
 	if err != nil {
 		s.log().Warn("room details unavailable", "id", tc.ID, "room", tc.ProviderRoomID, "err", err)
