@@ -55,6 +55,9 @@ const (
 	maxMaxBodyBytes    = 1 << 30
 	minAPIKeyLen       = 16
 	maxConfigFileSize  = 1 << 20
+	minProviderTimeout = 100 * time.Millisecond
+	maxProviderTimeout = 2 * time.Minute
+	minWebhookSecret   = 16
 )
 
 // Where a setting's value comes from, as shown by [Config.Print].
@@ -105,6 +108,17 @@ type Config struct {
 	// DailyAPIURL (DAILY_API_URL) is Daily's REST API base, without trailing
 	// slash.
 	DailyAPIURL string
+	// DailyWebhookSecret (DAILY_WEBHOOK_SECRET) is the key of Daily's
+	// webhook signatures, base64-decoded; nil refuses every webhook.
+	// Secret.
+	DailyWebhookSecret []byte
+	// ProviderTimeout (PROVIDER_TIMEOUT) bounds every call to a hosted
+	// video provider, retries included.
+	ProviderTimeout time.Duration
+	// StartAudioOff and StartVideoOff (START_AUDIO_OFF, START_VIDEO_OFF)
+	// make participants join with microphone and camera off.
+	StartAudioOff bool
+	StartVideoOff bool
 	// SessionTTL (SESSION_TTL) is the lifetime of a call-page session.
 	SessionTTL time.Duration
 	// LogLevel (LOG_LEVEL) is the minimum level logged.
@@ -378,6 +392,51 @@ func variables() []variable {
 			show: func(c *Config) shown { return shown{value: c.DailyAPIURL} },
 		},
 		{
+			VarDoc: VarDoc{Name: "DAILY_WEBHOOK_SECRET", Default: "",
+				Description: "Key of the signatures of Daily's webhooks (`POST /api/v1/telecons-be/webhooks/daily`): standard base64 of at least 16 bytes, the `hmac` given to Daily's `POST /webhooks` (`openssl rand -base64 32`). Unset: every webhook is refused, and call state does not follow Daily calls.",
+				Secret:      true},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				key, err := base64.StdEncoding.DecodeString(v)
+				if err != nil || len(key) < minWebhookSecret {
+					return fmt.Errorf("expected standard base64 of at least %d bytes (openssl rand -base64 32)", minWebhookSecret)
+				}
+				c.DailyWebhookSecret = key
+				return nil
+			},
+			show: func(c *Config) shown { return secretStatus(string(c.DailyWebhookSecret)) },
+		},
+		{
+			VarDoc: VarDoc{Name: "PROVIDER_TIMEOUT", Default: "10s",
+				Description: "Time limit of every call to a hosted video provider (Daily, Kaleyra), retries on 429 and 5xx included: a Go duration from 100ms to 2m. Past it the API answers 503 and changes nothing."},
+			value: "10s",
+			parse: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < minProviderTimeout || d > maxProviderTimeout {
+					return fmt.Errorf("expected a duration such as 10s, from %v to %v", minProviderTimeout, maxProviderTimeout)
+				}
+				c.ProviderTimeout = d
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.ProviderTimeout.String()} },
+		},
+		{
+			VarDoc: VarDoc{Name: "START_AUDIO_OFF", Default: "true",
+				Description: "`true`: participants join with their microphone off (Daily: `start_audio_off` of rooms and meeting tokens). true/false or 1/0."},
+			value: "true",
+			parse: func(c *Config, v string) (err error) { c.StartAudioOff, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.StartAudioOff)} },
+		},
+		{
+			VarDoc: VarDoc{Name: "START_VIDEO_OFF", Default: "true",
+				Description: "`true`: participants join with their camera off (Daily: `start_video_off`). true/false or 1/0."},
+			value: "true",
+			parse: func(c *Config, v string) (err error) { c.StartVideoOff, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.StartVideoOff)} },
+		},
+		{
 			VarDoc: VarDoc{Name: "SESSION_TTL", Default: "15m",
 				Description: "Lifetime of the call-page session obtained from a personal link, and of credentials requested without expiresIn: a Go duration (`90s`, `15m`, `1h30m`) from 1m to 24h."},
 			value: "15m",
@@ -632,6 +691,8 @@ func (c *Config) Settings() teleconsult.Settings {
 		Live:            c.Live,
 		DeleteUploads:   c.DeleteUploads,
 		UploadMaxBytes:  c.Media.UploadMaxBytes,
+		StartAudioOff:   c.StartAudioOff,
+		StartVideoOff:   c.StartVideoOff,
 		AuthService:     c.AuthService,
 		PublicURL:       c.PublicURL,
 		SessionTTL:      c.SessionTTL,

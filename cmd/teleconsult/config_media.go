@@ -13,9 +13,6 @@ import (
 type MediaConfig struct {
 	// UploadMaxBytes (UPLOAD_MAX_BYTES) limits one uploaded file.
 	UploadMaxBytes int64
-	// StartAudioOff and StartVideoOff (START_AUDIO_OFF, START_VIDEO_OFF):
-	// a call starts muted and with the camera off, as in seed 1.
-	StartAudioOff, StartVideoOff bool
 	// UDPPortMin..UDPPortMax (RTC_UDP_PORT): one port means a single muxed
 	// UDP port; a range means one port per connection from it; 0 means
 	// ephemeral ports.
@@ -60,10 +57,6 @@ func mediaVariables() []variable {
 			},
 			show: func(c *Config) shown { return shown{value: strconv.FormatInt(c.Media.UploadMaxBytes, 10)} },
 		},
-		boolVar("START_AUDIO_OFF", "true", "A call starts with the microphone off (seed 1); the participant turns it on.",
-			func(c *Config) *bool { return &c.Media.StartAudioOff }),
-		boolVar("START_VIDEO_OFF", "true", "A call starts with the camera off (seed 1); the participant turns it on.",
-			func(c *Config) *bool { return &c.Media.StartVideoOff }),
 		{
 			VarDoc: VarDoc{Name: "RTC_UDP_PORT", Default: "",
 				Description: "UDP for media: one port (e.g. `3478`: every call muxed on it, the easiest to open in a firewall) or a range (`40000-40100`: one port per connection). Empty: ephemeral ports."},

@@ -34,7 +34,6 @@ import (
 	"github.com/teleconsult/teleconsult/internal/files"
 	"github.com/teleconsult/teleconsult/internal/httpapi"
 	"github.com/teleconsult/teleconsult/internal/session"
-	"github.com/teleconsult/teleconsult/internal/sfu"
 	"github.com/teleconsult/teleconsult/internal/sqlstore"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
@@ -333,12 +332,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	log.Info("database ready", "dialect", m.DB.Dialect(), "migrations_applied", len(applied))
 
-	var provider teleconsult.VideoProvider
-	switch cfg.VideoProvider {
-	case ProviderBuiltin:
-		provider = sfu.NewProvider()
-	default:
-		return fmt.Errorf("VIDEO_PROVIDER=%s: this build supports only %q so far", cfg.VideoProvider, ProviderBuiltin)
+	provider, err := newProvider(cfg, keys, log)
+	if err != nil {
+		return fmt.Errorf("VIDEO_PROVIDER=%s: %w", cfg.VideoProvider, err)
 	}
 	tokens, err := session.New(keys.SessionKey(), cfg.PublicURL)
 	if err != nil {
@@ -349,7 +345,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
 	m.Service = &teleconsult.Service{
-		Store: m.DB, Provider: provider, Tokens: tokens, Keys: keys,
+		Store: m.DB, Provider: provider, Events: m.DB, Tokens: tokens, Keys: keys,
 		Settings: cfg.Settings(), Now: m.Now, Logger: log,
 		Uploads: m.DB, Files: uploads,
 	}

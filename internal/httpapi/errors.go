@@ -21,6 +21,7 @@ var statusOf = map[string]int{
 	teleconsult.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	teleconsult.ERATELIMIT:    http.StatusTooManyRequests,
 	teleconsult.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	teleconsult.EBADGATEWAY:   http.StatusBadGateway,
 	teleconsult.EINTERNAL:     http.StatusInternalServerError,
 }
 

@@ -139,6 +139,7 @@ type viewDetails struct {
 	ExpectedParticipants  int               `json:"expectedParticipants"`
 	Role                  string            `json:"role"`
 	Tools                 teleconsult.Tools `json:"tools"`
+	providerDetails
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
@@ -177,6 +178,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
 	for _, p := range v.Participants {
 		resp.Participants = append(resp.Participants, callPerson{BandyerUserID: p.ProviderUserID, FullName: p.FullName})
 	}
+	resp.Details.addProvider(v.ProviderDetails)
 	s.writeJSON(w, r, http.StatusOK, resp)
 	return nil
 }
@@ -226,6 +228,7 @@ type sessionResponse struct {
 	Window             sessionWindow     `json:"window"`
 	Status             string            `json:"status"`
 	Participants       []string          `json:"participants"`
+	Join               *joinResponse     `json:"join,omitempty"`
 }
 
 type companyLogo struct {
@@ -276,6 +279,7 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) error {
 		},
 		Status:       cs.Status.String(),
 		Participants: append([]string{}, cs.Others...),
+		Join:         newJoinResponse(cs.Join),
 	}
 	s.writeJSON(w, r, http.StatusCreated, resp)
 	return nil

@@ -159,6 +159,7 @@ func New(cfg Config) (*Server, error) {
 		{"GET", Prefix + "/teleconsultation/{id}/uploads", true, s.handleListUploads},
 		{"GET", Prefix + "/teleconsultation/{id}/uploads/{fileId}", true, s.handleDownload},
 		{"DELETE", Prefix + "/teleconsultation/{id}/uploads", true, s.handleDeleteUploads},
+		{"POST", Prefix + "/webhooks/daily", true, s.handleDailyWebhook},
 		{"POST", Prefix + "/credentials", false, s.handleCredentials},
 		{"POST", Prefix + "/sessions", true, s.handleSession},
 		{"GET", "/healthz", true, s.handleHealth},

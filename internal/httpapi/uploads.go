@@ -181,17 +181,14 @@ func (s *Server) handleDeleteUploads(w http.ResponseWriter, r *http.Request) err
 		}
 		return err
 	}
-	total, deleted, err := s.svc.DeleteUploads(r.Context(), id)
-	if errors.Is(err, teleconsult.ErrUploadsKept) {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
+	res, err := s.svc.DeleteUploads(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, struct {
-		Total   int `json:"total"`
-		Deleted int `json:"deleted"`
-	}{total, deleted})
+	if res == nil { // TELECONSULTATION_DELETE_UPLOADS=false
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	s.writeJSON(w, r, http.StatusOK, uploadsResponse{Total: res.Total, Deleted: res.Deleted})
 	return nil
 }

@@ -9,6 +9,7 @@ package sfu
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
@@ -34,8 +35,21 @@ func (*Provider) NewUser(context.Context, string, teleconsult.Role) (string, err
 }
 
 // CreateRoom implements [teleconsult.VideoProvider.CreateRoom].
-func (*Provider) CreateRoom(context.Context, *teleconsult.Teleconsultation, *teleconsult.Settings) (string, error) {
-	return "r_" + teleconsult.NewID(), nil
+func (*Provider) CreateRoom(context.Context, *teleconsult.Teleconsultation, *teleconsult.Settings) (*teleconsult.Room, error) {
+	return &teleconsult.Room{ID: "r_" + teleconsult.NewID()}, nil
+}
+
+// Join implements [teleconsult.VideoProvider.Join]: the built-in call page
+// joins with the session token itself, so there is nowhere else to go.
+func (*Provider) Join(context.Context, *teleconsult.Teleconsultation, *teleconsult.Participant, *teleconsult.Settings, time.Time) (*teleconsult.JoinTarget, error) {
+	return &teleconsult.JoinTarget{Provider: "builtin"}, nil
+}
+
+// DeleteUploads implements [teleconsult.VideoProvider.DeleteUploads]. The
+// built-in call page has no file uploads yet, so there is nothing to
+// delete; when it gets them, this is where they go.
+func (*Provider) DeleteUploads(context.Context, *teleconsult.Teleconsultation) (teleconsult.UploadsDeleted, error) {
+	return teleconsult.UploadsDeleted{}, nil
 }
 
 // DeleteRoom implements [teleconsult.VideoProvider.DeleteRoom].

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,8 +29,8 @@ func TestOpenDialect(t *testing.T) {
 				t.Fatalf("embedded migrations: %v %v", files, err)
 			}
 			got, err := db.Migrate(ctx)
-			if err != nil || len(got) != len(files) || got[0] != 1 || !slices.IsSorted(got) {
-				t.Errorf("first Migrate: got %v, %v; want the %d embedded migrations in order", got, err, len(files))
+			if want := embeddedVersions(t, be.name); err != nil || !slices.Equal(got, want) {
+				t.Errorf("first Migrate: got %v, %v; want %v", got, err, want)
 			}
 		})
 	}
@@ -121,4 +122,24 @@ func TestMigrationsInStep(t *testing.T) {
 	if s, p := list(DialectSQLite), list(DialectPostgres); !slices.Equal(s, p) {
 		t.Errorf("sqlite migrations %v, postgres migrations %v: keep them in step", s, p)
 	}
+}
+
+// embeddedVersions returns the versions of the embedded migrations of
+// dialect, in order.
+func embeddedVersions(t *testing.T, dialect string) []int64 {
+	t.Helper()
+	names, err := fs.Glob(migrations, "migrations/"+dialect+"/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no %s migrations: %v", dialect, err)
+	}
+	var out []int64
+	for _, n := range names {
+		v, err := strconv.ParseInt(strings.SplitN(filepath.Base(n), "_", 2)[0], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
 }

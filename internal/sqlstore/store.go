@@ -18,8 +18,9 @@ import (
 // Field names bound to the ciphertexts (Keyring.Seal's additional data) and
 // to the blind index.
 const (
-	fieldFullName = "participant.full_name"
-	fieldEmail    = "participant.email"
+	fieldFullName     = "participant.full_name"
+	fieldEmail        = "participant.email"
+	fieldProviderLink = "participant.provider_link"
 )
 
 // timeLayout is how SQLite stores times: UTC, fixed width, microseconds.
@@ -105,12 +106,13 @@ func placeholders(b *strings.Builder, k, n int) {
 
 const tcColumns = `id, appointment_id, start_date, end_date, expected_participants, provider,
 	provider_room_id, state, version, room_revision, replaced_by, created_at, updated_at,
-	call_started_at, call_used_us`
+	call_started_at, call_used_us, provider_room_url`
 
 const participantColumns = `teleconsultation_id, ordinal, user_id, groups_json, full_name, email,
-	email_blind, language, time_zone, role, provider_user_id, link_nonce, link_hash, removed_at`
+	email_blind, language, time_zone, role, provider_user_id, link_nonce, link_hash, removed_at,
+	provider_link`
 
-const nParticipantColumns = 14
+const nParticipantColumns = 15
 
 // tcArgs returns the values of tcColumns for tc, stored at version.
 func (db *DB) tcArgs(tc *teleconsult.Teleconsultation, version int) []any {
@@ -119,7 +121,7 @@ func (db *DB) tcArgs(tc *teleconsult.Teleconsultation, version int) []any {
 		tc.ExpectedParticipants, tc.Provider, tc.ProviderRoomID, tc.State.String(), version,
 		tc.RoomRevision, nullStr(tc.ReplacedBy), db.timeArg(tc.CreatedAt, false),
 		db.timeArg(tc.UpdatedAt, false), db.timeArg(tc.CallStartedAt, true),
-		tc.CallUsed.Microseconds(),
+		tc.CallUsed.Microseconds(), tc.ProviderRoomURL,
 	}
 }
 
@@ -145,6 +147,7 @@ func (db *DB) participantArgs(tc *teleconsult.Teleconsultation, ordinal int, p *
 		nullBytes(db.keys.Seal(fieldEmail, []byte(p.Email))),
 		nullBytes(blind), p.Language, p.TimeZone, p.Role.String(), p.ProviderUserID,
 		nullBytes(p.LinkNonce), nullBytes(p.LinkHash), db.timeArg(p.RemovedAt, true),
+		nullBytes(db.keys.Seal(fieldProviderLink, []byte(p.ProviderLink))),
 	}, nil
 }
 
@@ -237,7 +240,7 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 				continue
 			}
 			_, err := tx.ExecContext(ctx, "INSERT INTO teleconsultations ("+tcColumns+") VALUES "+
-				"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)", w.args...)
+				"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)", w.args...)
 			if isUniqueViolation(err) {
 				return &teleconsult.Error{Code: teleconsult.ECONFLICT,
 					Message: fmt.Sprintf("teleconsultation %s cannot be created: its appointment already has a live teleconsultation (or its id is taken); retry", w.tc.ID),
@@ -324,8 +327,8 @@ func (db *DB) casUpdate(ctx context.Context, tx *sql.Tx, tc *teleconsult.Telecon
 	res, err := tx.ExecContext(ctx, `UPDATE teleconsultations SET appointment_id = $2, start_date = $3,
 		end_date = $4, expected_participants = $5, provider = $6, provider_room_id = $7, state = $8,
 		version = $9, room_revision = $10, replaced_by = $11, created_at = $12, updated_at = $13,
-		call_started_at = $14, call_used_us = $15
-		WHERE id = $1 AND version = $16`, append(args, tc.Version)...)
+		call_started_at = $14, call_used_us = $15, provider_room_url = $16
+		WHERE id = $1 AND version = $17`, append(args, tc.Version)...)
 	if isUniqueViolation(err) {
 		return &teleconsult.Error{Code: teleconsult.ECONFLICT,
 			Message: fmt.Sprintf("teleconsultation %s cannot be updated: its appointment already has another live teleconsultation", tc.ID),
@@ -545,9 +548,9 @@ func (db *DB) FindByLinkHash(ctx context.Context, hash []byte) (*teleconsult.Tel
 func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Teleconsultation, error) {
 	stmt, err := db.prepared(ctx, `SELECT t.id, t.appointment_id, t.start_date, t.end_date,
 		t.expected_participants, t.provider, t.provider_room_id, t.state, t.version, t.room_revision,
-		t.replaced_by, t.created_at, t.updated_at, t.call_started_at, t.call_used_us,
+		t.replaced_by, t.created_at, t.updated_at, t.call_started_at, t.call_used_us, t.provider_room_url,
 		p.ordinal, p.user_id, p.groups_json, p.full_name, p.email, p.language, p.time_zone, p.role,
-		p.provider_user_id, p.link_nonce, p.link_hash, p.removed_at
+		p.provider_user_id, p.link_nonce, p.link_hash, p.removed_at, p.provider_link
 		FROM teleconsultations t LEFT JOIN participants p ON p.teleconsultation_id = t.id
 		WHERE `+where+` ORDER BY p.ordinal`)
 	if err != nil {
@@ -566,14 +569,15 @@ func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Tel
 			usedUS                              int64
 			ordinal                             sql.Null[int64]
 			userID, groups, lang, tz, role, pid sql.Null[string]
-			name, email, nonce, hash            []byte
+			name, email, nonce, hash, plink     []byte
 			p                                   teleconsult.Participant
 		)
 		if err := rows.Scan(&t.ID, &appointment, timeCol{&t.StartDate}, timeCol{&t.EndDate},
 			&t.ExpectedParticipants, &t.Provider, &t.ProviderRoomID, &state, &t.Version, &t.RoomRevision,
 			&replacedBy, timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt}, timeCol{&t.CallStartedAt}, &usedUS,
+			&t.ProviderRoomURL,
 			&ordinal, &userID, &groups, &name, &email, &lang, &tz, &role, &pid, &nonce, &hash,
-			timeCol{&p.RemovedAt}); err != nil {
+			timeCol{&p.RemovedAt}, &plink); err != nil {
 			return nil, dbErr("load", err)
 		}
 		if tc == nil {
@@ -604,12 +608,13 @@ func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Tel
 		}
 		fn, err1 := db.keys.Open(fieldFullName, name)
 		em, err2 := db.keys.Open(fieldEmail, email)
-		if err := errors.Join(err1, err2); err != nil {
+		pl, err3 := db.keys.Open(fieldProviderLink, plink)
+		if err := errors.Join(err1, err2, err3); err != nil {
 			return nil, &teleconsult.Error{Code: teleconsult.EINTERNAL,
 				Message: "cannot decrypt participant data: the ENCRYPTION_KEY does not match the one the database was written with (or the data was altered)",
 				Err:     fmt.Errorf("sqlstore: teleconsultation %s: participant %d: %w", tc.ID, ordinal.V, err)}
 		}
-		p.FullName, p.Email = string(fn), string(em)
+		p.FullName, p.Email, p.ProviderLink = string(fn), string(em), string(pl)
 		tc.Participants = append(tc.Participants, p)
 	}
 	if err := rows.Err(); err != nil {

@@ -245,6 +245,10 @@ type Settings struct {
 	// UploadMaxBytes (UPLOAD_MAX_BYTES) limits one uploaded file; 0 means
 	// DefaultUploadMaxBytes.
 	UploadMaxBytes int64
+	// StartAudioOff and StartVideoOff (START_AUDIO_OFF, START_VIDEO_OFF)
+	// make participants join with microphone and camera off (seed 1).
+	StartAudioOff bool
+	StartVideoOff bool
 	// AuthService (AUTH_SERVICE) enables the array-of-ids participants form.
 	AuthService string
 	// PublicURL is the base of personal links, without a trailing slash.
@@ -261,6 +265,8 @@ func DefaultSettings() Settings {
 	return Settings{
 		Unlimited:      true,
 		Live:           true,
+		StartAudioOff:  true,
+		StartVideoOff:  true,
 		PublicURL:      "http://127.0.0.1:8080",
 		SessionTTL:     15 * time.Minute,
 		UploadMaxBytes: DefaultUploadMaxBytes,

@@ -16,6 +16,7 @@ const (
 	ETOOLARGE     = "too_large"    // body or file over the limit: 413
 	ERATELIMIT    = "rate_limited" // too many attempts: 429
 	EUNAVAILABLE  = "unavailable"  // a dependency (database, video provider) is down: 503
+	EBADGATEWAY   = "bad_gateway"  // the video provider answered wrongly (error, malformed, huge): 502
 	EINTERNAL     = "internal"     // anything else: 500, details only in the log
 )
 

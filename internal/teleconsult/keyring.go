@@ -27,6 +27,7 @@ type Keyring struct {
 	blind   []byte
 	link    []byte
 	session []byte
+	naming  []byte
 }
 
 // NewKeyring derives the keys from a 32-byte master key.
@@ -54,6 +55,7 @@ func NewKeyring(master []byte) (*Keyring, error) {
 		blind:   derive("blind index v1"),
 		link:    derive("personal link v1"),
 		session: derive("session token v1"),
+		naming:  derive("provider names v1"),
 	}, nil
 }
 
@@ -119,6 +121,12 @@ func LinkHash(code string) []byte {
 
 // SessionKey is the HMAC key that signs session tokens.
 func (k *Keyring) SessionKey() []byte { return k.session }
+
+// NamingKey is the HMAC key with which hosted video providers derive the
+// names they choose at the platform (room names, user ids) from our ids, so
+// that a retried or repeated creation finds what an earlier attempt made,
+// and the names say nothing without the key.
+func (k *Keyring) NamingKey() []byte { return k.naming }
 
 // NewID returns a random 128-bit id in hex, for teleconsultations and
 // provider user ids.

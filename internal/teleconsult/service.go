@@ -14,12 +14,14 @@ import (
 var ErrNoPlusUser = &Error{Code: EINVALID, Message: "no plus user in room"}
 
 // Service runs the teleconsultation rules over a store, a video provider, a
-// notifier and a session-token signer. Every field but Notifier and Logger
-// is required.
+// notifier and a session-token signer. Every field but Notifier, Events and
+// Logger is required.
 type Service struct {
 	Store    Store
 	Provider VideoProvider
 	Notifier Notifier
+	// Events keeps what provider webhooks need; required by [Service.Webhook].
+	Events   ProviderEvents
 	Tokens   SessionTokens
 	Keys     *Keyring
 	Settings Settings
@@ -215,11 +217,14 @@ func (s *Service) makeRoom(ctx context.Context, tc *Teleconsultation) error {
 	if !tc.HasPlus() {
 		return ErrNoPlusUser
 	}
-	id, err := s.Provider.CreateRoom(ctx, tc, &s.Settings)
+	room, err := s.Provider.CreateRoom(ctx, tc, &s.Settings)
 	if err != nil {
 		return err
 	}
-	tc.ProviderRoomID = id
+	if room == nil || room.ID == "" {
+		return Errorf(EBADGATEWAY, "the video provider %s made a room without an id", s.Provider.Name())
+	}
+	tc.setRoom(room)
 	tc.RoomRevision++
 	return nil
 }
@@ -343,15 +348,13 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 	if tc.State, err = Transition(tc.State, EventPatched, tc.Complete()); err != nil {
 		return err
 	}
-	tc.ProviderRoomID = ""
 	if roomChanged || before.ProviderRoomID == "" {
+		tc.setRoom(&Room{})
 		if tc.State == StateScheduled {
 			if err := s.makeRoom(ctx, tc); err != nil {
 				return err
 			}
 		}
-	} else {
-		tc.ProviderRoomID = before.ProviderRoomID
 	}
 	tc.UpdatedAt = s.now()
 	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
@@ -409,6 +412,7 @@ func (s *Service) replaceParticipants(tc *Teleconsultation, in []ParticipantInpu
 		default:
 			old := &tc.Participants[idx]
 			np.LinkNonce, np.LinkHash, np.ProviderUserID = old.LinkNonce, old.LinkHash, old.ProviderUserID
+			np.ProviderLink = old.ProviderLink
 			if np.Role != old.Role || !slices.Equal(np.Groups, old.Groups) {
 				changed = true
 			}
@@ -490,12 +494,18 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 		tc.CallUsed = tc.DurationUsed(s.now())
 		tc.CallStartedAt = time.Time{}
 	}
+	// The room goes first: if the provider cannot delete it now, nothing
+	// changes and the caller can try again; a room already gone is fine.
+	if tc.ProviderRoomID != "" {
+		if err := s.Provider.DeleteRoom(ctx, tc); err != nil {
+			return err
+		}
+	}
 	tc.UpdatedAt = s.now()
 	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
 		return err
 	}
 	s.log().Info("teleconsultation cancelled", "id", tc.ID)
-	s.dropRoom(ctx, tc)
 	s.notify(ctx, Notification{Kind: NotifyCancelled, Teleconsultation: tc})
 	return nil
 }
@@ -523,6 +533,9 @@ type View struct {
 	Expected      int
 	// Joinable says whether the participant's link can be used now.
 	Joinable bool
+	// ProviderDetails is what the video provider says about the room, for
+	// providers that can tell (Kaleyra); nil otherwise.
+	ProviderDetails *RoomDetails
 }
 
 // View returns what participant userID may see of teleconsultation id.
@@ -562,6 +575,7 @@ func (s *Service) View(ctx context.Context, id, userID, language string) (*View,
 		v.AccessLinkURL = &link
 		v.Joinable = !w.Closed(now)
 	}
+	v.ProviderDetails = s.providerDetails(ctx, tc)
 	return v, nil
 }
 
@@ -590,6 +604,9 @@ type CallSession struct {
 	Window             Window
 	Status             State
 	Others             []string
+	// Join is where the participant goes to join the call at the video
+	// provider.
+	Join *JoinTarget
 }
 
 // linkCodeLen is the length of a link code (base64url of 32 bytes).
@@ -652,11 +669,18 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 	if err != nil {
 		return nil, err
 	}
+	if tc.Provider != s.Provider.Name() {
+		return nil, Errorf(ECONFLICT, "this visit was set up with video provider %s, but the service now uses %s: confirm its appointment again to move it", tc.Provider, s.Provider.Name())
+	}
+	join, err := s.Provider.Join(ctx, tc, p, &s.Settings, exp)
+	if err != nil {
+		return nil, err
+	}
 	cs := &CallSession{
 		Token: token, ExpiresAt: exp, TeleconsultationID: tc.ID, UserID: p.UserID,
 		DisplayName: p.FullName, Role: p.Role, Tools: s.Settings.Config.Privileges.Tools(p.Role),
 		Language: p.Language, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
-		Window: w, Status: tc.Status(now, &s.Settings),
+		Window: w, Status: tc.Status(now, &s.Settings), Join: join,
 	}
 	for _, o := range tc.ActiveParticipants() {
 		if o != p {
@@ -705,6 +729,13 @@ func (s *Service) Credentials(ctx context.Context, userID string, ttl time.Durat
 			return nil, err
 		}
 	}
+	if ci, ok := s.Provider.(CredentialsIssuer); ok {
+		tok, exp, err := ci.Credentials(ctx, pid, ttl)
+		if err != nil {
+			return nil, err
+		}
+		return &Credentials{AccessToken: tok, ExpiresAt: exp, ProviderUserID: pid}, nil
+	}
 	now := s.now()
 	c := SessionClaims{Kind: SessionUser, UserID: userID, ProviderUserID: pid, IssuedAt: now, ExpiresAt: now.Add(ttl)}
 	tok, err := s.Tokens.Issue(c)
@@ -749,10 +780,8 @@ func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
 			}
 			s.log().Info("call "+ev.String(), "id", id)
 			// TELECONSULTATION_DELETE_UPLOADS: a call's files go when it ends.
-			if ev == EventCallEnded && s.Settings.DeleteUploads && s.Uploads != nil && s.Files != nil {
-				if _, _, err := s.deleteUploads(ctx, id); err != nil {
-					s.log().Warn("could not delete the uploads of an ended call", "id", id, "err", err)
-				}
+			if ev == EventCallEnded && s.Settings.DeleteUploads {
+				_, _ = s.deleteUploads(ctx, tc) // logged there
 			}
 			return nil
 		}

@@ -55,12 +55,21 @@ type VideoProvider interface {
 	// NewUser returns a provider user id for an external user seen for the
 	// first time (recorded in the user-id map by the caller).
 	NewUser(ctx context.Context, userID string, role Role) (string, error)
-	// CreateRoom makes a room for tc's active participants and returns its
-	// id. Errors are EUNAVAILABLE when the platform cannot be reached.
-	CreateRoom(ctx context.Context, tc *Teleconsultation, s *Settings) (string, error)
+	// CreateRoom makes a room for tc's active participants (room revision
+	// tc.RoomRevision+1) and returns it. Errors are EUNAVAILABLE when the
+	// platform cannot be reached or refuses for now, EBADGATEWAY when it
+	// answers wrongly. A provider that retries must not make two rooms.
+	CreateRoom(ctx context.Context, tc *Teleconsultation, s *Settings) (*Room, error)
 	// DeleteRoom removes tc's room (tc.ProviderRoomID) and disconnects
 	// everyone in it. Deleting a room that is already gone is not an error.
 	DeleteRoom(ctx context.Context, tc *Teleconsultation) error
+	// Join returns where participant p of tc goes to join the room. It is
+	// called only when the personal link has passed the window and
+	// revocation checks; until is the expiry of the session given with it.
+	Join(ctx context.Context, tc *Teleconsultation, p *Participant, s *Settings, until time.Time) (*JoinTarget, error)
+	// DeleteUploads deletes the files uploaded in tc's room and says how
+	// many there were and how many are gone.
+	DeleteUploads(ctx context.Context, tc *Teleconsultation) (UploadsDeleted, error)
 }
 
 // NotificationKind says why participants should hear about a change.

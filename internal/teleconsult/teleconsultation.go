@@ -34,6 +34,9 @@ type Teleconsultation struct {
 	// until the room is made.
 	Provider       string
 	ProviderRoomID string
+	// ProviderRoomURL is the room's address at the provider (Daily), empty
+	// when the provider has none.
+	ProviderRoomURL string
 	// State is the stored state; see [Teleconsultation.Status] for the
 	// effective one.
 	State State
@@ -65,6 +68,10 @@ type Participant struct {
 	// ProviderUserID is the user's id at the video provider
 	// ("bandyerUserId"), from the user-id map.
 	ProviderUserID string
+	// ProviderLink is the participant's own link into the provider's room,
+	// when the provider makes one per participant (Kaleyra). It is a
+	// credential: encrypted at rest, handed out only by [Service.Exchange].
+	ProviderLink string
 	// LinkNonce is the random 128-bit value behind the personal link; the
 	// code itself is derived with a secret key ([Keyring.LinkCode]) and
 	// only its hash, LinkHash, is stored and looked up.

@@ -2,7 +2,6 @@ package teleconsult
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"path"
@@ -158,24 +157,12 @@ func (s *Service) OpenUpload(ctx context.Context, a *Admission, id string) (*Upl
 	return u, rc, nil
 }
 
-// ErrUploadsKept is returned by DeleteUploads when
-// TELECONSULTATION_DELETE_UPLOADS is false (Mia answers 204 then).
-var ErrUploadsKept = errors.New("teleconsult: uploads are kept (TELECONSULTATION_DELETE_UPLOADS=false)")
-
-// DeleteUploads deletes a teleconsultation's uploads when
-// TELECONSULTATION_DELETE_UPLOADS is true and returns how many there were
-// and how many were deleted; otherwise it returns ErrUploadsKept.
-func (s *Service) DeleteUploads(ctx context.Context, teleconsultationID string) (total, deleted int, err error) {
-	if !s.Settings.DeleteUploads {
-		return 0, 0, ErrUploadsKept
+// deleteLocalUploads deletes the uploads kept by this service (the built-in
+// provider's): records first, then files.
+func (s *Service) deleteLocalUploads(ctx context.Context, teleconsultationID string) (total, deleted int, err error) {
+	if s.Uploads == nil || s.Files == nil {
+		return 0, 0, nil
 	}
-	if err := s.uploadsConfigured(); err != nil {
-		return 0, 0, err
-	}
-	return s.deleteUploads(ctx, teleconsultationID)
-}
-
-func (s *Service) deleteUploads(ctx context.Context, teleconsultationID string) (total, deleted int, err error) {
 	gone, err := s.Uploads.DeleteUploads(ctx, teleconsultationID)
 	if err != nil {
 		return 0, 0, err

@@ -2,7 +2,6 @@ package teleconsult_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,7 +125,7 @@ func TestUploadRules(t *testing.T) {
 		t.Errorf("deleted upload still opens: %v", err)
 	}
 	f.svc.Settings.DeleteUploads = false
-	if _, _, err := f.svc.DeleteUploads(ctx, id); !errors.Is(err, tc.ErrUploadsKept) {
-		t.Errorf("DeleteUploads with the setting off: %v", err)
+	if res, err := f.svc.DeleteUploads(ctx, id); err != nil || res != nil {
+		t.Errorf("DeleteUploads with the setting off: %+v, %v; want nothing done", res, err)
 	}
 }

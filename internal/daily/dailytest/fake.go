@@ -1,0 +1,592 @@
+// Package dailytest is an HTTP fake of the parts of Daily's REST API that
+// Teleconsult uses, built from ../../../../shared/reference/daily-api.md,
+// for tests on loopback. It checks what a client sends (the Bearer key,
+// methods, paths, JSON bodies against the documented fields and types, room
+// name rules) and answers with the documented bodies and errors. Faults can
+// be injected per route: any status (with Retry-After), a hang, a malformed
+// or huge body, or a lost answer (the change is made, the answer never
+// comes). It also signs webhooks as Daily does.
+package dailytest
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Room is a room held by the fake.
+type Room struct {
+	ID         string
+	Name       string
+	Privacy    string
+	URL        string
+	Properties map[string]any // as sent; numbers are json.Number
+	CreatedAt  time.Time
+	// Named says whether the client chose the name.
+	Named   bool
+	Updates int
+}
+
+// Token is a meeting token minted by the fake, with the properties sent.
+type Token struct {
+	Token      string
+	Properties map[string]any
+}
+
+// Fault is what the fake does instead of (or after) answering.
+type Fault struct {
+	// Status, when set, is answered with a Daily error body, and
+	// Retry-After when RetryAfter is set.
+	Status     int
+	RetryAfter string
+	// Hang never answers (until the client gives up).
+	Hang bool
+	// Malformed answers 200 with a truncated JSON body.
+	Malformed bool
+	// Huge answers 200 with a 10 MiB body.
+	Huge bool
+	// Lost makes the change first; then the answer is lost: the fault's
+	// Status is answered instead (a gateway error after the change), or,
+	// without one, the fake hangs.
+	Lost bool
+}
+
+type fault struct {
+	method, prefix string
+	times          int
+	f              Fault
+}
+
+// Request is a request the fake received.
+type Request struct {
+	Method, Path string
+}
+
+// Server is the fake Daily API.
+type Server struct {
+	*httptest.Server
+	// APIKey is the key the fake accepts.
+	APIKey string
+	// Domain is the Daily domain: room URLs are https://<Domain>.daily.co/<name>.
+	Domain string
+
+	mu       sync.Mutex
+	hipaa    bool
+	rooms    map[string]*Room
+	deleted  []string
+	tokens   []Token
+	ejects   map[string][][]string
+	requests []Request
+	faults   []*fault
+	stop     chan struct{}
+}
+
+// New starts a fake Daily API on 127.0.0.1 that accepts apiKey; it stops
+// when the test ends.
+func New(tb interface{ Cleanup(func()) }, apiKey string) *Server {
+	s := &Server{APIKey: apiKey, Domain: "acme", rooms: map[string]*Room{}, ejects: map[string][][]string{}, stop: make(chan struct{})}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the fake, releasing hung requests first.
+func (s *Server) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	s.Server.Close()
+}
+
+// SetHIPAA makes the fake refuse room names chosen by the client, as a
+// Daily domain in HIPAA mode does.
+func (s *Server) SetHIPAA(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hipaa = on
+}
+
+// Fail makes the next times requests whose method is method and whose path
+// starts with prefix get f.
+func (s *Server) Fail(method, prefix string, times int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{method, prefix, times, f})
+}
+
+// Rooms returns copies of the rooms that exist.
+func (s *Server) Rooms() map[string]Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]Room{}
+	for k, r := range s.rooms {
+		out[k] = *r
+	}
+	return out
+}
+
+// Deleted returns the names of the rooms deleted, in order.
+func (s *Server) Deleted() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.deleted...)
+}
+
+// Tokens returns the meeting tokens minted, in order.
+func (s *Server) Tokens() []Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Token(nil), s.tokens...)
+}
+
+// Ejects returns the user_ids ejected from room, one slice per call.
+func (s *Server) Ejects(room string) [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]string(nil), s.ejects[room]...)
+}
+
+// Requests returns the requests received, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Count returns how many requests had method and a path starting with
+// prefix.
+func (s *Server) Count(method, prefix string) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// apiError writes Daily's error body.
+func apiError(w http.ResponseWriter, status int, typ, info string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": typ, "info": info})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{r.Method, r.URL.Path})
+	var f *Fault
+	for _, ft := range s.faults {
+		if ft.times > 0 && ft.method == r.Method && strings.HasPrefix(r.URL.Path, ft.prefix) {
+			ft.times--
+			f = &ft.f
+			break
+		}
+	}
+	s.mu.Unlock()
+
+	// Authentication comes first, as at Daily.
+	auth := r.Header.Get("Authorization")
+	key, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || key == "" {
+		apiError(w, http.StatusBadRequest, "authorization-header-error", "missing or malformed Authorization header")
+		return
+	}
+	if key != s.APIKey {
+		apiError(w, http.StatusUnauthorized, "authentication-error", "bad API key")
+		return
+	}
+	if f != nil && f.Lost {
+		s.route(httptest.NewRecorder(), r)
+	}
+	if f != nil {
+		switch {
+		case f.Hang:
+			s.hang(r)
+			return
+		case f.Status != 0:
+			if f.RetryAfter != "" {
+				w.Header().Set("Retry-After", f.RetryAfter)
+			}
+			typ := map[int]string{429: "rate-limit-error", 401: "authentication-error", 403: "forbidden-error", 404: "invalid-request-error"}[f.Status]
+			if typ == "" {
+				typ = "server-error"
+			}
+			apiError(w, f.Status, typ, "injected failure")
+			return
+		case f.Malformed:
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"name": "abc", "url": `)
+			return
+		case f.Huge:
+			w.Header().Set("Content-Type", "application/json")
+			chunk := bytes.Repeat([]byte(" "), 64<<10)
+			fmt.Fprint(w, `{"pad": "`)
+			for range 160 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			fmt.Fprint(w, `"}`)
+			return
+		}
+	}
+	if f != nil && f.Lost {
+		s.hang(r)
+		return
+	}
+	s.route(w, r)
+}
+
+func (s *Server) hang(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.stop:
+	}
+}
+
+var (
+	roomPath  = regexp.MustCompile(`^/rooms/([^/]+)$`)
+	ejectPath = regexp.MustCompile(`^/rooms/([^/]+)/eject$`)
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+)
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case r.Method == http.MethodPost && p == "/rooms":
+		s.createRoom(w, r)
+	case r.Method == http.MethodGet && roomPath.MatchString(p):
+		s.getRoom(w, roomPath.FindStringSubmatch(p)[1])
+	case r.Method == http.MethodPost && roomPath.MatchString(p):
+		s.updateRoom(w, r, roomPath.FindStringSubmatch(p)[1])
+	case r.Method == http.MethodDelete && roomPath.MatchString(p):
+		s.deleteRoom(w, roomPath.FindStringSubmatch(p)[1])
+	case r.Method == http.MethodPost && ejectPath.MatchString(p):
+		s.eject(w, r, ejectPath.FindStringSubmatch(p)[1])
+	case r.Method == http.MethodPost && p == "/meeting-tokens":
+		s.createToken(w, r)
+	default:
+		apiError(w, http.StatusNotFound, "invalid-request-error", "no such endpoint")
+	}
+}
+
+// Documented field types: "int", "bool", "string", "object", "strings".
+var roomPropertyTypes = map[string]string{
+	"nbf": "int", "exp": "int", "eject_at_room_exp": "bool", "eject_after_elapsed": "int",
+	"max_participants": "int", "enable_knocking": "bool", "enable_prejoin_ui": "bool",
+	"enable_screenshare": "bool", "enable_chat": "bool", "enable_advanced_chat": "bool",
+	"enable_shared_chat_history": "bool", "start_video_off": "bool", "start_audio_off": "bool",
+	"owner_only_broadcast": "bool", "enable_recording": "string", "enable_people_ui": "bool",
+	"enable_pip_ui": "bool", "enable_emoji_reactions": "bool", "enable_hand_raising": "bool",
+	"enable_network_ui": "bool", "enable_noise_cancellation_ui": "bool", "enable_breakout_rooms": "bool",
+	"enable_video_processing_ui": "bool", "enforce_unique_user_ids": "bool", "lang": "string",
+	"geo": "string", "permissions": "object",
+}
+
+var tokenPropertyTypes = map[string]string{
+	"room_name": "string", "nbf": "int", "exp": "int", "eject_at_token_exp": "bool",
+	"eject_after_elapsed": "int", "is_owner": "bool", "user_name": "string", "user_id": "string",
+	"enable_screenshare": "bool", "start_video_off": "bool", "start_audio_off": "bool",
+	"enable_recording": "string", "enable_prejoin_ui": "bool", "close_tab_on_exit": "bool",
+	"redirect_on_meeting_exit": "string", "lang": "string", "permissions": "object",
+}
+
+// readObject decodes a JSON object body with numbers kept as json.Number.
+func readObject(r *http.Request) (map[string]any, error) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return nil, fmt.Errorf("Content-Type must be application/json")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, fmt.Errorf("body is not a JSON object")
+	}
+	return m, nil
+}
+
+// checkFields checks an object against documented field types.
+func checkFields(m map[string]any, types map[string]string, where string) error {
+	for k, v := range m {
+		t, ok := types[k]
+		if !ok {
+			return fmt.Errorf("%s: unknown property %q", where, k)
+		}
+		ok = false
+		switch t {
+		case "int":
+			n, isNum := v.(json.Number)
+			_, err := strconv.ParseInt(string(n), 10, 64)
+			ok = isNum && err == nil
+		case "bool":
+			_, ok = v.(bool)
+		case "string":
+			_, ok = v.(string)
+		case "object":
+			_, ok = v.(map[string]any)
+		}
+		if !ok {
+			return fmt.Errorf("%s.%s: must be %s", where, k, t)
+		}
+	}
+	return nil
+}
+
+func randomName(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func (s *Server) roomObject(rm *Room) map[string]any {
+	return map[string]any{"id": rm.ID, "name": rm.Name, "api_created": true, "privacy": rm.Privacy,
+		"url": rm.URL, "created_at": rm.CreatedAt.Format(time.RFC3339), "config": rm.Properties}
+}
+
+func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
+	m, err := readObject(r)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "json-parsing-error", err.Error())
+		return
+	}
+	rm := &Room{Privacy: "public", Properties: map[string]any{}, CreatedAt: time.Now().UTC(), ID: randomName(8)}
+	for k, v := range m {
+		switch k {
+		case "name":
+			name, ok := v.(string)
+			if !ok {
+				apiError(w, http.StatusBadRequest, "invalid-request-error", "name must be a string")
+				return
+			}
+			rm.Name, rm.Named = name, true
+		case "privacy":
+			pv, ok := v.(string)
+			if !ok || (pv != "public" && pv != "private") {
+				apiError(w, http.StatusBadRequest, "invalid-request-error", "privacy must be public or private")
+				return
+			}
+			rm.Privacy = pv
+		case "properties":
+			props, ok := v.(map[string]any)
+			if !ok {
+				apiError(w, http.StatusBadRequest, "invalid-request-error", "properties must be an object")
+				return
+			}
+			if err := checkFields(props, roomPropertyTypes, "properties"); err != nil {
+				apiError(w, http.StatusBadRequest, "invalid-request-error", err.Error())
+				return
+			}
+			rm.Properties = props
+		default:
+			apiError(w, http.StatusBadRequest, "invalid-request-error", "unknown field "+k)
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rm.Named {
+		if s.hipaa {
+			apiError(w, http.StatusBadRequest, "invalid-request-error", "custom room names are not allowed on this domain")
+			return
+		}
+		if !nameRE.MatchString(rm.Name) || len(s.Domain)+len(rm.Name) > 41 {
+			apiError(w, http.StatusBadRequest, "invalid-request-error", "invalid room name")
+			return
+		}
+		if _, dup := s.rooms[rm.Name]; dup {
+			apiError(w, http.StatusBadRequest, "invalid-request-error", "a room named "+rm.Name+" already exists")
+			return
+		}
+	} else {
+		rm.Name = randomName(20)
+	}
+	rm.URL = "https://" + s.Domain + ".daily.co/" + rm.Name
+	s.rooms[rm.Name] = rm
+	writeJSON(w, s.roomObject(rm))
+}
+
+func (s *Server) getRoom(w http.ResponseWriter, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rm, ok := s.rooms[name]
+	if !ok {
+		apiError(w, http.StatusNotFound, "invalid-request-error", "room not found")
+		return
+	}
+	writeJSON(w, s.roomObject(rm))
+}
+
+func (s *Server) updateRoom(w http.ResponseWriter, r *http.Request, name string) {
+	m, err := readObject(r)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "json-parsing-error", err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rm, ok := s.rooms[name]
+	if !ok {
+		apiError(w, http.StatusNotFound, "invalid-request-error", "room not found")
+		return
+	}
+	for k, v := range m {
+		switch k {
+		case "privacy":
+			pv, ok := v.(string)
+			if !ok || (pv != "public" && pv != "private") {
+				apiError(w, http.StatusBadRequest, "invalid-request-error", "privacy must be public or private")
+				return
+			}
+			rm.Privacy = pv
+		case "properties":
+			props, ok := v.(map[string]any)
+			if !ok {
+				apiError(w, http.StatusBadRequest, "invalid-request-error", "properties must be an object")
+				return
+			}
+			if err := checkFields(props, roomPropertyTypes, "properties"); err != nil {
+				apiError(w, http.StatusBadRequest, "invalid-request-error", err.Error())
+				return
+			}
+			for pk, pv := range props {
+				rm.Properties[pk] = pv
+			}
+		default:
+			apiError(w, http.StatusBadRequest, "invalid-request-error", "unknown field "+k)
+			return
+		}
+	}
+	rm.Updates++
+	writeJSON(w, s.roomObject(rm))
+}
+
+func (s *Server) deleteRoom(w http.ResponseWriter, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.rooms[name]; !ok {
+		apiError(w, http.StatusNotFound, "invalid-request-error", "room not found")
+		return
+	}
+	delete(s.rooms, name)
+	s.deleted = append(s.deleted, name)
+	writeJSON(w, map[string]any{"deleted": true, "name": name})
+}
+
+func (s *Server) eject(w http.ResponseWriter, r *http.Request, name string) {
+	m, err := readObject(r)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "json-parsing-error", err.Error())
+		return
+	}
+	var ids []string
+	for k, v := range m {
+		list, ok := v.([]any)
+		if (k != "ids" && k != "user_ids" && k != "ban") || (k != "ban" && (!ok || len(list) > 100)) {
+			apiError(w, http.StatusBadRequest, "invalid-request-error", "bad field "+k)
+			return
+		}
+		if k == "user_ids" {
+			for _, e := range list {
+				id, ok := e.(string)
+				if !ok {
+					apiError(w, http.StatusBadRequest, "invalid-request-error", "user_ids must be strings")
+					return
+				}
+				ids = append(ids, id)
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.rooms[name]; !ok {
+		apiError(w, http.StatusNotFound, "invalid-request-error", "room not found")
+		return
+	}
+	s.ejects[name] = append(s.ejects[name], ids)
+	writeJSON(w, map[string]any{"ejected_ids": []string{}})
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	m, err := readObject(r)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "json-parsing-error", err.Error())
+		return
+	}
+	props, ok := m["properties"].(map[string]any)
+	if !ok || len(m) != 1 {
+		apiError(w, http.StatusBadRequest, "invalid-request-error", "body must be {\"properties\": {...}}")
+		return
+	}
+	if err := checkFields(props, tokenPropertyTypes, "properties"); err != nil {
+		apiError(w, http.StatusBadRequest, "invalid-request-error", err.Error())
+		return
+	}
+	if id, _ := props["user_id"].(string); len(id) > 36 {
+		apiError(w, http.StatusBadRequest, "invalid-request-error", "user_id must be at most 36 characters")
+		return
+	}
+	tok := "eyJ" + randomName(40)
+	s.mu.Lock()
+	s.tokens = append(s.tokens, Token{Token: tok, Properties: props})
+	s.mu.Unlock()
+	writeJSON(w, map[string]string{"token": tok})
+}
+
+// Sign returns X-Webhook-Signature for a webhook body sent at timestamp
+// ts: base64 of HMAC-SHA256 under the decoded secret of "<ts>.<body>".
+func Sign(secret []byte, ts string, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Event returns a webhook body in Daily's envelope.
+func Event(typ, id string, payload map[string]any, at time.Time) []byte {
+	b, _ := json.Marshal(map[string]any{"version": "1.0.0", "type": typ, "id": id, "payload": payload,
+		"event_ts": float64(at.UnixMilli()) / 1000})
+	return b
+}
+
+// Int reads an integer property as sent (json.Number), or -1.
+func Int(v any) int64 {
+	n, ok := v.(json.Number)
+	if !ok {
+		return -1
+	}
+	i, err := n.Int64()
+	if err != nil {
+		return -1
+	}
+	return i
+}
