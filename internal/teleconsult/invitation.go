@@ -170,6 +170,8 @@ type Mail struct {
 	// Stamp is when the change was made (iCalendar DTSTAMP).
 	Stamp      time.Time
 	Start, End time.Time
+	// Opens is when the link starts to work: Start − IMMUTABLE_PERIOD_MS.
+	Opens time.Time
 	// To is the recipient's address.
 	To string
 	// Language is the recipient's two-letter language ("" for the

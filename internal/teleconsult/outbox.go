@@ -253,6 +253,7 @@ func (o *Outbox) compose(ctx context.Context, m *OutboxMessage, tcs map[string]*
 		Stamp:     m.CreatedAt,
 		Start:     m.StartDate,
 		End:       m.EndDate,
+		Opens:     m.StartDate.Add(-svc.Settings.ImmutablePeriod),
 		To:        p.Email,
 		Language:  p.Language,
 		TimeZone:  p.TimeZone,
