@@ -221,7 +221,9 @@ type Mailer interface {
 }
 
 // InvitationState is what the API shows of a participant's invitations:
-// the latest message queued for them.
+// the latest message queued for them. While it is pending, Attempts, Reason
+// and NextAttemptAt are those of the participant's oldest pending message:
+// the one being tried, which the latest waits behind.
 type InvitationState struct {
 	// Status is "off" (invitations are not configured), "none" (nothing
 	// queued: no email, or the room is not made yet), or the latest
@@ -449,10 +451,25 @@ func (s *Service) invitationState(ctx context.Context, tc *Teleconsultation, p *
 	if err != nil {
 		return nil, err
 	}
+	var st *InvitationState
 	for i := len(msgs) - 1; i >= 0; i-- {
-		if msgs[i].UserID == p.UserID {
-			return stateOf(&msgs[i]), nil
+		m := &msgs[i]
+		if m.UserID != p.UserID {
+			continue
+		}
+		if st == nil {
+			st = stateOf(m)
+			if m.Status != DeliveryPending {
+				break
+			}
+		} else if m.Status == DeliveryPending {
+			// The latest waits behind this older one, which is the one
+			// being tried: show its attempts.
+			st.Attempts, st.Reason, st.NextAttemptAt = m.Attempts, m.LastError, m.NextAttemptAt
 		}
 	}
-	return &InvitationState{Status: InvitationsNone}, nil
+	if st == nil {
+		return &InvitationState{Status: InvitationsNone}, nil
+	}
+	return st, nil
 }

@@ -94,13 +94,15 @@ func (o *Outbox) Run(ctx context.Context) {
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	for {
+		// Until nothing is claimable: a full batch may have more behind
+		// it, and a sent message may free its participant's next one.
 		for ctx.Err() == nil {
 			n, err := o.RunOnce(ctx)
 			if err != nil {
 				log.Error("outbox", "err", err)
 				break
 			}
-			if n < orDefault(o.Batch, DefaultOutboxBatch) {
+			if n == 0 {
 				break
 			}
 		}
