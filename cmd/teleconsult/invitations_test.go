@@ -299,7 +299,8 @@ func TestInvitationRefusedRecipient(t *testing.T) {
 		}
 		return nil
 	}})
-	s := startServer(t, mailEnv(srv, nil))
+	s, logs := startLogged(t, mailEnv(srv, nil))
+	defer noPatientData(t, logs)
 	var created struct{ RoomID string }
 	if code := s.do(t, "POST", api+"/teleconsultation", "", createBody(s.Clock.Now().Add(time.Hour), anna, mario), &created); code != 201 {
 		t.Fatalf("create: %d", code)
@@ -339,23 +340,47 @@ func (l *lockedLog) String() string {
 	return l.buf.String()
 }
 
-// Ensure the service starts without SMTP_URL, logs once that invitations
-// are off, and the API says so.
-func TestInvitationsOff(t *testing.T) {
-	logs := &lockedLog{}
-	cfg, err := LoadConfig(env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir(), "API_KEYS": testAPIKey}))
+// startLogged is startServer with the service's log kept (LOG_LEVEL info).
+func startLogged(t *testing.T, extra map[string]string) (*testServer, *lockedLog) {
+	t.Helper()
+	full := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir(), "API_KEYS": testAPIKey}
+	for k, v := range extra {
+		full[k] = v
+	}
+	cfg, err := LoadConfig(env(full))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil)), Stdout: io.Discard}
+	logs := &lockedLog{}
+	clock := &testClock{t: time.Now().UTC()}
+	m := &Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil)), Stdout: io.Discard, Now: clock.Now}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
+		cancel()
+		m.Close()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- m.Serve(ctx) }()
-	defer func() { cancel(); <-done; m.Close() }()
-	s := &testServer{Main: m, URL: "http://" + m.Addr(), Key: testAPIKey, Clock: &testClock{t: time.Now()}}
+	t.Cleanup(func() { cancel(); <-done; m.Close() })
+	return &testServer{Main: m, URL: "http://" + m.Addr(), Key: testAPIKey, Clock: clock}, logs
+}
+
+// noPatientData fails if the log holds a participant's name or address.
+func noPatientData(t *testing.T, logs *lockedLog) {
+	t.Helper()
+	out := logs.String()
+	for _, secret := range []string{"anna.verdi", "mario.rossi", "Anna", "Verdi", "Mario", "Rossi"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds %q:\n%s", secret, out)
+		}
+	}
+}
+
+// Ensure the service starts without SMTP_URL, logs once that invitations
+// are off, and the API says so.
+func TestInvitationsOff(t *testing.T) {
+	s, logs := startLogged(t, nil)
 	var created struct{ RoomID string }
 	if code := s.do(t, "POST", api+"/teleconsultation", "", createBody(time.Now().Add(time.Hour), anna, mario), &created); code != 201 {
 		t.Fatalf("create: %d", code)
@@ -364,7 +389,7 @@ func TestInvitationsOff(t *testing.T) {
 	if n := strings.Count(logs.String(), "invitations are off"); n != 1 {
 		t.Errorf("logged %d times that invitations are off:\n%s", n, logs.String())
 	}
-	if m.Outbox != nil {
+	if s.Main.Outbox != nil {
 		t.Error("an outbox worker without SMTP_URL")
 	}
 }
