@@ -116,22 +116,21 @@ func inspect(t *testing.T, m smtptest.Message) received {
 	return r
 }
 
-// waitState polls GET as user until their invitation has status want.
+// waitState polls the delivery state of user's invitations (as the back
+// office) until its status is want.
 func waitState(t *testing.T, s *testServer, id, user, want string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var v struct {
-			Invitation map[string]any `json:"invitation"`
+		var st map[string]any
+		if code := s.do(t, "GET", api+"/teleconsultation/"+id+"/participants/"+user+"/invitation", "", nil, &st); code != 200 {
+			t.Fatalf("GET invitation: %d", code)
 		}
-		if code := s.do(t, "GET", api+"/teleconsultation/"+id, user, nil, &v); code != 200 {
-			t.Fatalf("GET: %d", code)
-		}
-		if v.Invitation["status"] == want {
-			return v.Invitation
+		if st["status"] == want {
+			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s's invitation: %v, want status %s", user, v.Invitation, want)
+			t.Fatalf("%s's invitation: %v, want status %s", user, st, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

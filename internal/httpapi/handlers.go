@@ -118,8 +118,6 @@ type viewResponse struct {
 	AccessLinkURL *string      `json:"accessLinkURL"`
 	Participants  []callPerson `json:"participantsBandyerCall"`
 	Details       viewDetails  `json:"details"`
-	// Invitation is the caller's own invitation delivery state.
-	Invitation *invitationResponse `json:"invitation,omitempty"`
 }
 
 type callPerson struct {
@@ -179,7 +177,6 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
 	for _, p := range v.Participants {
 		resp.Participants = append(resp.Participants, callPerson{BandyerUserID: p.ProviderUserID, FullName: p.FullName})
 	}
-	resp.Invitation = invitationBody(v.Invitation)
 	s.writeJSON(w, r, http.StatusOK, resp)
 	return nil
 }

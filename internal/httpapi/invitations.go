@@ -8,8 +8,8 @@ import (
 )
 
 // invitationResponse is the delivery state of a participant's invitation
-// emails: GET /teleconsultation/{id} (the caller's own) and the resend
-// route. It names no address.
+// emails (GET and POST .../participants/{userId}/invitation). It names no
+// address.
 type invitationResponse struct {
 	// Status: off, none, pending, sent or failed.
 	Status        string `json:"status"`
@@ -42,6 +42,35 @@ func invitationBody(st *teleconsult.InvitationState) *invitationResponse {
 	return r
 }
 
+// participantUserID returns the {userId} path value when it is worth a
+// look-up.
+func participantUserID(r *http.Request) (string, error) {
+	userID := r.PathValue("userId")
+	if !printableUserID(userID) {
+		return "", &httpError{status: http.StatusNotFound, msg: "no such participant"}
+	}
+	return userID, nil
+}
+
+// handleInvitation shows the delivery state of participant {userId}'s
+// invitation emails: GET /teleconsultation/{id}/participants/{userId}/invitation.
+func (s *Server) handleInvitation(w http.ResponseWriter, r *http.Request) error {
+	id, err := roomID(r)
+	if err != nil {
+		return err
+	}
+	userID, err := participantUserID(r)
+	if err != nil {
+		return err
+	}
+	st, err := s.svc.InvitationState(r.Context(), id, s.userID(r), userID)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, invitationBody(st))
+	return nil
+}
+
 // handleResendInvitation queues participant {userId}'s invitation again:
 // POST /teleconsultation/{id}/participants/{userId}/invitation.
 func (s *Server) handleResendInvitation(w http.ResponseWriter, r *http.Request) error {
@@ -49,9 +78,9 @@ func (s *Server) handleResendInvitation(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	userID := r.PathValue("userId")
-	if !printableUserID(userID) {
-		return &httpError{status: http.StatusNotFound, msg: "no such participant"}
+	userID, err := participantUserID(r)
+	if err != nil {
+		return err
 	}
 	body, err := s.readJSON(w, r, false)
 	if err != nil {

@@ -16,28 +16,48 @@ func resendPath(id, user string) string {
 	return api + "/" + id + "/participants/" + url.PathEscape(user) + "/invitation"
 }
 
-// Ensure GET shows the caller their own invitation state only, and "off"
-// without SMTP.
-func TestViewInvitation(t *testing.T) {
+// Ensure GET .../participants/{userId}/invitation shows the delivery
+// state to the back office, the participant and plus participants, never
+// an address, and "off" without SMTP; GET /teleconsultation/{id} is left
+// as it was.
+func TestInvitationRoute(t *testing.T) {
 	e := newEnv(t, invitationsOn)
 	id := e.create(2, "", doctor, patient)
-	inv, _ := e.view(id, "d1")["invitation"].(map[string]any)
-	if inv["status"] != "pending" || inv["kind"] != "invite" || inv["sequence"] != float64(0) || inv["queuedAt"] != "2026-11-23T08:00:00.000Z" {
-		t.Errorf("doctor's invitation %v", inv)
+	get := func(user string, opts ...reqOption) map[string]any {
+		t.Helper()
+		w := e.do("GET", resendPath(id, user), "", opts...)
+		wantStatus(t, w, http.StatusOK)
+		if strings.Contains(w.Body.String(), "@") {
+			t.Errorf("the state shows an address: %s", w.Body.String())
+		}
+		return body(t, w)
 	}
-	inv, _ = e.view(id, "p1")["invitation"].(map[string]any)
-	if len(inv) != 1 || inv["status"] != "none" {
-		t.Errorf("patient without email: %v", inv)
+	if st := get("d1"); st["status"] != "pending" || st["kind"] != "invite" || st["sequence"] != float64(0) || st["attempts"] != float64(0) || st["queuedAt"] != "2026-11-23T08:00:00.000Z" {
+		t.Errorf("doctor's invitation, asked by the back office: %v", st)
 	}
-	w := e.do("GET", api+"/"+id, "", asUser("p1"))
-	if strings.Contains(w.Body.String(), "alice.marker") || strings.Contains(w.Body.String(), "@") {
-		t.Errorf("the patient's view shows an address: %s", w.Body.String())
+	if st := get("d1", asUser("d1")); st["status"] != "pending" {
+		t.Errorf("asked by the doctor: %v", st)
+	}
+	if st := get("p1", asUser("d1")); len(st) != 1 || st["status"] != "none" {
+		t.Errorf("patient without email, asked by the doctor: %v", st)
+	}
+	wantStatus(t, e.do("GET", resendPath(id, "d1"), "", asUser("p1")), http.StatusForbidden)
+	wantStatus(t, e.do("GET", resendPath(id, "nobody"), ""), http.StatusNotFound)
+	wantStatus(t, e.do("GET", resendPath(id, "d1"), "", noKey()), http.StatusUnauthorized)
+	if _, ok := e.view(id, "d1")["invitation"]; ok {
+		t.Error("GET /teleconsultation/{id} grew an invitation field")
+	}
+	wantStatus(t, e.do("DELETE", api+"/"+id, ""), http.StatusNoContent)
+	if st := get("d1"); st["kind"] != "cancel" {
+		t.Errorf("after DELETE: %v", st)
 	}
 
 	off := newEnv(t)
 	id = off.create(2, "", doctor, patient)
-	if inv, _ := off.view(id, "d1")["invitation"].(map[string]any); len(inv) != 1 || inv["status"] != "off" {
-		t.Errorf("invitations off: %v", inv)
+	w := off.do("GET", resendPath(id, "d1"), "")
+	wantStatus(t, w, http.StatusOK)
+	if st := body(t, w); len(st) != 1 || st["status"] != "off" {
+		t.Errorf("invitations off: %v", st)
 	}
 }
 
@@ -73,17 +93,13 @@ func TestResendRoute(t *testing.T) {
 		{"unknown room", resendPath("0123456789abcdef0123456789abcdef", "d1"), "", nil, http.StatusNotFound},
 		{"a body with fields", resendPath(id, "d1"), `{"force":true}`, nil, http.StatusBadRequest},
 		{"no API key", resendPath(id, "d1"), "", []reqOption{noKey()}, http.StatusUnauthorized},
-		{"GET", resendPath(id, "d1"), "", nil, http.StatusMethodNotAllowed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			method := "POST"
-			if tt.name == "GET" {
-				method = "GET"
-			}
-			w := e.do(method, tt.path, tt.body, tt.opts...)
+			w := e.do("POST", tt.path, tt.body, tt.opts...)
 			wantStatus(t, w, tt.status)
 		})
 	}
+	wantStatus(t, e.do("PUT", resendPath(id, "d1"), ""), http.StatusMethodNotAllowed)
 	wantStatus(t, e.do("DELETE", api+"/"+id, ""), http.StatusNoContent)
 	wantStatus(t, e.do("POST", resendPath(id, "d1"), ""), http.StatusGone)
 

@@ -139,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 		{"PATCH", Prefix + "/teleconsultation/{id}", false, s.handleUpdate},
 		{"DELETE", Prefix + "/teleconsultation/{id}", false, s.handleDelete},
 		{"POST", Prefix + "/teleconsultation/{id}/participants/data", false, s.handleAddParticipant},
+		{"GET", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleInvitation},
 		{"POST", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleResendInvitation},
 		{"POST", Prefix + "/credentials", false, s.handleCredentials},
 		{"POST", Prefix + "/sessions", true, s.handleSession},

@@ -351,10 +351,8 @@ func (s *Service) ResendInvitation(ctx context.Context, id, callerUserID, userID
 	if err != nil {
 		return nil, err
 	}
-	if callerUserID != "" && callerUserID != userID {
-		if c := tc.Participant(callerUserID); c == nil || c.Role != RolePlus {
-			return nil, Errorf(EFORBIDDEN, "only the participant or a plus participant of teleconsultation %s may resend this invitation", id)
-		}
+	if err := mayAskAbout(tc, callerUserID, userID); err != nil {
+		return nil, err
 	}
 	p := tc.Participant(userID)
 	switch {
@@ -427,6 +425,42 @@ func (s *Service) ResendInvitation(ctx context.Context, id, callerUserID, userID
 	s.log().Info("invitation queued again", "id", tc.ID, "sequence", seq)
 	s.notify(ctx, Notification{Kind: NotifyInvitationsQueued, Teleconsultation: tc})
 	return stateOf(&m), nil
+}
+
+// mayAskAbout checks that the caller may see or resend userID's
+// invitations: a trusted caller acting for nobody (a back office), the
+// participant themselves, or a plus participant of the teleconsultation.
+func mayAskAbout(tc *Teleconsultation, callerUserID, userID string) error {
+	if callerUserID == "" || callerUserID == userID {
+		return nil
+	}
+	if c := tc.Participant(callerUserID); c == nil || c.Role != RolePlus {
+		return Errorf(EFORBIDDEN, "only the participant or a plus participant of teleconsultation %s may see or resend this invitation", tc.ID)
+	}
+	return nil
+}
+
+// InvitationState returns the delivery state of participant userID's
+// invitation emails in teleconsultation id, for a caller acting for
+// callerUserID (see [Service.ResendInvitation] for who may ask). Cancelled
+// and replaced teleconsultations and removed participants are included:
+// their cancellations have a state too. ENOTFOUND for an unknown
+// teleconsultation or a user who never took part.
+func (s *Service) InvitationState(ctx context.Context, id, callerUserID, userID string) (*InvitationState, error) {
+	tc, err := s.Store.FindByID(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(ENOTFOUND, "Room with id %s not found", id)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := mayAskAbout(tc, callerUserID, userID); err != nil {
+		return nil, err
+	}
+	p := findParticipant(tc, userID)
+	if p == nil {
+		return nil, Errorf(ENOTFOUND, "user %s is not a participant of teleconsultation %s", userID, id)
+	}
+	return s.invitationState(ctx, tc, p)
 }
 
 // stateOf is the API view of one message.

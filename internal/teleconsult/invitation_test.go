@@ -188,9 +188,9 @@ func TestInvitationsOff(t *testing.T) {
 	if n := len(f.store.Outbox()); n != 0 {
 		t.Errorf("%d messages queued with invitations off", n)
 	}
-	v, err := f.svc.View(ctx, id, "doc-1", "")
-	if err != nil || v.Invitation.Status != tc.InvitationsOff {
-		t.Errorf("view invitation %+v, %v; want off", v.Invitation, err)
+	st, err := f.svc.InvitationState(ctx, id, "", "doc-1")
+	if err != nil || st.Status != tc.InvitationsOff {
+		t.Errorf("invitation state %+v, %v; want off", st, err)
 	}
 	_, err = f.svc.ResendInvitation(ctx, id, "", "doc-1")
 	wantCode(t, err, tc.ECONFLICT)
@@ -297,23 +297,58 @@ func TestResendFirstInvitation(t *testing.T) {
 	wantCode(t, err, tc.ECONFLICT)
 }
 
-// Ensure GET shows the caller their own latest invitation state.
-func TestViewInvitationState(t *testing.T) {
+// Ensure the state shown is the latest message's (with the attempts of the
+// one it waits behind), to the back office, the participant and plus
+// participants only, and also after a cancellation or a removal.
+func TestInvitationState(t *testing.T) {
 	f := newFixture(t, invitesOn)
-	id, err := f.svc.Create(ctx, validCreate())
+	in := validCreate()
+	in.Participants[1].Email = "mario@example.org"
+	id, err := f.svc.Create(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := f.svc.View(ctx, id, "doc-1", "")
-	if err != nil {
+	st, err := f.svc.InvitationState(ctx, id, "doc-1", "doc-1")
+	if err != nil || st.Status != "pending" || st.Kind != tc.InvitationInvite || !st.QueuedAt.Equal(f.clock.Now()) || !st.NextAttemptAt.Equal(f.clock.Now()) {
+		t.Errorf("doctor's state %+v %v", st, err)
+	}
+	_, err = f.svc.InvitationState(ctx, id, "pat-1", "doc-1") // basic, about someone else
+	wantCode(t, err, tc.EFORBIDDEN)
+	_, err = f.svc.InvitationState(ctx, id, "", "nobody")
+	wantCode(t, err, tc.ENOTFOUND)
+	_, err = f.svc.InvitationState(ctx, "0123456789abcdef0123456789abcdef", "", "doc-1")
+	wantCode(t, err, tc.ENOTFOUND)
+
+	// The invitation fails once; the update behind it shows its attempt.
+	msgs := f.store.Outbox()
+	head := msgs[0]
+	head.Attempts, head.LastError, head.NextAttemptAt = 1, "421 try later", f.clock.Now().Add(time.Minute)
+	if err := f.store.MarkOutbox(ctx, &head); err != nil {
 		t.Fatal(err)
 	}
-	if st := v.Invitation; st.Status != "pending" || st.Kind != tc.InvitationInvite || !st.QueuedAt.Equal(f.clock.Now()) || !st.NextAttemptAt.Equal(f.clock.Now()) {
-		t.Errorf("doctor's state %+v", st)
+	moved := start.Add(time.Hour)
+	if err := f.svc.Update(ctx, id, tc.UpdateInput{StartDate: &moved}); err != nil {
+		t.Fatal(err)
 	}
-	v, err = f.svc.View(ctx, id, "pat-1", "")
-	if err != nil || v.Invitation.Status != tc.InvitationsNone {
-		t.Errorf("patient without email: %+v %v", v.Invitation, err)
+	st, _ = f.svc.InvitationState(ctx, id, "", "doc-1")
+	if st.Status != "pending" || st.Kind != tc.InvitationUpdate || st.Sequence != 1 || st.Attempts != 1 || st.Reason != "421 try later" || !st.NextAttemptAt.Equal(head.NextAttemptAt) {
+		t.Errorf("state behind a failed invitation %+v", st)
+	}
+
+	// The patient is removed, then the visit cancelled: both still answer.
+	parts := []tc.ParticipantInput{doctor()}
+	one := 1
+	if err := f.svc.Update(ctx, id, tc.UpdateInput{Participants: &parts, Number: &one}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"doc-1", "pat-1"} {
+		st, err := f.svc.InvitationState(ctx, id, "", user)
+		if err != nil || st.Kind != tc.InvitationCancel {
+			t.Errorf("%s after cancellation: %+v %v", user, st, err)
+		}
 	}
 }
 

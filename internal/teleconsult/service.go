@@ -527,8 +527,6 @@ type View struct {
 	Expected      int
 	// Joinable says whether the participant's link can be used now.
 	Joinable bool
-	// Invitation is the state of the participant's invitation emails.
-	Invitation *InvitationState
 }
 
 // View returns what participant userID may see of teleconsultation id.
@@ -567,9 +565,6 @@ func (s *Service) View(ctx context.Context, id, userID, language string) (*View,
 		link := s.LinkURL(p, language)
 		v.AccessLinkURL = &link
 		v.Joinable = !w.Closed(now)
-	}
-	if v.Invitation, err = s.invitationState(ctx, tc, p); err != nil {
-		return nil, err
 	}
 	return v, nil
 }
