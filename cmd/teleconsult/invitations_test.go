@@ -385,6 +385,13 @@ func TestInvitationsOff(t *testing.T) {
 		t.Fatalf("create: %d", code)
 	}
 	waitState(t, s, created.RoomID, "doc-1", "off")
+	bad := clone(mario)
+	bad["email"] = "mario.rossi@example.org\r\nBcc: x@attacker.example"
+	var e errorBody
+	if code := s.do(t, "POST", api+"/teleconsultation", "", createBody(time.Now().Add(time.Hour), anna, bad), &e); code != 400 ||
+		e.Error != "participants.data[1].email: not a valid email address" {
+		t.Errorf("bad email: %d %q", code, e.Error)
+	}
 	if n := strings.Count(logs.String(), "invitations are off"); n != 1 {
 		t.Errorf("logged %d times that invitations are off:\n%s", n, logs.String())
 	}
