@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/teleconsult/teleconsult/internal/mail"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
@@ -129,6 +130,30 @@ type Config struct {
 	MaxBodyBytes int64
 	// Media configures the built-in video (config_media.go).
 	Media MediaConfig
+
+	// Invitations (see invitations.go).
+	//
+	// SMTP (SMTP_URL) is where invitation emails go; nil when unset:
+	// invitations are off. Its Password is a secret.
+	SMTP *mail.Server
+	// MailFrom (MAIL_FROM) is the sender, required with SMTP_URL.
+	MailFrom string
+	// SMTPTLSSkipVerify (SMTP_TLS_SKIP_VERIFY) turns certificate
+	// verification off.
+	SMTPTLSSkipVerify bool
+	// MailTemplatesDir (MAIL_TEMPLATES_DIR) overrides the templates.
+	MailTemplatesDir string
+	// DefaultTimeZone (DEFAULT_TIME_ZONE) is the IANA zone of
+	// participants without one.
+	DefaultTimeZone string
+	// InviteShowNames (INVITE_SHOW_NAMES) shows the other participants'
+	// names in invitations.
+	InviteShowNames bool
+	// CompanyName (COMPANY_NAME) is shown in invitations.
+	CompanyName string
+	// DeviceCheckURL (DEVICE_CHECK_URL) is linked from invitations; ""
+	// leaves the link out.
+	DeviceCheckURL string
 
 	// BandyerAPISecretKey (BANDYER_API_SECRET_KEY) is Kaleyra's API key.
 	// Secret.
@@ -494,6 +519,126 @@ func variables() []variable {
 			show: func(c *Config) shown { return shown{value: strconv.FormatInt(c.MaxBodyBytes, 10)} },
 		},
 
+		// Invitation emails.
+		{
+			VarDoc: VarDoc{Name: "SMTP_URL", Default: "",
+				Description: "Mail server for invitation emails: `smtp://user:password@host:port` (STARTTLS whenever the server offers it; default port 587) or `smtps://…` (implicit TLS; default port 465); special characters in the user name or password percent-encoded; the login is only sent over TLS. Unset: invitations are off (logged once at start, and shown as `off` in the API).",
+				Secret:      true},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				srv, err := mail.ParseURL(v)
+				if err != nil {
+					return err
+				}
+				c.SMTP = &srv
+				return nil
+			},
+			show: func(c *Config) shown {
+				if c.SMTP == nil {
+					return shown{masked: true, value: "(not set)", note: "invitations are off"}
+				}
+				return shown{masked: true, value: c.SMTP.String()}
+			},
+		},
+		{
+			VarDoc: VarDoc{Name: "MAIL_FROM", Default: "",
+				Description: "Sender of invitation emails, required with SMTP_URL: `visits@clinic.example` or `Clinic <visits@clinic.example>` (without a display name, COMPANY_NAME is shown)."},
+			parse: func(c *Config, v string) error {
+				if v == "" && c.SMTP == nil {
+					return nil
+				}
+				if _, err := mail.ParseFrom(v); err != nil {
+					return err
+				}
+				c.MailFrom = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.MailFrom} },
+		},
+		{
+			VarDoc: VarDoc{Name: "SMTP_TLS_SKIP_VERIFY", Default: "false",
+				Description: "`true`: do not verify the mail server's TLS certificate (a test server with a self-signed certificate). Never in production. true/false or 1/0."},
+			value: "false",
+			parse: func(c *Config, v string) (err error) { c.SMTPTLSSkipVerify, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.SMTPTLSSkipVerify)} },
+		},
+		{
+			VarDoc: VarDoc{Name: "MAIL_TEMPLATES_DIR", Default: "",
+				Description: "Directory of invitation templates overriding the built-in ones: `<lang>/subject.txt`, `summary.txt`, `body.txt` (text/template) and `body.html` (html/template), e.g. `it/body.html`; a new language needs all four. Checked at start. See the README's Invitations section for the fields."},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				if fi, err := os.Stat(v); err != nil || !fi.IsDir() {
+					return errors.New("expected an existing directory")
+				}
+				c.MailTemplatesDir = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.MailTemplatesDir} },
+		},
+		{
+			VarDoc: VarDoc{Name: "DEFAULT_TIME_ZONE", Default: "UTC",
+				Description: "IANA time zone (`Europe/Rome`) in which invitations show the date and time to participants without a `timeZone`."},
+			value: "UTC",
+			parse: func(c *Config, v string) error {
+				if _, err := time.LoadLocation(v); err != nil || v == "Local" {
+					return errors.New("expected an IANA time zone name such as Europe/Rome or UTC")
+				}
+				c.DefaultTimeZone = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.DefaultTimeZone} },
+		},
+		{
+			VarDoc: VarDoc{Name: "INVITE_SHOW_NAMES", Default: "false",
+				Description: "`true`: invitations name the other participants (their `fullName`). Off by default: an invitation carries the minimum of patient data. true/false or 1/0."},
+			value: "false",
+			parse: func(c *Config, v string) (err error) { c.InviteShowNames, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.InviteShowNames)} },
+		},
+		{
+			VarDoc: VarDoc{Name: "COMPANY_NAME", Default: "Teleconsult",
+				Description: "Name of the clinic or company shown in invitations (with the JSON configuration's `companyLogo`), at most 100 characters."},
+			value: "Teleconsult",
+			parse: func(c *Config, v string) error {
+				if len([]rune(v)) > 100 || strings.ContainsFunc(v, unicode.IsControl) {
+					return errors.New("expected at most 100 printable characters")
+				}
+				c.CompanyName = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.CompanyName} },
+		},
+		{
+			VarDoc: VarDoc{Name: "DEVICE_CHECK_URL", Default: "",
+				Description: "Page where participants check their camera, microphone and connection before the visit, linked from invitations: an absolute http(s) URL without query, or `none` to leave the link out. Unset: PUBLIC_URL/check (the call page's device check)."},
+			parse: func(c *Config, v string) error {
+				switch v {
+				case "":
+					c.DeviceCheckURL = c.PublicURL + "/check"
+				case "none":
+					c.DeviceCheckURL = ""
+				default:
+					u, err := parseBaseURL(v)
+					if err != nil {
+						return err
+					}
+					c.DeviceCheckURL = u
+				}
+				return nil
+			},
+			show: func(c *Config) shown {
+				s := shown{value: c.DeviceCheckURL}
+				if c.source("DEVICE_CHECK_URL") == sourceDefault {
+					s.note = "from PUBLIC_URL"
+				}
+				return s
+			},
+		},
+
 		// Built-in video: config_media.go.
 	}, mediaVariables(), []variable{
 		// Mia-Platform's Teleconsultation Service Backend (seed 2).
@@ -697,6 +842,7 @@ func (c *Config) Settings() teleconsult.Settings {
 		PublicURL:       c.PublicURL,
 		SessionTTL:      c.SessionTTL,
 		Config:          sc,
+		Invitations:     c.SMTP != nil,
 	}
 }
 

@@ -7,6 +7,7 @@
 //	teleconsult serve          run the service
 //	teleconsult migrate        apply database migrations and exit
 //	teleconsult config check   print the effective configuration (secrets masked)
+//	teleconsult mail test      send a sample invitation email (--to ADDRESS)
 //	teleconsult version        print the version
 //
 // Configuration comes from environment variables; see the README or
@@ -33,6 +34,7 @@ import (
 
 	"github.com/teleconsult/teleconsult/internal/files"
 	"github.com/teleconsult/teleconsult/internal/httpapi"
+	"github.com/teleconsult/teleconsult/internal/mail"
 	"github.com/teleconsult/teleconsult/internal/session"
 	"github.com/teleconsult/teleconsult/internal/sqlstore"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
@@ -52,6 +54,7 @@ Commands:
                  doctor's and the patient's links, to try a call in two tabs
   migrate        apply the database migrations and exit
   config check   print the effective configuration, secrets masked
+  mail test      send a sample invitation email: mail test --to ADDRESS
   version        print the version
 
 Configuration is read from environment variables (see the README, or run
@@ -80,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "config":
 		return cmdConfig(rest, getenv, stdout, stderr)
+	case "mail":
+		return cmdMail(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "teleconsult %s\n", version)
 		return 0
@@ -292,6 +297,11 @@ type Main struct {
 	Service  *teleconsult.Service
 	listener net.Listener
 	server   *http.Server
+
+	// Outbox sends invitations (nil when SMTP_URL is not set); Mailer is
+	// its SMTP adapter.
+	Outbox *teleconsult.Outbox
+	Mailer *mail.Mailer
 }
 
 // Open loads the keys, opens and migrates the database, wires the service
@@ -354,6 +364,9 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("uploads: %w", err)
 	} else if n > 0 {
 		log.Info("removed files left by an interrupted upload", "files", n)
+	}
+	if err := m.openInvitations(); err != nil {
+		return err
 	}
 	api, err := httpapi.New(httpapi.Config{
 		Service:      m.Service,
@@ -434,6 +447,9 @@ func (m *Main) Addr() string { return m.listener.Addr().String() }
 func (m *Main) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
+	octx, stopOutbox := context.WithCancel(ctx)
+	waitOutbox := m.runInvitations(octx)
+	defer func() { stopOutbox(); waitOutbox() }() // after the HTTP server is down
 	select {
 	case err := <-errc:
 		return err
@@ -451,8 +467,11 @@ func (m *Main) Serve(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the database.
+// Close releases the mail connection and the database.
 func (m *Main) Close() {
+	if m.Mailer != nil {
+		m.Mailer.Close()
+	}
 	if m.listener != nil && m.server == nil {
 		m.listener.Close()
 	}

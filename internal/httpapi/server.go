@@ -160,6 +160,8 @@ func New(cfg Config) (*Server, error) {
 		{"GET", Prefix + "/teleconsultation/{id}/uploads/{fileId}", true, s.handleDownload},
 		{"DELETE", Prefix + "/teleconsultation/{id}/uploads", true, s.handleDeleteUploads},
 		{"POST", Prefix + "/webhooks/daily", true, s.handleDailyWebhook},
+		{"GET", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleInvitation},
+		{"POST", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleResendInvitation},
 		{"POST", Prefix + "/credentials", false, s.handleCredentials},
 		{"POST", Prefix + "/sessions", true, s.handleSession},
 		{"GET", "/healthz", true, s.handleHealth},

@@ -17,6 +17,7 @@ type Store struct {
 	mu      sync.Mutex
 	tcs     map[string]*teleconsult.Teleconsultation
 	userMap map[[2]string]string // (provider, user id) → provider user id
+	outbox  outbox
 	// Commits counts successful Apply calls.
 	Commits int
 }
@@ -58,6 +59,11 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 			appt[tc.AppointmentID] = id
 		}
 	}
+	for _, m := range ch.Outbox {
+		if _, ok := s.tcs[m.TeleconsultationID]; !ok && next[m.TeleconsultationID] == nil {
+			return teleconsult.Errorf(teleconsult.EINTERNAL, "outbox message for unknown teleconsultation %s", m.TeleconsultationID)
+		}
+	}
 	for id, tc := range next {
 		if tc.AppointmentID != "" && live(tc) {
 			if other, ok := appt[tc.AppointmentID]; ok && other != id {
@@ -85,6 +91,7 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 		tc.Version++
 		s.tcs[tc.ID] = tc.Clone()
 	}
+	s.outbox.add(ch.Outbox)
 	s.Commits++
 	return nil
 }

@@ -106,13 +106,13 @@ func placeholders(b *strings.Builder, k, n int) {
 
 const tcColumns = `id, appointment_id, start_date, end_date, expected_participants, provider,
 	provider_room_id, state, version, room_revision, replaced_by, created_at, updated_at,
-	call_started_at, call_used_us, provider_room_url`
+	call_started_at, call_used_us, provider_room_url, calendar_sequence`
 
 const participantColumns = `teleconsultation_id, ordinal, user_id, groups_json, full_name, email,
 	email_blind, language, time_zone, role, provider_user_id, link_nonce, link_hash, removed_at,
-	provider_link`
+	provider_link, invited`
 
-const nParticipantColumns = 15
+const nParticipantColumns = 16
 
 // tcArgs returns the values of tcColumns for tc, stored at version.
 func (db *DB) tcArgs(tc *teleconsult.Teleconsultation, version int) []any {
@@ -121,7 +121,7 @@ func (db *DB) tcArgs(tc *teleconsult.Teleconsultation, version int) []any {
 		tc.ExpectedParticipants, tc.Provider, tc.ProviderRoomID, tc.State.String(), version,
 		tc.RoomRevision, nullStr(tc.ReplacedBy), db.timeArg(tc.CreatedAt, false),
 		db.timeArg(tc.UpdatedAt, false), db.timeArg(tc.CallStartedAt, true),
-		tc.CallUsed.Microseconds(), tc.ProviderRoomURL,
+		tc.CallUsed.Microseconds(), tc.ProviderRoomURL, tc.CalendarSequence,
 	}
 }
 
@@ -147,7 +147,7 @@ func (db *DB) participantArgs(tc *teleconsult.Teleconsultation, ordinal int, p *
 		nullBytes(db.keys.Seal(fieldEmail, []byte(p.Email))),
 		nullBytes(blind), p.Language, p.TimeZone, p.Role.String(), p.ProviderUserID,
 		nullBytes(p.LinkNonce), nullBytes(p.LinkHash), db.timeArg(p.RemovedAt, true),
-		nullBytes(db.keys.Seal(fieldProviderLink, []byte(p.ProviderLink))),
+		nullBytes(db.keys.Seal(fieldProviderLink, []byte(p.ProviderLink))), p.Invited,
 	}, nil
 }
 
@@ -157,7 +157,7 @@ type userKey struct{ provider, userID string }
 // Apply writes a change atomically, in one transaction with one commit:
 // updates first (compare-and-swap on Version), then creates, then the
 // user-id map, then the participants of every written teleconsultation
-// (rewritten as a whole). For every participant the user-id map entry
+// (rewritten as a whole), then the outbox messages (whose IDs it sets). For every participant the user-id map entry
 // (tc.Provider, UserID) is inserted with its ProviderUserID unless it exists;
 // the mapped value is stored. A participant without ProviderUserID gets the
 // mapped one if there is one.
@@ -221,12 +221,17 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 			writes = append(writes, w)
 		}
 	}
-	if len(writes) == 0 {
+	if len(writes) == 0 && len(ch.Outbox) == 0 {
 		return nil
+	}
+	outbox, err := db.outboxArgs(ch.Outbox)
+	if err != nil {
+		return err
 	}
 
 	var mapped map[userKey]string
-	err := db.inWriteTx(ctx, "apply", func(tx *sql.Tx) error {
+	ids := make([]int64, len(outbox))
+	err = db.inWriteTx(ctx, "apply", func(tx *sql.Tx) error {
 		for _, w := range writes {
 			if w.create {
 				continue
@@ -240,7 +245,7 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 				continue
 			}
 			_, err := tx.ExecContext(ctx, "INSERT INTO teleconsultations ("+tcColumns+") VALUES "+
-				"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)", w.args...)
+				"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)", w.args...)
 			if isUniqueViolation(err) {
 				return &teleconsult.Error{Code: teleconsult.ECONFLICT,
 					Message: fmt.Sprintf("teleconsultation %s cannot be created: its appointment already has a live teleconsultation (or its id is taken); retry", w.tc.ID),
@@ -282,7 +287,7 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 				return err
 			}
 		}
-		return nil
+		return db.insertOutbox(ctx, tx, outbox, ids)
 	})
 	if err != nil {
 		// The commit may have happened (an error after COMMIT): forget
@@ -313,6 +318,9 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 			p.ProviderUserID = mapped[userKey{tc.Provider, p.UserID}]
 		}
 	}
+	for i := range ch.Outbox {
+		ch.Outbox[i].ID = ids[i]
+	}
 	stored := make([]*teleconsult.Teleconsultation, len(writes))
 	for i, w := range writes {
 		stored[i] = w.tc
@@ -327,8 +335,8 @@ func (db *DB) casUpdate(ctx context.Context, tx *sql.Tx, tc *teleconsult.Telecon
 	res, err := tx.ExecContext(ctx, `UPDATE teleconsultations SET appointment_id = $2, start_date = $3,
 		end_date = $4, expected_participants = $5, provider = $6, provider_room_id = $7, state = $8,
 		version = $9, room_revision = $10, replaced_by = $11, created_at = $12, updated_at = $13,
-		call_started_at = $14, call_used_us = $15, provider_room_url = $16
-		WHERE id = $1 AND version = $17`, append(args, tc.Version)...)
+		call_started_at = $14, call_used_us = $15, provider_room_url = $16, calendar_sequence = $17
+		WHERE id = $1 AND version = $18`, append(args, tc.Version)...)
 	if isUniqueViolation(err) {
 		return &teleconsult.Error{Code: teleconsult.ECONFLICT,
 			Message: fmt.Sprintf("teleconsultation %s cannot be updated: its appointment already has another live teleconsultation", tc.ID),
@@ -548,9 +556,9 @@ func (db *DB) FindByLinkHash(ctx context.Context, hash []byte) (*teleconsult.Tel
 func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Teleconsultation, error) {
 	stmt, err := db.prepared(ctx, `SELECT t.id, t.appointment_id, t.start_date, t.end_date,
 		t.expected_participants, t.provider, t.provider_room_id, t.state, t.version, t.room_revision,
-		t.replaced_by, t.created_at, t.updated_at, t.call_started_at, t.call_used_us, t.provider_room_url,
+		t.replaced_by, t.created_at, t.updated_at, t.call_started_at, t.call_used_us, t.provider_room_url, t.calendar_sequence,
 		p.ordinal, p.user_id, p.groups_json, p.full_name, p.email, p.language, p.time_zone, p.role,
-		p.provider_user_id, p.link_nonce, p.link_hash, p.removed_at, p.provider_link
+		p.provider_user_id, p.link_nonce, p.link_hash, p.removed_at, p.provider_link, p.invited
 		FROM teleconsultations t LEFT JOIN participants p ON p.teleconsultation_id = t.id
 		WHERE `+where+` ORDER BY p.ordinal`)
 	if err != nil {
@@ -571,13 +579,14 @@ func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Tel
 			userID, groups, lang, tz, role, pid sql.Null[string]
 			name, email, nonce, hash, plink     []byte
 			p                                   teleconsult.Participant
+			invited                             sql.Null[bool]
 		)
 		if err := rows.Scan(&t.ID, &appointment, timeCol{&t.StartDate}, timeCol{&t.EndDate},
 			&t.ExpectedParticipants, &t.Provider, &t.ProviderRoomID, &state, &t.Version, &t.RoomRevision,
 			&replacedBy, timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt}, timeCol{&t.CallStartedAt}, &usedUS,
-			&t.ProviderRoomURL,
+			&t.ProviderRoomURL, &t.CalendarSequence,
 			&ordinal, &userID, &groups, &name, &email, &lang, &tz, &role, &pid, &nonce, &hash,
-			timeCol{&p.RemovedAt}, &plink); err != nil {
+			timeCol{&p.RemovedAt}, &plink, &invited); err != nil {
 			return nil, dbErr("load", err)
 		}
 		if tc == nil {
@@ -593,6 +602,7 @@ func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Tel
 		p.UserID, p.Language, p.TimeZone = userID.V, lang.V, tz.V
 		p.Role = teleconsult.ParseRole(role.V)
 		p.ProviderUserID = pid.V
+		p.Invited = invited.V
 		if len(nonce) > 0 {
 			p.LinkNonce = nonce
 		}

@@ -258,6 +258,9 @@ type Settings struct {
 	SessionTTL time.Duration
 	// Config is the JSON configuration file.
 	Config ServiceConfig
+	// Invitations is true when invitation emails are configured
+	// (SMTP_URL): changes queue messages in the outbox.
+	Invitations bool
 }
 
 // DefaultSettings returns the seed's defaults.

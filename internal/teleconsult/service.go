@@ -93,6 +93,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 		}
 		tc.State = StateScheduled
 	}
+	invites := s.invitations(nil, tc, now)
 
 	// Replace the appointment's live teleconsultation, if any. A race with
 	// another create for the same appointment is caught by the store's
@@ -101,9 +102,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 	for attempt := 0; ; attempt++ {
 		old, err = s.supersede(ctx, tc)
 		if err == nil {
-			ch := Change{Create: []*Teleconsultation{tc}}
+			ch := Change{Create: []*Teleconsultation{tc}, Outbox: slices.Clone(invites)}
 			if old != nil {
 				ch.Update = append(ch.Update, old)
+				ch.Outbox = append(ch.Outbox, s.invitations(nil, old, now)...)
 			}
 			err = s.Store.Apply(ctx, ch)
 		}
@@ -357,7 +359,8 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 		}
 	}
 	tc.UpdatedAt = s.now()
-	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
+	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(before, tc, tc.UpdatedAt)}
+	if err := s.Store.Apply(ctx, ch); err != nil {
 		if tc.ProviderRoomID != before.ProviderRoomID {
 			s.dropRoom(ctx, tc)
 		}
@@ -374,6 +377,8 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 		s.notify(ctx, Notification{Kind: NotifyChanged, Teleconsultation: tc, Removed: removed})
 	case len(removed) > 0:
 		s.notify(ctx, Notification{Kind: NotifyChanged, Teleconsultation: tc, Removed: removed})
+	case len(ch.Outbox) > 0:
+		s.notify(ctx, Notification{Kind: NotifyInvitationsQueued, Teleconsultation: tc})
 	}
 	return nil
 }
@@ -413,6 +418,7 @@ func (s *Service) replaceParticipants(tc *Teleconsultation, in []ParticipantInpu
 			old := &tc.Participants[idx]
 			np.LinkNonce, np.LinkHash, np.ProviderUserID = old.LinkNonce, old.LinkHash, old.ProviderUserID
 			np.ProviderLink = old.ProviderLink
+			np.Invited = old.Invited
 			if np.Role != old.Role || !slices.Equal(np.Groups, old.Groups) {
 				changed = true
 			}
@@ -435,6 +441,7 @@ func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantI
 	if tc.State != StateWaiting {
 		return Errorf(ECONFLICT, "teleconsultation %s already has all its %d participants", id, tc.ExpectedParticipants)
 	}
+	before := tc.Clone()
 	if err := validateParticipant("", &in); err != nil {
 		return err
 	}
@@ -459,7 +466,8 @@ func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantI
 		}
 	}
 	tc.UpdatedAt = s.now()
-	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
+	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(before, tc, tc.UpdatedAt)}
+	if err := s.Store.Apply(ctx, ch); err != nil {
 		s.dropRoom(ctx, tc)
 		return err
 	}
@@ -502,7 +510,8 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 		}
 	}
 	tc.UpdatedAt = s.now()
-	if err := s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}}); err != nil {
+	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(nil, tc, tc.UpdatedAt)}
+	if err := s.Store.Apply(ctx, ch); err != nil {
 		return err
 	}
 	s.log().Info("teleconsultation cancelled", "id", tc.ID)

@@ -16,6 +16,10 @@ type Change struct {
 	// change with ECONFLICT if a stored Version differs from the given
 	// one, and otherwise writes it and increments Version.
 	Update []*Teleconsultation
+	// Outbox holds invitation messages caused by this change: written in
+	// the same transaction, so that a committed change never loses its
+	// messages and a refused one sends none. The store sets their IDs.
+	Outbox []OutboxMessage
 }
 
 // Store keeps teleconsultations and the user-id map. Implementations
@@ -45,6 +49,8 @@ type Store interface {
 	CountByState(ctx context.Context) (map[State]int, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
+	// OutboxStore keeps the invitation messages and their delivery state.
+	OutboxStore
 }
 
 // VideoProvider makes and removes rooms on a video platform: the built-in
@@ -91,8 +97,8 @@ type Notification struct {
 	Removed []Participant
 }
 
-// Notifier tells participants about their teleconsultation (the invitations
-// adapter). It is called after the change is committed.
+// Notifier hears about committed changes. The [Outbox] worker is one: a
+// notification wakes it up to send what the change queued.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification)
 }

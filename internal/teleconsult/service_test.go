@@ -56,6 +56,7 @@ type fixture struct {
 	clock *clock
 	notes *notifications
 	sfu   *sfu.Provider
+	seen  int // outbox messages already looked at (newMessages)
 }
 
 var (

@@ -52,6 +52,10 @@ type Teleconsultation struct {
 	// durations of calls already ended.
 	CallStartedAt time.Time
 	CallUsed      time.Duration
+
+	// CalendarSequence is the iCalendar SEQUENCE that the next invitation
+	// messages will carry: each change that queues messages raises it.
+	CalendarSequence int
 }
 
 // Participant is one person invited to a teleconsultation.
@@ -80,6 +84,9 @@ type Participant struct {
 	// RemovedAt is set when a PATCH removed the participant: the link is
 	// dead and the participant is no longer shown.
 	RemovedAt time.Time
+	// Invited is true while the participant holds an invitation to this
+	// teleconsultation: one was queued and no cancellation since.
+	Invited bool
 }
 
 // Clone returns a deep copy of tc: no slice is shared.

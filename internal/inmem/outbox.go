@@ -1,0 +1,99 @@
+package inmem
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// outbox holds the messages of [Store]; guarded by Store.mu.
+type outbox struct {
+	msgs    []teleconsult.OutboxMessage // in id order
+	claimed map[int64]time.Time         // id → claimed until
+	lastID  int64
+}
+
+// add appends messages, setting their ids in place.
+func (o *outbox) add(msgs []teleconsult.OutboxMessage) {
+	for i := range msgs {
+		o.lastID++
+		msgs[i].ID = o.lastID
+		o.msgs = append(o.msgs, msgs[i])
+	}
+}
+
+// ClaimOutbox implements [teleconsult.OutboxStore.ClaimOutbox].
+func (s *Store) ClaimOutbox(_ context.Context, now time.Time, lease time.Duration, limit int) ([]teleconsult.OutboxMessage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := &s.outbox
+	if o.claimed == nil {
+		o.claimed = map[int64]time.Time{}
+	}
+	var out []teleconsult.OutboxMessage
+	blocked := map[[2]string]bool{} // (teleconsultation, user) with an older pending message
+	for _, m := range o.msgs {
+		if m.Status != teleconsult.DeliveryPending {
+			continue
+		}
+		k := [2]string{m.TeleconsultationID, m.UserID}
+		if blocked[k] {
+			continue
+		}
+		blocked[k] = true
+		if len(out) >= limit || m.NextAttemptAt.After(now) || o.claimed[m.ID].After(now) {
+			continue
+		}
+		o.claimed[m.ID] = now.Add(lease)
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// MarkOutbox implements [teleconsult.OutboxStore.MarkOutbox].
+func (s *Store) MarkOutbox(_ context.Context, m *teleconsult.OutboxMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := &s.outbox
+	i := slices.IndexFunc(o.msgs, func(x teleconsult.OutboxMessage) bool { return x.ID == m.ID })
+	if i < 0 {
+		return teleconsult.Errorf(teleconsult.ENOTFOUND, "outbox message %d not found", m.ID)
+	}
+	x := &o.msgs[i]
+	x.Status, x.Attempts, x.NextAttemptAt, x.LastError = m.Status, m.Attempts, m.NextAttemptAt, m.LastError
+	x.SentAt, x.UpdatedAt = m.SentAt, m.UpdatedAt
+	delete(o.claimed, m.ID)
+	return nil
+}
+
+// FindOutbox implements [teleconsult.OutboxStore.FindOutbox].
+func (s *Store) FindOutbox(_ context.Context, teleconsultationID string) ([]teleconsult.OutboxMessage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []teleconsult.OutboxMessage
+	for _, m := range s.outbox.msgs {
+		if m.TeleconsultationID == teleconsultationID {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// RecoverOutbox implements [teleconsult.OutboxStore.RecoverOutbox]: an
+// in-memory store belongs to one process, so every claim is released.
+func (s *Store) RecoverOutbox(context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.outbox.claimed)
+	clear(s.outbox.claimed)
+	return n, nil
+}
+
+// Outbox returns a copy of every outbox message, in id order (for tests).
+func (s *Store) Outbox() []teleconsult.OutboxMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.outbox.msgs)
+}

@@ -1,0 +1,189 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// The outbox (migration 00002): invitation messages written by Apply in the
+// transaction of the change that causes them, claimed and marked by the
+// outbox worker. Rows hold ids, kinds, times and the server's reasons, never
+// patient data.
+
+const outboxColumns = `teleconsultation_id, user_id, kind, sequence, start_date, end_date, resend,
+	created_at, status, attempts, next_attempt_at, last_error, sent_at, updated_at`
+
+const nOutboxColumns = 14
+
+// maxReasonLen bounds a stored failure reason.
+const maxReasonLen = 500
+
+// outboxArgs checks and encodes messages before a transaction.
+func (db *DB) outboxArgs(msgs []teleconsult.OutboxMessage) ([][]any, error) {
+	out := make([][]any, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		if m.TeleconsultationID == "" || m.UserID == "" || m.Kind == teleconsult.InvitationUnknown || m.Status == teleconsult.DeliveryUnknown {
+			return nil, teleconsult.Errorf(teleconsult.EINTERNAL, "sqlstore: outbox message %d is incomplete", i)
+		}
+		out[i] = []any{
+			m.TeleconsultationID, m.UserID, m.Kind.String(), m.Sequence,
+			db.timeArg(m.StartDate, false), db.timeArg(m.EndDate, false), m.Resend,
+			db.timeArg(m.CreatedAt, false), m.Status.String(), m.Attempts,
+			db.timeArg(m.NextAttemptAt, false), reason(m.LastError), db.timeArg(m.SentAt, true),
+			db.timeArg(m.UpdatedAt, false),
+		}
+	}
+	return out, nil
+}
+
+// reason makes a failure reason storable: valid UTF-8, control characters
+// blanked (PostgreSQL refuses NUL in text), at most maxReasonLen bytes.
+func reason(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) <= maxReasonLen {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxReasonLen], "")
+}
+
+// insertOutbox writes encoded messages in tx and puts their ids in ids.
+func (db *DB) insertOutbox(ctx context.Context, tx *sql.Tx, rows [][]any, ids []int64) error {
+	var b strings.Builder
+	b.WriteString("INSERT INTO outbox (" + outboxColumns + ") VALUES ")
+	placeholders(&b, 0, nOutboxColumns)
+	b.WriteString(" RETURNING id")
+	q := b.String()
+	for i, args := range rows {
+		if err := tx.QueryRowContext(ctx, q, args...).Scan(&ids[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanOutbox reads rows of "id, " + outboxColumns.
+func scanOutbox(rows *sql.Rows) ([]teleconsult.OutboxMessage, error) {
+	defer rows.Close()
+	var out []teleconsult.OutboxMessage
+	for rows.Next() {
+		var m teleconsult.OutboxMessage
+		var kind, status string
+		if err := rows.Scan(&m.ID, &m.TeleconsultationID, &m.UserID, &kind, &m.Sequence,
+			timeCol{&m.StartDate}, timeCol{&m.EndDate}, &m.Resend, timeCol{&m.CreatedAt}, &status,
+			&m.Attempts, timeCol{&m.NextAttemptAt}, &m.LastError, timeCol{&m.SentAt},
+			timeCol{&m.UpdatedAt}); err != nil {
+			return nil, err
+		}
+		m.Kind = teleconsult.ParseInvitationKind(kind)
+		m.Status = teleconsult.ParseDeliveryStatus(status)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ClaimOutbox implements [teleconsult.OutboxStore.ClaimOutbox]. On
+// PostgreSQL, concurrent workers skip each other's locked rows (FOR UPDATE
+// SKIP LOCKED); on SQLite the single writer serialises them.
+func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]teleconsult.OutboxMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	lock := ""
+	if db.dialect == DialectPostgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	q := `UPDATE outbox SET claimed_until = $1 WHERE id IN (
+		SELECT o.id FROM outbox o
+		WHERE o.status = 'pending' AND o.next_attempt_at <= $2
+		  AND (o.claimed_until IS NULL OR o.claimed_until <= $2)
+		  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.teleconsultation_id = o.teleconsultation_id
+		                  AND e.user_id = o.user_id AND e.status = 'pending' AND e.id < o.id)
+		ORDER BY o.id LIMIT $3` + lock + `)
+		RETURNING id, ` + outboxColumns
+	var out []teleconsult.OutboxMessage
+	err := db.inWriteTx(ctx, "claim outbox", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, db.timeArg(now.Add(lease), false), db.timeArg(now, false), limit)
+		if err != nil {
+			return err
+		}
+		out, err = scanOutbox(rows)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING does not promise an order.
+	slices.SortFunc(out, func(a, b teleconsult.OutboxMessage) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// MarkOutbox implements [teleconsult.OutboxStore.MarkOutbox].
+func (db *DB) MarkOutbox(ctx context.Context, m *teleconsult.OutboxMessage) error {
+	if m.Status == teleconsult.DeliveryUnknown {
+		return teleconsult.Errorf(teleconsult.EINTERNAL, "sqlstore: outbox message %d: no status", m.ID)
+	}
+	return db.inWriteTx(ctx, "mark outbox", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = $2, attempts = $3, next_attempt_at = $4,
+			last_error = $5, sent_at = $6, updated_at = $7, claimed_until = NULL WHERE id = $1`,
+			m.ID, m.Status.String(), m.Attempts, db.timeArg(m.NextAttemptAt, false), reason(m.LastError),
+			db.timeArg(m.SentAt, true), db.timeArg(m.UpdatedAt, false))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return teleconsult.Errorf(teleconsult.ENOTFOUND, "outbox message %d not found", m.ID)
+		}
+		return nil
+	})
+}
+
+// FindOutbox implements [teleconsult.OutboxStore.FindOutbox].
+func (db *DB) FindOutbox(ctx context.Context, teleconsultationID string) ([]teleconsult.OutboxMessage, error) {
+	stmt, err := db.prepared(ctx, "SELECT id, "+outboxColumns+" FROM outbox WHERE teleconsultation_id = $1 ORDER BY id")
+	if err != nil {
+		return nil, dbErr("find outbox", err)
+	}
+	rows, err := stmt.QueryContext(ctx, teleconsultationID)
+	if err != nil {
+		return nil, dbErr("find outbox", err)
+	}
+	out, err := scanOutbox(rows)
+	if err != nil {
+		return nil, dbErr("find outbox", err)
+	}
+	return out, nil
+}
+
+// RecoverOutbox implements [teleconsult.OutboxStore.RecoverOutbox]. On
+// SQLite this process is the database's only user, so every claim left is
+// a dead process's and is released. On PostgreSQL other replicas may be
+// sending: claims are left to expire after their lease.
+func (db *DB) RecoverOutbox(ctx context.Context) (int, error) {
+	if db.dialect != DialectSQLite {
+		return 0, nil
+	}
+	var n int64
+	err := db.inWriteTx(ctx, "recover outbox", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE outbox SET claimed_until = NULL WHERE claimed_until IS NOT NULL AND status = 'pending'")
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
