@@ -61,8 +61,11 @@ func TestOpenAPIRoutesInSync(t *testing.T) {
 			t.Errorf("%s: no summary, operationId or responses", r)
 		}
 	}
-	for r := range documented {
-		if !slices.Contains(e.srv.Routes(), r) {
+	for r, op := range documented {
+		// x-mounted routes come from other packages through Config.Mounts
+		// (the call page, the signalling WebSocket); cmd/teleconsult's
+		// tests check them against the wired server.
+		if !slices.Contains(e.srv.Routes(), r) && op["x-mounted"] != true {
 			t.Errorf("openapi.json documents %s, which the router lacks", r)
 		}
 	}
