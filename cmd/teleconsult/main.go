@@ -36,8 +36,10 @@ import (
 	"github.com/teleconsult/teleconsult/internal/httpapi"
 	"github.com/teleconsult/teleconsult/internal/mail"
 	"github.com/teleconsult/teleconsult/internal/session"
+	"github.com/teleconsult/teleconsult/internal/sfu"
 	"github.com/teleconsult/teleconsult/internal/sqlstore"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -297,6 +299,8 @@ type Main struct {
 	Service  *teleconsult.Service
 	listener net.Listener
 	server   *http.Server
+	// closers stop what runs beside the HTTP server (the SFU's calls).
+	closers []func() error
 
 	// Outbox sends invitations (nil when SMTP_URL is not set); Mailer is
 	// its SMTP adapter.
@@ -342,7 +346,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	log.Info("database ready", "dialect", m.DB.Dialect(), "migrations_applied", len(applied))
 
-	provider, err := newProvider(cfg, keys, log)
+	provider, err := newProvider(cfg, keys, m.Now, log)
 	if err != nil {
 		return fmt.Errorf("VIDEO_PROVIDER=%s: %w", cfg.VideoProvider, err)
 	}
@@ -358,6 +362,20 @@ func (m *Main) Open(ctx context.Context) error {
 		Store: m.DB, Provider: provider, Events: m.DB, Tokens: tokens, Keys: keys,
 		Settings: cfg.Settings(), Now: m.Now, Logger: log,
 		Uploads: m.DB, Files: uploads,
+	}
+	var mounts []httpapi.Mount
+	if builtin, ok := provider.(*sfu.Provider); ok {
+		builtin.SetService(m.Service)
+		m.Service.Calls = builtin
+		m.closers = append(m.closers, builtin.Close)
+		mounts = append(mounts, httpapi.Mount{Method: http.MethodGet, Path: sfu.CallPath, Public: true, Handler: builtin.Handler()})
+	}
+	pages, err := web.New(web.Config{PublicURL: cfg.PublicURL, LogoURL: cfg.ServiceConfig.CompanyLogo.URL})
+	if err != nil {
+		return err
+	}
+	for _, rt := range pages.Routes() {
+		mounts = append(mounts, httpapi.Mount{Method: rt.Method, Path: rt.Path, Public: true, Handler: rt.Handler})
 	}
 	// A crash mid-upload leaves at most files without records: remove them.
 	if n, err := m.Service.SweepUploads(ctx); err != nil {
@@ -377,6 +395,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Registry:     prometheus.NewRegistry(),
 		Version:      version,
 		Now:          m.Now,
+		Mounts:       mounts,
 	})
 	if err != nil {
 		return err
@@ -469,6 +488,11 @@ func (m *Main) Serve(ctx context.Context) error {
 
 // Close releases the mail connection and the database.
 func (m *Main) Close() {
+	for _, c := range m.closers {
+		if err := c(); err != nil {
+			m.Logger.Warn("shutting down", "err", err)
+		}
+	}
 	if m.Mailer != nil {
 		m.Mailer.Close()
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 // testClock is a clock the tests move.
 type testClock struct {

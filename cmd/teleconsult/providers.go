@@ -2,6 +2,8 @@ package main
 
 import (
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/teleconsult/teleconsult/internal/daily"
 	"github.com/teleconsult/teleconsult/internal/kaleyra"
@@ -11,7 +13,7 @@ import (
 
 // newProvider returns the video provider of VIDEO_PROVIDER: the built-in
 // SFU, Daily or Kaleyra, with its settings.
-func newProvider(cfg *Config, keys *teleconsult.Keyring, log *slog.Logger) (teleconsult.VideoProvider, error) {
+func newProvider(cfg *Config, keys *teleconsult.Keyring, now func() time.Time, log *slog.Logger) (teleconsult.VideoProvider, error) {
 	switch cfg.VideoProvider {
 	case ProviderDaily:
 		if len(cfg.DailyWebhookSecret) == 0 {
@@ -27,6 +29,31 @@ func newProvider(cfg *Config, keys *teleconsult.Keyring, log *slog.Logger) (tele
 			NamingKey: keys.NamingKey(), Timeout: cfg.ProviderTimeout, Logger: log,
 		})
 	default:
-		return sfu.NewProvider(), nil
+		return sfu.NewProvider(nil, sfuConfig(cfg, now, log))
 	}
+}
+
+// sfuConfig is the built-in SFU's configuration from the environment.
+func sfuConfig(cfg *Config, now func() time.Time, log *slog.Logger) sfu.Config {
+	c := sfu.DefaultConfig()
+	md := cfg.Media
+	switch {
+	case md.UDPPortMin != 0 && md.UDPPortMin == md.UDPPortMax:
+		c.UDPPort = int(md.UDPPortMin)
+	case md.UDPPortMin != 0:
+		c.UDPPortMin, c.UDPPortMax = md.UDPPortMin, md.UDPPortMax
+	}
+	c.PublicIP = md.PublicIP
+	c.LoopbackCandidates = md.LoopbackCandidates
+	for _, u := range md.ICEServers {
+		s := sfu.ICEServer{URLs: []string{u}}
+		if strings.HasPrefix(u, "turn") {
+			s.Username, s.Credential = md.TURNUsername, md.TURNPassword
+		}
+		c.ICEServers = append(c.ICEServers, s)
+	}
+	c.TURN.Enabled, c.TURN.Port, c.TURN.Realm = md.TURNEnabled, int(md.TURNPort), md.TURNRealm
+	c.StartAudioOff, c.StartVideoOff = cfg.StartAudioOff, cfg.StartVideoOff
+	c.Now, c.Logger = now, log
+	return c
 }

@@ -122,7 +122,7 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 	}
 	e.svc = &teleconsult.Service{
 		Store:    e.spy,
-		Provider: sfu.NewProvider(),
+		Provider: newSFU(tb),
 		Tokens:   tokens,
 		Keys:     keys,
 		Settings: settings,
@@ -194,6 +194,17 @@ func contentType(ct string) reqOption {
 			r.Header.Set("Content-Type", ct)
 		}
 	}
+}
+
+// newSFU returns the built-in provider, stopped at the end of the test.
+func newSFU(tb testing.TB) *sfu.Provider {
+	tb.Helper()
+	p, err := sfu.NewProvider(nil, sfu.DefaultConfig())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.Close() })
+	return p
 }
 
 // do serves one request: with the API key, and a JSON content type when

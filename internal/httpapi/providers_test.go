@@ -62,7 +62,7 @@ func (h *hostedProvider) ParseWebhook(req teleconsult.WebhookRequest, _ time.Tim
 
 func newHostedEnv(t *testing.T, opts ...envOption) (*env, *hostedProvider) {
 	e := newEnv(t, opts...)
-	h := &hostedProvider{Provider: sfu.NewProvider()}
+	h := &hostedProvider{Provider: newSFU(t)}
 	e.svc.Provider = h
 	e.svc.Events = inmem.NewEvents(e.store)
 	return e, h

@@ -1,29 +1,108 @@
-// Package sfu is the built-in video provider: media runs on a WebRTC SFU
-// inside the teleconsult binary (VIDEO_PROVIDER=builtin, the default).
-//
-// A built-in room needs nothing made ahead of time on another system: its
-// id names the in-process room that participants join with a session
-// token, and deleting it disconnects whoever is in it.
 package sfu
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
-// Provider implements [teleconsult.VideoProvider] for the built-in SFU.
+// CallPath is the route of the signalling WebSocket, under the API prefix.
+const CallPath = "/api/v1/telecons-be/teleconsultation/{id}/call"
+
+// closedRoomMemory is how long a deleted room id is remembered, so that a
+// join racing with DeleteRoom is refused.
+const closedRoomMemory = time.Hour
+
+// Provider implements [teleconsult.VideoProvider] for the built-in SFU and
+// serves the calls: see the package documentation.
 type Provider struct {
-	mu     sync.Mutex
-	closed map[string]bool // rooms deleted since start
+	cfg  Config
+	log  *slog.Logger
+	api  *webrtc.API
+	mux  io.Closer
+	turn *turnServer
+	svc  atomic.Pointer[teleconsult.Service]
+
+	// ctx is the parent of every connection's work; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	rooms    map[roomKey]*room
+	closed   map[string]time.Time // room ids deleted, and when
+	conns    map[*conn]struct{}
+	isClosed bool
+
+	startOnce sync.Once
+	ticker    *time.Ticker
+	bg        sync.WaitGroup // tick loop and call worker
+	connWG    sync.WaitGroup // one per connection handler
+
+	callMu      sync.Mutex
+	calls       chan callEvent
+	callsClosed bool
 }
 
 var _ teleconsult.VideoProvider = (*Provider)(nil)
 
-// NewProvider returns the built-in provider.
-func NewProvider() *Provider { return &Provider{closed: map[string]bool{}} }
+// NewProvider returns the built-in provider. svc may be nil and given
+// later with [Provider.SetService] (the Service holds the provider, so
+// cmd makes the provider first). With cfg.UDPPort or cfg.TURN.Enabled
+// it opens its sockets now; otherwise nothing runs until the first call.
+func NewProvider(svc *teleconsult.Service, cfg Config) (*Provider, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "sfu"),
+		rooms:  map[roomKey]*room{},
+		closed: map[string]time.Time{},
+		conns:  map[*conn]struct{}{},
+		calls:  make(chan callEvent, 256),
+	}
+	if p.api, p.mux, err = newAPI(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.TURN.Enabled {
+		if p.turn, err = newTURNServer(cfg, &pionLogs{log: cfg.Logger}); err != nil {
+			if p.mux != nil {
+				p.mux.Close()
+			}
+			return nil, err
+		}
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if svc != nil {
+		p.SetService(svc)
+	}
+	return p, nil
+}
+
+// SetService gives the provider the service whose rules it enforces
+// (Admit, Recheck, CallStarted, CallEnded, Settings).
+func (p *Provider) SetService(svc *teleconsult.Service) { p.svc.Store(svc) }
+
+// TURNPort is the port of the embedded TURN server, 0 without one.
+func (p *Provider) TURNPort() int {
+	if p.turn == nil {
+		return 0
+	}
+	return p.turn.port
+}
+
+func (p *Provider) now() time.Time { return p.cfg.Now() }
 
 // Name implements [teleconsult.VideoProvider.Name].
 func (*Provider) Name() string { return "builtin" }
@@ -34,35 +113,359 @@ func (*Provider) NewUser(context.Context, string, teleconsult.Role) (string, err
 	return "u_" + teleconsult.NewID(), nil
 }
 
-// CreateRoom implements [teleconsult.VideoProvider.CreateRoom].
+// CreateRoom implements [teleconsult.VideoProvider.CreateRoom]: a room id;
+// the room itself comes to life with its first participant.
 func (*Provider) CreateRoom(context.Context, *teleconsult.Teleconsultation, *teleconsult.Settings) (*teleconsult.Room, error) {
 	return &teleconsult.Room{ID: "r_" + teleconsult.NewID()}, nil
 }
 
-// Join implements [teleconsult.VideoProvider.Join]: the built-in call page
-// joins with the session token itself, so there is nowhere else to go.
-func (*Provider) Join(context.Context, *teleconsult.Teleconsultation, *teleconsult.Participant, *teleconsult.Settings, time.Time) (*teleconsult.JoinTarget, error) {
-	return &teleconsult.JoinTarget{Provider: "builtin"}, nil
-}
-
-// DeleteUploads implements [teleconsult.VideoProvider.DeleteUploads]. The
-// built-in call page has no file uploads yet, so there is nothing to
-// delete; when it gets them, this is where they go.
-func (*Provider) DeleteUploads(context.Context, *teleconsult.Teleconsultation) (teleconsult.UploadsDeleted, error) {
-	return teleconsult.UploadsDeleted{}, nil
-}
-
-// DeleteRoom implements [teleconsult.VideoProvider.DeleteRoom].
+// DeleteRoom implements [teleconsult.VideoProvider.DeleteRoom]: everyone
+// in the room gets end{reason: cancelled} (the teleconsultation was
+// cancelled or replaced) or end{reason: revoked} (the room was remade) and
+// close code 4410, at once. Joins of the room are refused from then on.
 func (p *Provider) DeleteRoom(_ context.Context, tc *teleconsult.Teleconsultation) error {
+	if tc.ProviderRoomID == "" {
+		return nil
+	}
+	key := roomKey{tc: tc.ID, room: tc.ProviderRoomID}
+	now := p.now()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed[tc.ProviderRoomID] = true
+	if len(p.closed) > 1024 {
+		p.pruneClosed(now)
+	}
+	p.closed[tc.ProviderRoomID] = now
+	r := p.rooms[key]
+	p.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	reason, msg := endRevoked, "this visit was changed: open your link again"
+	if tc.State == teleconsult.StateCancelled || tc.State == teleconsult.StateReplaced {
+		reason, msg = endCancelled, "this visit was cancelled"
+	}
+	p.log.Info("room deleted: disconnecting", "id", tc.ID, "room", tc.ProviderRoomID, "reason", reason)
+	r.closeAll(reason, closeGone, msg, !tc.State.Final())
 	return nil
 }
 
-// Closed reports whether room was deleted since the process started.
+// Closed reports whether room was deleted (in the last hour).
 func (p *Provider) Closed(room string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.closed[room]
+	_, ok := p.closed[room]
+	return ok
+}
+
+// Handler returns the signalling WebSocket endpoint, to be mounted at
+// GET [CallPath] (it reads the teleconsultation id with
+// r.PathValue("id")). It authenticates by itself: mount it public.
+func (p *Provider) Handler() http.Handler { return http.HandlerFunc(p.serveCall) }
+
+// Announce sends msg, marshalled to JSON, to everyone in the calls of a
+// teleconsultation (for example {type: "upload", …}). Nobody in a call:
+// nothing happens.
+func (p *Provider) Announce(teleconsultationID string, msg any) {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		p.log.Error("announce: cannot marshal message", "id", teleconsultationID, "err", err)
+		return
+	}
+	if len(b) > MaxMessageBytes {
+		p.log.Error("announce: message too large", "id", teleconsultationID, "bytes", len(b))
+		return
+	}
+	p.mu.Lock()
+	var rooms []*room
+	for k, r := range p.rooms {
+		if k.tc == teleconsultationID {
+			rooms = append(rooms, r)
+		}
+	}
+	p.mu.Unlock()
+	for _, r := range rooms {
+		r.broadcast(b, "")
+	}
+}
+
+// Close ends every call (end{reason: shutdown}, close 1001), records the
+// calls as ended, and stops the TURN server and the UDP mux. Call it
+// before shutting the HTTP server down: hijacked connections are not
+// waited for by http.Server.Shutdown.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	if p.isClosed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.isClosed = true
+	rooms := make([]*room, 0, len(p.rooms))
+	for _, r := range p.rooms {
+		rooms = append(rooms, r)
+	}
+	conns := make([]*conn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, r := range rooms {
+		r.closeAll(endShutdown, websocket.StatusGoingAway, "the service is restarting: reconnect in a moment", true)
+	}
+	for _, c := range conns {
+		c.end(endShutdown, websocket.StatusGoingAway, "the service is restarting: reconnect in a moment", detachNone)
+	}
+	p.connWG.Wait()
+	p.cancel()
+	if p.ticker != nil {
+		p.ticker.Stop()
+	}
+	p.callMu.Lock()
+	p.callsClosed = true
+	close(p.calls)
+	p.callMu.Unlock()
+	p.bg.Wait()
+	var err error
+	if p.turn != nil {
+		err = p.turn.Close()
+	}
+	if p.mux != nil {
+		if e := p.mux.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// start runs the tick loop and the call-state worker, once.
+func (p *Provider) start() {
+	p.startOnce.Do(func() {
+		ticks := p.cfg.Ticks
+		if ticks == nil {
+			p.ticker = time.NewTicker(p.cfg.RecheckInterval)
+			ticks = p.ticker.C
+		}
+		p.bg.Add(2)
+		go p.tickLoop(ticks)
+		go p.callWorker()
+	})
+}
+
+func (p *Provider) tickLoop(ticks <-chan time.Time) {
+	defer p.bg.Done()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case _, ok := <-ticks:
+			if !ok {
+				return
+			}
+			p.checkRooms()
+		}
+	}
+}
+
+// checkRooms runs every room's periodic checks, rooms in parallel, and
+// returns when all are done.
+func (p *Provider) checkRooms() {
+	now := p.now()
+	p.mu.Lock()
+	rooms := make([]*room, 0, len(p.rooms))
+	for _, r := range p.rooms {
+		rooms = append(rooms, r)
+	}
+	p.pruneClosed(now)
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, r := range rooms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.check(ctx, now)
+		}()
+	}
+	wg.Wait()
+}
+
+// pruneClosed forgets rooms deleted long ago; p.mu is held.
+func (p *Provider) pruneClosed(now time.Time) {
+	for id, at := range p.closed {
+		if now.Sub(at) > closedRoomMemory {
+			delete(p.closed, id)
+		}
+	}
+}
+
+// callEvent is a call starting or ending in a teleconsultation.
+type callEvent struct {
+	tc      string
+	started bool
+}
+
+// recordCall queues a call event for the worker, which records them in
+// order with Service.CallStarted and Service.CallEnded.
+func (p *Provider) recordCall(tc string, started bool) {
+	p.callMu.Lock()
+	defer p.callMu.Unlock()
+	if p.callsClosed {
+		return
+	}
+	p.calls <- callEvent{tc: tc, started: started}
+}
+
+func (p *Provider) callWorker() {
+	defer p.bg.Done()
+	for ev := range p.calls {
+		svc := p.svc.Load()
+		if svc == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var err error
+		what := "call started"
+		if ev.started {
+			err = svc.CallStarted(ctx, ev.tc)
+		} else {
+			what = "call ended"
+			err = svc.CallEnded(ctx, ev.tc)
+		}
+		cancel()
+		switch code := teleconsult.ErrorCode(err); code {
+		case "":
+		case teleconsult.ECONFLICT, teleconsult.EGONE, teleconsult.ENOTFOUND:
+			// Already recorded, or the visit is gone: nothing to record.
+			p.log.Info(what+": state not changed", "id", ev.tc, "code", code)
+		default:
+			p.log.Warn(what+": could not record", "id", ev.tc, "err", err)
+		}
+	}
+}
+
+// roomFor returns the live room of an admission, making it if needed.
+func (p *Provider) roomFor(adm *teleconsult.Admission) (*room, error) {
+	key := roomKey{tc: adm.TeleconsultationID, room: adm.RoomID}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.isClosed {
+		return nil, ErrClosed
+	}
+	if _, gone := p.closed[adm.RoomID]; gone {
+		return nil, errRoomGone
+	}
+	r := p.rooms[key]
+	if r == nil || r.isDead() {
+		r = newRoom(p, key, adm)
+		p.rooms[key] = r
+	}
+	return r, nil
+}
+
+// join puts c in its room.
+func (p *Provider) join(c *conn) (*room, []peerInfo, error) {
+	for range 3 {
+		r, err := p.roomFor(c.adm)
+		if err != nil {
+			return nil, nil, err
+		}
+		peers, err := r.join(c)
+		if err == errRoomDead {
+			continue
+		}
+		return r, peers, err
+	}
+	return nil, nil, errRoomGone
+}
+
+// dropRoom forgets r.
+func (p *Provider) dropRoom(r *room) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rooms[r.key] == r {
+		delete(p.rooms, r.key)
+	}
+}
+
+// classify turns a refusal of Admit or Recheck into an end reason and a
+// close code. transient is true when the refusal may come from the store
+// being unreachable rather than from a rule: the participant is then
+// neither refused for good nor ejected.
+func (p *Provider) classify(ctx context.Context, svc *teleconsult.Service, tcID string, err error) (reason string, code websocket.StatusCode, transient bool) {
+	switch teleconsult.ErrorCode(err) {
+	case teleconsult.EUNAUTHORIZED:
+		return endUnauthorized, closeUnauthorized, false
+	case teleconsult.EFORBIDDEN:
+		return endForbidden, closeForbidden, false
+	case teleconsult.EGONE:
+	default:
+		return endUnavailable, websocket.StatusTryAgainLater, true
+	}
+	tc, ferr := svc.Store.FindByID(ctx, tcID)
+	switch {
+	case ferr != nil && teleconsult.ErrorCode(ferr) != teleconsult.ENOTFOUND:
+		return endUnavailable, websocket.StatusTryAgainLater, true
+	case ferr != nil || tc.State == teleconsult.StateCancelled || tc.State == teleconsult.StateReplaced:
+		return endCancelled, closeGone, false
+	case tc.Window(&svc.Settings).Closed(p.now()):
+		return endExpired, closeGone, false
+	}
+	return endRevoked, closeGone, false
+}
+
+// serveCall is the WebSocket endpoint.
+func (p *Provider) serveCall(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		writeJSONError(w, http.StatusNotFound, "not found")
+		return
+	}
+	svc := p.svc.Load()
+	p.mu.Lock()
+	if svc == nil || p.isClosed {
+		p.mu.Unlock()
+		writeJSONError(w, http.StatusServiceUnavailable, "calls are not available")
+		return
+	}
+	p.connWG.Add(1)
+	p.mu.Unlock()
+	defer p.connWG.Done()
+	p.start()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: p.cfg.OriginPatterns})
+	if err != nil {
+		return // Accept answered
+	}
+	c := newConn(p, svc, ws, id, r.Host)
+	p.mu.Lock()
+	if p.isClosed {
+		p.mu.Unlock()
+		ws.Close(websocket.StatusGoingAway, endShutdown)
+		return
+	}
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
+	c.serve()
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	w.Write(b)
 }

@@ -81,9 +81,20 @@ func newFixture(t *testing.T, mod func(*tc.Settings)) *fixture {
 	if mod != nil {
 		mod(&st)
 	}
-	f := &fixture{store: inmem.NewStore(), clock: &clock{t: start.Add(-24 * time.Hour)}, notes: &notifications{}, sfu: sfu.NewProvider()}
+	f := &fixture{store: inmem.NewStore(), clock: &clock{t: start.Add(-24 * time.Hour)}, notes: &notifications{}, sfu: newSFU(t)}
 	f.svc = &tc.Service{Store: f.store, Provider: f.sfu, Notifier: f.notes, Tokens: tokens, Keys: keys, Settings: st, Now: f.clock.Now}
 	return f
+}
+
+// newSFU returns the built-in provider, stopped at the end of the test.
+func newSFU(tb testing.TB) *sfu.Provider {
+	tb.Helper()
+	p, err := sfu.NewProvider(nil, sfu.DefaultConfig())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.Close() })
+	return p
 }
 
 func dur(d time.Duration) *time.Duration { return &d }

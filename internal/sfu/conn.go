@@ -1,0 +1,856 @@
+package sfu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// Limits of one connection.
+const (
+	maxBadMessages    = 10  // more closes with 1008
+	outQueue          = 256 // messages waiting to be written; more closes with 1008
+	maxCandidates     = 64  // remote ICE candidates per connection
+	msgRate, msgBurst = 20, 60
+	chatRate          = 2 // chat messages per second, burst 10
+	chatBurst         = 10
+	writeTimeout      = 10 * time.Second
+)
+
+// conn is one signalling WebSocket and, once authenticated, its peer
+// connection. Its run loop owns the negotiation state; other goroutines
+// only queue messages (sendRaw), ask for a renegotiation, or end it.
+type conn struct {
+	p    *Provider
+	svc  *teleconsult.Service
+	ws   *websocket.Conn
+	tcID string
+	host string
+	log  *slog.Logger
+
+	out     chan []byte
+	in      chan inEvent
+	closing chan struct{}
+	endOnce sync.Once
+	// Set once, before closing is closed.
+	endMsg    []byte
+	closeCode websocket.StatusCode
+	closeWhy  string
+	mode      detachMode
+
+	renegotiateCh chan struct{}
+	connectedCh   chan struct{}
+	lastSeen      atomic.Int64
+	warned        atomic.Bool
+
+	// Set by the run loop at authentication, read-only afterwards.
+	adm  *teleconsult.Admission
+	pid  string
+	room *room
+
+	// Run loop only.
+	pc           *webrtc.PeerConnection
+	subs         map[*pubTrack]*subscription
+	freed        int                     // forwarding transceivers whose track went
+	offer        *sdp.SessionDescription // in flight, nil when stable
+	again        bool                    // renegotiate when the answer comes
+	remoteSet    bool
+	pendingCands []webrtc.ICECandidateInit
+	candidates   int
+	bad          int
+	chatTokens   bucket
+
+	mu         sync.Mutex
+	recv       map[*webrtc.RTPReceiver]string // receiver → source
+	published  []*pubTrack
+	offerSent  bool
+	heldCands  [][]byte
+	cleaningUp bool
+	media      sync.WaitGroup
+	wg         sync.WaitGroup
+}
+
+// inEvent is a message from the reader: decoded, or why not.
+type inEvent struct {
+	msg inMessage
+	err error
+}
+
+func newConn(p *Provider, svc *teleconsult.Service, ws *websocket.Conn, tcID, host string) *conn {
+	c := &conn{
+		p: p, svc: svc, ws: ws, tcID: tcID, host: host,
+		log:           p.log.With("id", tcID, "conn", teleconsult.NewID()[:8]),
+		out:           make(chan []byte, outQueue),
+		in:            make(chan inEvent),
+		closing:       make(chan struct{}),
+		renegotiateCh: make(chan struct{}, 1),
+		connectedCh:   make(chan struct{}, 1),
+		subs:          map[*pubTrack]*subscription{},
+		recv:          map[*webrtc.RTPReceiver]string{},
+		chatTokens:    newBucket(chatRate, chatBurst),
+	}
+	c.lastSeen.Store(time.Now().UnixNano())
+	return c
+}
+
+// serve runs the connection to its end and cleans up.
+func (c *conn) serve() {
+	// Frames are read through a limit of MaxMessageBytes+1 (reader); the
+	// library's own limit is only a backstop above it.
+	c.ws.SetReadLimit(MaxMessageBytes + 1)
+	c.wg.Add(2)
+	go c.reader()
+	go c.writer()
+	c.run()
+	c.cleanup()
+	c.wg.Wait()
+}
+
+// end ends the connection once: the queued messages and then, unless
+// reason is empty, end{reason, message} are written, and the socket is
+// closed with code. mode says what it means for the participant.
+func (c *conn) end(reason string, code websocket.StatusCode, message string, mode detachMode) {
+	c.endOnce.Do(func() {
+		if reason != "" {
+			c.endMsg, _ = json.Marshal(outEnd{Type: typeEnd, Reason: reason, Message: message})
+		}
+		c.closeCode, c.closeWhy, c.mode = code, reason, mode
+		close(c.closing)
+	})
+}
+
+// dropped ends a connection whose socket failed: nothing can be written.
+func (c *conn) dropped() { c.end("", websocket.StatusGoingAway, "", detachGrace) }
+
+// send queues a message.
+func (c *conn) send(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.log.Error("cannot marshal a message", "err", err)
+		return
+	}
+	c.sendRaw(b)
+}
+
+// sendRaw queues an encoded message without blocking; a peer that cannot
+// keep up is disconnected.
+func (c *conn) sendRaw(b []byte) {
+	select {
+	case <-c.closing:
+		return
+	default:
+	}
+	select {
+	case c.out <- b:
+	default:
+		c.log.Warn("outgoing queue full: disconnecting")
+		c.end(endTooSlow, websocket.StatusPolicyViolation, "the connection cannot keep up", detachGrace)
+	}
+}
+
+func (c *conn) sendError(msg string) { c.send(outError{Type: typeError, Message: msg}) }
+
+// renegotiate asks the run loop for a new offer.
+func (c *conn) renegotiate() {
+	select {
+	case c.renegotiateCh <- struct{}{}:
+	default:
+	}
+}
+
+// reader reads frames, enforces the size and rate limits and decodes.
+func (c *conn) reader() {
+	defer c.wg.Done()
+	rate := newBucket(msgRate, msgBurst)
+	for {
+		typ, rd, err := c.ws.Reader(c.p.ctx)
+		if err != nil {
+			c.dropped()
+			return
+		}
+		b, err := io.ReadAll(io.LimitReader(rd, MaxMessageBytes+1))
+		if err != nil {
+			c.dropped()
+			return
+		}
+		c.lastSeen.Store(time.Now().UnixNano())
+		ev := inEvent{}
+		switch {
+		case len(b) > MaxMessageBytes:
+			ev.err = ErrMessageTooLarge
+		case typ != websocket.MessageText:
+			ev.err = fmt.Errorf("%w: binary frames are not accepted", ErrMalformed)
+		case !rate.allow():
+			ev.err = errFlood
+		default:
+			ev.msg, ev.err = decodeMessage(b)
+		}
+		select {
+		case c.in <- ev:
+		case <-c.closing:
+			return
+		}
+		if errors.Is(ev.err, ErrMessageTooLarge) {
+			return
+		}
+	}
+}
+
+var errFlood = errors.New("too many messages: slow down")
+
+// defaultMaxFreed bounds the media sections of tracks that went, which
+// stay in a session (inactive): past it the page is asked to reconnect,
+// which starts a fresh session (within the grace period, unseen by the
+// others).
+const defaultMaxFreed = 24
+
+var errSessionTooLarge = errors.New("sfu: media session too large")
+
+// writer writes queued messages; when the connection ends it flushes the
+// queue, writes the end message and closes the socket.
+func (c *conn) writer() {
+	defer c.wg.Done()
+	for {
+		select {
+		case b := <-c.out:
+			if c.write(b) != nil {
+				c.dropped()
+				c.ws.CloseNow()
+				return
+			}
+		case <-c.closing:
+			for {
+				select {
+				case b := <-c.out:
+					if c.write(b) != nil {
+						c.ws.CloseNow()
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if c.endMsg != nil {
+				if c.write(c.endMsg) != nil {
+					c.ws.CloseNow()
+					return
+				}
+			}
+			c.ws.Close(c.closeCode, c.closeWhy)
+			return
+		}
+	}
+}
+
+func (c *conn) write(b []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, b)
+}
+
+// run is the connection's loop: authentication, then messages and
+// renegotiations, until the connection ends.
+func (c *conn) run() {
+	auth := time.NewTimer(c.p.cfg.AuthTimeout)
+	defer auth.Stop()
+	idleEvery := min(c.p.cfg.IdleTimeout/3, 5*time.Second)
+	idle := time.NewTicker(idleEvery)
+	defer idle.Stop()
+	for {
+		select {
+		case <-c.closing:
+			return
+		case <-auth.C:
+			if c.adm == nil {
+				c.end(endUnauthorized, closeUnauthorized, "no auth message in time", detachNone)
+			}
+		case <-idle.C:
+			if time.Since(time.Unix(0, c.lastSeen.Load())) > c.p.cfg.IdleTimeout {
+				c.end(endTimeout, websocket.StatusGoingAway, "nothing received for too long", detachGrace)
+			}
+		case ev := <-c.in:
+			c.handle(ev)
+		case <-c.renegotiateCh:
+			c.negotiate()
+		case <-c.connectedCh:
+			for _, s := range c.subs {
+				s.fresh = false
+				s.track.requestKeyframe(false)
+			}
+		}
+	}
+}
+
+// refuse answers a bad message with an error; too many close the
+// connection.
+func (c *conn) refuse(msg string) {
+	c.bad++
+	if c.bad > maxBadMessages {
+		c.log.Info("too many bad messages: disconnecting")
+		c.end(endPolicy, websocket.StatusPolicyViolation, "too many invalid messages", detachGrace)
+		return
+	}
+	c.sendError(msg)
+}
+
+func (c *conn) handle(ev inEvent) {
+	if errors.Is(ev.err, ErrMessageTooLarge) {
+		c.sendError(ErrMessageTooLarge.Error())
+		c.end(endTooLarge, websocket.StatusMessageTooBig, ErrMessageTooLarge.Error(), detachGrace)
+		return
+	}
+	if c.adm == nil {
+		if ev.err != nil || ev.msg.Type != typeAuth {
+			c.end(endUnauthorized, closeUnauthorized, "the first message must be {\"type\":\"auth\",\"token\":…}", detachNone)
+			return
+		}
+		c.authenticate(ev.msg.Token)
+		return
+	}
+	if ev.err != nil {
+		if ev.err == errFlood {
+			c.refuse(errFlood.Error())
+		} else {
+			c.refuse(describeDecodeError(ev.err))
+		}
+		return
+	}
+	m := ev.msg
+	switch m.Type {
+	case typeAuth:
+		c.refuse("already authenticated")
+	case typeOffer:
+		c.refuse("the server always offers: answer its offer instead")
+	case typeAnswer:
+		c.answer(m.SDP)
+	case typeCandidate:
+		c.candidate(m.Candidate)
+	case typeChat:
+		c.chat(m.Text)
+	case typePresent:
+		c.present(m.On)
+	case typeLeave:
+		c.log.Info("participant left")
+		c.end(endLeft, websocket.StatusNormalClosure, "", detachRemove)
+	case typePing:
+		c.send(outType{Type: typePong})
+	}
+}
+
+// authenticate admits the token's holder, joins the room, welcomes them
+// and makes the first offer.
+func (c *conn) authenticate(token string) {
+	ctx, cancel := context.WithTimeout(c.p.ctx, 10*time.Second)
+	defer cancel()
+	adm, err := c.svc.Admit(ctx, token, c.tcID)
+	if err == nil && adm.RoomID == "" {
+		err = teleconsult.Errorf(teleconsult.EFORBIDDEN, "this visit is not ready yet")
+	}
+	if err != nil {
+		reason, code, _ := c.p.classify(ctx, c.svc, c.tcID, err)
+		c.log.Info("connection refused", "reason", reason, "code", teleconsult.ErrorCode(err))
+		c.end(reason, code, teleconsult.ErrorMessage(err), detachNone)
+		return
+	}
+	c.adm, c.pid = adm, adm.ParticipantID
+	c.log = c.log.With("room", adm.RoomID, "participant", c.pid)
+	r, peers, err := c.p.join(c)
+	switch {
+	case errors.Is(err, errRoomFull):
+		c.log.Info("connection refused: room full", "expected", adm.Expected)
+		c.end(endFull, closeForbidden, fmt.Sprintf("this visit is for %d participants and they are all connected", adm.Expected), detachNone)
+		return
+	case errors.Is(err, ErrClosed):
+		c.end(endShutdown, websocket.StatusGoingAway, "the service is restarting: reconnect in a moment", detachNone)
+		return
+	case err != nil:
+		c.end(endCancelled, closeGone, "this visit's room was closed: open your link again", detachNone)
+		return
+	}
+	c.log.Info("participant joined", "peers", len(peers))
+	w := adm.Window
+	c.send(outWelcome{
+		Type: typeWelcome, ParticipantID: c.pid, Name: adm.DisplayName, Role: adm.Role.String(),
+		Tools: adm.Tools, Peers: peers, ICEServers: c.iceServers(),
+		Window: windowInfo{OpensAt: w.Opens.UTC().Format(teleconsult.TimeLayout), StartDate: w.Start.UTC().Format(teleconsult.TimeLayout),
+			EndDate: w.End.UTC().Format(teleconsult.TimeLayout), Limited: w.Limited},
+		StartAudioOff: c.p.cfg.StartAudioOff, StartVideoOff: c.p.cfg.StartVideoOff,
+	})
+	if now := c.p.now(); r.inWarning(now) && c.warned.CompareAndSwap(false, true) {
+		c.sendRaw(r.warning(now))
+	}
+	if err := c.startMedia(); err != nil {
+		c.log.Error("cannot start the peer connection", "err", err)
+		c.end(endMediaFailed, websocket.StatusInternalError, "the media connection could not start: reconnect", detachGrace)
+	}
+}
+
+// iceServers are the configured servers plus the embedded TURN server
+// with credentials for this participant.
+func (c *conn) iceServers() []ICEServer {
+	out := make([]ICEServer, 0, len(c.p.cfg.ICEServers)+1)
+	out = append(out, c.p.cfg.ICEServers...)
+	t := c.p.turn
+	if t == nil {
+		return out
+	}
+	host := c.p.cfg.TURN.Host
+	if host == "" {
+		host = c.p.cfg.PublicIP
+	}
+	if host == "" {
+		host = c.host
+		if h, _, err := net.SplitHostPort(c.host); err == nil {
+			host = h
+		}
+	}
+	now := c.p.now()
+	exp := now.Add(c.p.cfg.TURN.CredentialTTL)
+	if w := c.adm.Window; w.Limited && w.End.Before(exp) {
+		exp = w.End.Add(time.Minute)
+	}
+	user, pass := t.credentials(c.pid, exp)
+	hp := net.JoinHostPort(host, strconv.Itoa(t.port))
+	return append(out, ICEServer{URLs: []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"},
+		Username: user, Credential: pass})
+}
+
+// startMedia makes the peer connection with its receiving transceivers
+// (microphone, camera, and screen with screen_sharing) and sends the
+// first offer.
+func (c *conn) startMedia() error {
+	pc, err := c.p.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return err
+	}
+	c.pc = pc
+	pc.OnICECandidate(c.onCandidate)
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			select {
+			case c.connectedCh <- struct{}{}:
+			default:
+			}
+		case webrtc.PeerConnectionStateFailed:
+			c.log.Info("media connection failed")
+			c.end(endMediaFailed, websocket.StatusInternalError, "the media connection failed: reconnect", detachGrace)
+		}
+	})
+	pc.OnTrack(c.onTrack)
+	kinds := []struct {
+		kind   webrtc.RTPCodecType
+		source string
+	}{{webrtc.RTPCodecTypeAudio, sourceMicrophone}, {webrtc.RTPCodecTypeVideo, sourceCamera}}
+	if c.adm.Tools.ScreenSharing {
+		kinds = append(kinds, struct {
+			kind   webrtc.RTPCodecType
+			source string
+		}{webrtc.RTPCodecTypeVideo, sourceScreen})
+	}
+	for _, k := range kinds {
+		t, err := pc.AddTransceiverFromKind(k.kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.recv[t.Receiver()] = k.source
+		c.mu.Unlock()
+	}
+	c.negotiate()
+	return nil
+}
+
+// onCandidate sends the server's candidates, holding them until the first
+// offer is out (the page cannot use a candidate before the offer).
+func (c *conn) onCandidate(cand *webrtc.ICECandidate) {
+	m := outCandidate{Type: typeCandidate}
+	if cand != nil {
+		init := cand.ToJSON()
+		m.Candidate = &iceCandidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+	}
+	b, _ := json.Marshal(m)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.offerSent {
+		c.heldCands = append(c.heldCands, b)
+		return
+	}
+	c.sendRaw(b)
+}
+
+// negotiate brings the forwarded tracks up to date and sends an offer,
+// unless one is in flight (then it runs again when the answer comes).
+func (c *conn) negotiate() {
+	if c.pc == nil {
+		return
+	}
+	if c.offer != nil {
+		c.again = true
+		return
+	}
+	c.again = false
+	changed, err := c.syncSubscriptions()
+	if err == errSessionTooLarge {
+		c.log.Info("media session too large: the page must reconnect", "freed", c.freed)
+		c.end(endMediaFailed, websocket.StatusInternalError, "the media session must be remade: reconnect", detachGrace)
+		return
+	} else if err != nil {
+		c.log.Error("cannot update forwarded tracks", "err", err)
+		c.end(endMediaFailed, websocket.StatusInternalError, "the media connection could not be updated: reconnect", detachGrace)
+		return
+	}
+	if !changed && c.pc.LocalDescription() != nil {
+		return // nothing to offer
+	}
+	offer, err := c.pc.CreateOffer(nil)
+	if err == nil {
+		err = c.pc.SetLocalDescription(offer)
+	}
+	var parsed sdp.SessionDescription
+	if err == nil {
+		err = parsed.UnmarshalString(offer.SDP)
+	}
+	if err != nil {
+		c.log.Error("cannot make an offer", "err", err)
+		c.end(endMediaFailed, websocket.StatusInternalError, "the media connection could not be updated: reconnect", detachGrace)
+		return
+	}
+	c.offer = &parsed
+	tracks := outTracks{Type: typeTracks, Tracks: []trackInfo{}}
+	for _, s := range c.subs {
+		t := s.track
+		tracks.Tracks = append(tracks.Tracks, trackInfo{StreamID: t.streamID, TrackID: t.trackID, Mid: s.transceiver.Mid(),
+			Kind: t.kind.String(), ParticipantID: t.pid, Name: t.name, Source: t.source})
+	}
+	c.send(tracks)
+	c.send(outSDP{Type: typeOffer, SDP: offer.SDP})
+	c.mu.Lock()
+	if !c.offerSent {
+		c.offerSent = true
+		for _, b := range c.heldCands {
+			c.sendRaw(b)
+		}
+		c.heldCands = nil
+	}
+	c.mu.Unlock()
+}
+
+// syncSubscriptions adds the room's tracks this participant does not
+// receive yet and removes the ones that are gone, and reports whether
+// anything changed.
+func (c *conn) syncSubscriptions() (bool, error) {
+	want := c.room.tracksFor(c.pid)
+	wanted := make(map[*pubTrack]bool, len(want))
+	for _, t := range want {
+		wanted[t] = true
+	}
+	changed := false
+	for t, s := range c.subs {
+		if wanted[t] {
+			continue
+		}
+		if err := c.pc.RemoveTrack(s.sender); err != nil {
+			return changed, err
+		}
+		delete(c.subs, t)
+		c.freed++
+		changed = true
+	}
+	if c.freed > c.p.cfg.maxFreed {
+		return changed, errSessionTooLarge
+	}
+	for _, t := range want {
+		if c.subs[t] != nil {
+			continue
+		}
+		tr, err := c.sendTransceiver(t)
+		if err != nil {
+			return changed, err
+		}
+		s := &subscription{track: t, transceiver: tr, sender: tr.Sender(), fresh: true}
+		c.subs[t] = s
+		changed = true
+		if !c.goMedia(s.readRTCP) {
+			return changed, ErrClosed
+		}
+	}
+	return changed, nil
+}
+
+// sendTransceiver returns a new sendonly transceiver carrying t.
+//
+// Freed transceivers are not reused for another track: a reused one goes
+// from inactive back to sendonly with a new SSRC and msid, which browsers
+// take but pion (as an answerer it stops a transceiver offered inactive)
+// does not. A session therefore grows by one media section per track
+// that came and went, up to defaultMaxFreed (see syncSubscriptions).
+func (c *conn) sendTransceiver(t *pubTrack) (*webrtc.RTPTransceiver, error) {
+	return c.pc.AddTransceiverFromTrack(t.local, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+}
+
+// goMedia runs f as one of the connection's media goroutines, unless the
+// connection is being cleaned up.
+func (c *conn) goMedia(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cleaningUp {
+		return false
+	}
+	c.media.Add(1)
+	go func() {
+		defer c.media.Done()
+		f()
+	}()
+	return true
+}
+
+// answer applies the page's answer to the offer in flight.
+func (c *conn) answer(text string) {
+	if c.offer == nil {
+		c.refuse("no offer is waiting for an answer")
+		return
+	}
+	if err := checkAnswer(c.offer, text); err != nil {
+		c.refuse(err.Error())
+		return
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: text}); err != nil {
+		c.log.Info("answer refused", "err", err)
+		c.refuse("the answer does not fit the offer")
+		return
+	}
+	c.offer = nil
+	c.remoteSet = true
+	for _, cand := range c.pendingCands {
+		c.addCandidate(cand)
+	}
+	c.pendingCands = nil
+	if c.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+		for _, s := range c.subs {
+			if s.fresh {
+				s.fresh = false
+				s.track.requestKeyframe(false)
+			}
+		}
+	}
+	if c.again {
+		c.negotiate()
+	}
+}
+
+// checkAnswer refuses an answer that does not mirror the offer: another
+// number or order of media sections, another kind, or a direction that
+// sends where the server only offered to send (forwarded tracks) or
+// receives where it only offered to receive.
+func checkAnswer(offer *sdp.SessionDescription, text string) error {
+	var a sdp.SessionDescription
+	if err := a.UnmarshalString(text); err != nil {
+		return errors.New("the answer is not valid SDP")
+	}
+	if len(a.MediaDescriptions) != len(offer.MediaDescriptions) {
+		return fmt.Errorf("the answer has %d media sections, the offer %d", len(a.MediaDescriptions), len(offer.MediaDescriptions))
+	}
+	for i, om := range offer.MediaDescriptions {
+		am := a.MediaDescriptions[i]
+		omid, _ := om.Attribute("mid")
+		amid, _ := am.Attribute("mid")
+		if am.MediaName.Media != om.MediaName.Media || amid != omid {
+			return fmt.Errorf("media section %d of the answer does not match the offer", i)
+		}
+		if am.MediaName.Port.Value == 0 {
+			continue
+		}
+		od, ad := direction(om), direction(am)
+		ok := false
+		switch od {
+		case "sendonly":
+			ok = ad == "recvonly" || ad == "inactive"
+		case "recvonly":
+			ok = ad == "sendonly" || ad == "inactive"
+		case "inactive":
+			ok = ad == "inactive"
+		default:
+			ok = true
+		}
+		if !ok {
+			return fmt.Errorf("media section %s: the answer's direction %s is not allowed for an offered %s", quoteShort(omid), ad, od)
+		}
+	}
+	return nil
+}
+
+func direction(m *sdp.MediaDescription) string {
+	for _, a := range m.Attributes {
+		switch a.Key {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			return a.Key
+		}
+	}
+	return "sendrecv"
+}
+
+// candidate adds a remote ICE candidate (kept until the first answer).
+func (c *conn) candidate(cand *iceCandidate) {
+	if cand == nil || cand.Candidate == "" {
+		return // end of candidates
+	}
+	c.candidates++
+	if c.candidates > maxCandidates {
+		c.refuse("too many ICE candidates")
+		return
+	}
+	init := webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex,
+		UsernameFragment: cand.UsernameFragment}
+	if !c.remoteSet {
+		c.pendingCands = append(c.pendingCands, init)
+		return
+	}
+	c.addCandidate(init)
+}
+
+func (c *conn) addCandidate(init webrtc.ICECandidateInit) {
+	if err := c.pc.AddICECandidate(init); err != nil {
+		c.log.Debug("remote candidate ignored", "err", err)
+	}
+}
+
+// chat relays a chat message to everyone in the room, sender included.
+func (c *conn) chat(text string) {
+	if !c.adm.Tools.Chat {
+		c.refuse("chat is not allowed for you")
+		return
+	}
+	if !c.chatTokens.allow() {
+		c.refuse("too many chat messages: slow down")
+		return
+	}
+	b, _ := json.Marshal(outChat{Type: typeChat, From: c.pid, Name: c.adm.DisplayName, Text: text,
+		At: c.p.now().UTC().Format(time.RFC3339)})
+	c.room.broadcast(b, "")
+}
+
+// present relays present-to-everyone.
+func (c *conn) present(on bool) {
+	if !c.adm.Tools.PresentToEveryone {
+		c.refuse("present is not allowed for you")
+		return
+	}
+	b, _ := json.Marshal(outPresent{Type: typePresent, ParticipantID: c.pid, On: on})
+	c.room.broadcast(b, "")
+}
+
+// onTrack publishes a track that arrived on one of the receiving
+// transceivers. Anything else is read and dropped.
+func (c *conn) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	c.mu.Lock()
+	source := c.recv[receiver]
+	c.mu.Unlock()
+	if source == "" || c.room == nil {
+		c.goMedia(func() { drain(remote) })
+		return
+	}
+	stream := c.pid + "-media"
+	if source == sourceScreen {
+		stream = c.pid + "-screen"
+	}
+	t := &pubTrack{owner: c, pid: c.pid, name: c.adm.DisplayName, source: source, kind: remote.Kind(),
+		streamID: stream, trackID: source + "-" + teleconsult.NewID()[:12], remote: remote, pc: c.pc,
+		ssrc: uint32(remote.SSRC())}
+	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, t.trackID, t.streamID)
+	if err != nil {
+		c.log.Error("cannot forward a track", "err", err)
+		c.goMedia(func() { drain(remote) })
+		return
+	}
+	t.local = local
+	c.mu.Lock()
+	if c.cleaningUp {
+		c.mu.Unlock()
+		return
+	}
+	c.published = append(c.published, t)
+	c.mu.Unlock()
+	if !c.room.publish(t) {
+		c.goMedia(func() { drain(remote) })
+		return
+	}
+	c.log.Info("track published", "source", source, "codec", remote.Codec().MimeType)
+	c.goMedia(func() {
+		t.forward()
+		c.room.unpublish(t)
+	})
+	c.goMedia(func() { drainRTCP(receiver) })
+}
+
+func drain(remote *webrtc.TrackRemote) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := remote.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// cleanup runs after the loop: the participant leaves the room (or enters
+// its grace), its tracks are withdrawn and the peer connection closed.
+func (c *conn) cleanup() {
+	if c.room != nil {
+		c.room.detach(c, c.mode)
+	}
+	c.mu.Lock()
+	c.cleaningUp = true
+	pubs := c.published
+	c.mu.Unlock()
+	if c.room != nil {
+		for _, t := range pubs {
+			c.room.unpublish(t)
+		}
+	}
+	if c.pc != nil {
+		if err := c.pc.Close(); err != nil {
+			c.log.Debug("closing the peer connection", "err", err)
+		}
+	}
+	c.media.Wait()
+	if c.adm != nil {
+		c.log.Info("connection ended", "reason", c.closeWhy)
+	}
+}
+
+// bucket is a token bucket on the real clock (a transport limit).
+type bucket struct {
+	rate, burst float64
+	tokens      float64
+	last        time.Time
+}
+
+func newBucket(rate, burst float64) bucket {
+	return bucket{rate: rate, burst: burst, tokens: burst, last: time.Now()}
+}
+
+func (b *bucket) allow() bool {
+	now := time.Now()
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

@@ -1,0 +1,429 @@
+package sfu
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// MaxMessageBytes is the largest signalling message accepted (64 KiB).
+const MaxMessageBytes = 64 << 10
+
+const (
+	maxChatRunes  = 2000
+	maxTokenBytes = 8 << 10
+	maxJSONDepth  = 4
+)
+
+// Message types of docs/signalling.md.
+const (
+	typeAuth       = "auth"
+	typeOffer      = "offer"
+	typeAnswer     = "answer"
+	typeCandidate  = "candidate"
+	typeChat       = "chat"
+	typePresent    = "present"
+	typeLeave      = "leave"
+	typePing       = "ping"
+	typePong       = "pong"
+	typeWelcome    = "welcome"
+	typeTracks     = "tracks"
+	typeEnd        = "end"
+	typeError      = "error"
+	typeWarning    = "warning"
+	typePeerJoined = "peer-joined"
+	typePeerLeft   = "peer-left"
+)
+
+// inFields lists, for every message type a page may send, the fields it
+// may have (type included). Keys are matched exactly, case included.
+var inFields = map[string][]string{
+	typeAuth:      {"type", "token"},
+	typeOffer:     {"type", "sdp"},
+	typeAnswer:    {"type", "sdp"},
+	typeCandidate: {"type", "candidate"},
+	typeChat:      {"type", "text"},
+	typePresent:   {"type", "on"},
+	typeLeave:     {"type"},
+	typePing:      {"type"},
+}
+
+var candidateFields = []string{"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
+
+// inMessage is a decoded message from the page. Only the fields of its
+// type are set.
+type inMessage struct {
+	Type  string
+	Token string // auth
+	SDP   string // offer, answer
+	// Candidate is nil for the end-of-candidates null.
+	Candidate *iceCandidate
+	Text      string // chat
+	On        bool   // present
+}
+
+// iceCandidate is RTCIceCandidateInit as browsers serialise it.
+type iceCandidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// decodeMessage decodes one signalling message strictly: one JSON object
+// of valid UTF-8, at most MaxMessageBytes, a known type, only that type's
+// fields (exact names, each once) with values of the right type.
+func decodeMessage(b []byte) (inMessage, error) {
+	var m inMessage
+	if len(b) > MaxMessageBytes {
+		return m, ErrMessageTooLarge
+	}
+	if !utf8.Valid(b) {
+		return m, ErrMalformed
+	}
+	if err := scanJSON(b); err != nil {
+		return m, err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return m, ErrMalformed
+	}
+	rawType, ok := raw["type"]
+	if !ok {
+		return m, fmt.Errorf("%w: type", ErrMissingField)
+	}
+	if err := json.Unmarshal(rawType, &m.Type); err != nil {
+		return m, fmt.Errorf("%w: type must be a string", ErrBadField)
+	}
+	allowed, ok := inFields[m.Type]
+	if !ok {
+		return inMessage{}, fmt.Errorf("%w %s", ErrUnknownType, quoteShort(m.Type))
+	}
+	if err := onlyFields(raw, allowed); err != nil {
+		return inMessage{}, err
+	}
+	var err error
+	switch m.Type {
+	case typeAuth:
+		m.Token, err = stringField(raw, "token", maxTokenBytes)
+	case typeOffer, typeAnswer:
+		m.SDP, err = stringField(raw, "sdp", MaxMessageBytes)
+	case typeCandidate:
+		m.Candidate, err = candidateField(raw)
+	case typeChat:
+		m.Text, err = stringField(raw, "text", MaxMessageBytes)
+		if err == nil {
+			err = checkChat(m.Text)
+		}
+	case typePresent:
+		v, ok := raw["on"]
+		if !ok {
+			return inMessage{}, fmt.Errorf("%w: on", ErrMissingField)
+		}
+		if json.Unmarshal(v, &m.On) != nil || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			return inMessage{}, fmt.Errorf("%w: on must be true or false", ErrBadField)
+		}
+	}
+	if err != nil {
+		return inMessage{}, err
+	}
+	return m, nil
+}
+
+func onlyFields(raw map[string]json.RawMessage, allowed []string) error {
+	for k := range raw {
+		found := false
+		for _, a := range allowed {
+			if k == a {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("%w %s", ErrUnknownField, quoteShort(k))
+		}
+	}
+	return nil
+}
+
+// stringField returns a required non-empty string field of at most max
+// bytes.
+func stringField(raw map[string]json.RawMessage, name string, max int) (string, error) {
+	v, ok := raw[name]
+	if !ok {
+		return "", fmt.Errorf("%w: %s", ErrMissingField, name)
+	}
+	var s string
+	if bytes.Equal(bytes.TrimSpace(v), []byte("null")) || json.Unmarshal(v, &s) != nil {
+		return "", fmt.Errorf("%w: %s must be a string", ErrBadField, name)
+	}
+	if s == "" {
+		return "", fmt.Errorf("%w: %s", ErrMissingField, name)
+	}
+	if len(s) > max {
+		return "", fmt.Errorf("%w: %s is too long", ErrBadField, name)
+	}
+	return s, nil
+}
+
+func candidateField(raw map[string]json.RawMessage) (*iceCandidate, error) {
+	v, ok := raw["candidate"]
+	if !ok {
+		return nil, fmt.Errorf("%w: candidate", ErrMissingField)
+	}
+	if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		return nil, nil
+	}
+	var inner map[string]json.RawMessage
+	if json.Unmarshal(v, &inner) != nil {
+		return nil, fmt.Errorf("%w: candidate must be an object or null", ErrBadField)
+	}
+	if err := onlyFields(inner, candidateFields); err != nil {
+		return nil, fmt.Errorf("candidate: %w", err)
+	}
+	var c iceCandidate
+	if err := json.Unmarshal(v, &c); err != nil {
+		return nil, fmt.Errorf("%w: candidate: %s", ErrBadField, "wrong field type")
+	}
+	if _, ok := inner["candidate"]; !ok {
+		return nil, fmt.Errorf("%w: candidate.candidate", ErrMissingField)
+	}
+	if len(c.Candidate) > 1024 || strings.ContainsAny(c.Candidate, "\r\n\x00") {
+		return nil, fmt.Errorf("%w: candidate.candidate", ErrBadField)
+	}
+	if c.SDPMid != nil && (len(*c.SDPMid) > 32 || strings.ContainsAny(*c.SDPMid, "\r\n\x00 ")) {
+		return nil, fmt.Errorf("%w: candidate.sdpMid", ErrBadField)
+	}
+	if c.UsernameFragment != nil && len(*c.UsernameFragment) > 256 {
+		return nil, fmt.Errorf("%w: candidate.usernameFragment", ErrBadField)
+	}
+	return &c, nil
+}
+
+// checkChat enforces 1–2000 characters of text: no control characters but
+// tab and line breaks.
+func checkChat(s string) error {
+	n := 0
+	for _, r := range s {
+		n++
+		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' || r == 0x7f {
+			return fmt.Errorf("%w: text has control characters", ErrBadField)
+		}
+	}
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%w: text", ErrMissingField)
+	}
+	if n > maxChatRunes {
+		return fmt.Errorf("%w: text is longer than %d characters", ErrBadField, maxChatRunes)
+	}
+	return nil
+}
+
+// scanJSON checks that b is exactly one JSON object, nested at most
+// maxJSONDepth deep, with no object holding the same key twice (encoding/json
+// would silently keep the last one).
+func scanJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return ErrMalformed
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return ErrMalformed
+	}
+	if err := scanObject(dec, 1); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return ErrMalformed
+	}
+	return nil
+}
+
+func scanObject(dec *json.Decoder, depth int) error {
+	if depth > maxJSONDepth {
+		return fmt.Errorf("%w: nested too deep", ErrMalformed)
+	}
+	var seen []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ErrMalformed
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return ErrMalformed
+		}
+		for _, s := range seen {
+			if s == key {
+				return fmt.Errorf("%w %s", ErrDuplicateField, quoteShort(key))
+			}
+		}
+		if len(seen) > 16 {
+			return fmt.Errorf("%w: too many fields", ErrMalformed)
+		}
+		seen = append(seen, key)
+		if err := scanValue(dec, depth); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return ErrMalformed
+	}
+	return nil
+}
+
+func scanValue(dec *json.Decoder, depth int) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return ErrMalformed
+	}
+	switch tok {
+	case json.Delim('{'):
+		return scanObject(dec, depth+1)
+	case json.Delim('['):
+		if depth+1 > maxJSONDepth {
+			return fmt.Errorf("%w: nested too deep", ErrMalformed)
+		}
+		for dec.More() {
+			if err := scanValue(dec, depth+1); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return ErrMalformed
+		}
+	}
+	return nil
+}
+
+// quoteShort quotes a caller-given string for an error message, cut to 40
+// bytes.
+func quoteShort(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+		return fmt.Sprintf("%q…", s)
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// describeDecodeError is the error message shown to the sender.
+func describeDecodeError(err error) string {
+	for _, known := range []error{ErrMessageTooLarge, ErrMalformed, ErrUnknownType, ErrUnknownField,
+		ErrDuplicateField, ErrMissingField, ErrBadField} {
+		if errors.Is(err, known) {
+			return err.Error()
+		}
+	}
+	return ErrMalformed.Error()
+}
+
+// Messages from the server.
+
+type outError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+type outEnd struct {
+	Type    string `json:"type"`
+	Reason  string `json:"reason"`
+	Message string `json:"message,omitempty"`
+}
+
+type peerInfo struct {
+	ParticipantID string `json:"participantId"`
+	Name          string `json:"name"`
+}
+
+type windowInfo struct {
+	OpensAt   string `json:"opensAt"`
+	StartDate string `json:"startDate"`
+	EndDate   string `json:"endDate"`
+	Limited   bool   `json:"limited"`
+}
+
+type outWelcome struct {
+	Type          string            `json:"type"`
+	ParticipantID string            `json:"participantId"`
+	Name          string            `json:"name"`
+	Role          string            `json:"role"`
+	Tools         teleconsult.Tools `json:"tools"`
+	Peers         []peerInfo        `json:"peers"`
+	ICEServers    []ICEServer       `json:"iceServers"`
+	Window        windowInfo        `json:"window"`
+	StartAudioOff bool              `json:"startAudioOff"`
+	StartVideoOff bool              `json:"startVideoOff"`
+}
+
+type outSDP struct {
+	Type string `json:"type"`
+	SDP  string `json:"sdp"`
+}
+
+type outCandidate struct {
+	Type      string        `json:"type"`
+	Candidate *iceCandidate `json:"candidate"`
+}
+
+// trackInfo maps one forwarded track of an offer to its person.
+type trackInfo struct {
+	StreamID      string `json:"streamId"`
+	TrackID       string `json:"trackId"`
+	Mid           string `json:"mid"`
+	Kind          string `json:"kind"`
+	ParticipantID string `json:"participantId"`
+	Name          string `json:"name"`
+	Source        string `json:"source"`
+}
+
+type outTracks struct {
+	Type   string      `json:"type"`
+	Tracks []trackInfo `json:"tracks"`
+}
+
+type outChat struct {
+	Type string `json:"type"`
+	From string `json:"from"`
+	Name string `json:"name"`
+	Text string `json:"text"`
+	At   string `json:"at"`
+}
+
+type outPresent struct {
+	Type          string `json:"type"`
+	ParticipantID string `json:"participantId"`
+	On            bool   `json:"on"`
+}
+
+type outPeerJoined struct {
+	Type          string `json:"type"`
+	ParticipantID string `json:"participantId"`
+	Name          string `json:"name"`
+}
+
+type outPeerLeft struct {
+	Type          string `json:"type"`
+	ParticipantID string `json:"participantId"`
+}
+
+type outWarning struct {
+	Type        string `json:"type"`
+	Reason      string `json:"reason"`
+	EndsAt      string `json:"endsAt"`
+	SecondsLeft int    `json:"secondsLeft"`
+}
+
+type outType struct {
+	Type string `json:"type"`
+}

@@ -1,0 +1,210 @@
+package sfu
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDecodeMessage(t *testing.T) {
+	good := []struct {
+		in   string
+		want inMessage
+	}{
+		{`{"type":"auth","token":"abc"}`, inMessage{Type: "auth", Token: "abc"}},
+		{` {"token":"abc","type":"auth"} `, inMessage{Type: "auth", Token: "abc"}},
+		{`{"type":"answer","sdp":"v=0\r\n"}`, inMessage{Type: "answer", SDP: "v=0\r\n"}},
+		{`{"type":"offer","sdp":"v=0"}`, inMessage{Type: "offer", SDP: "v=0"}},
+		{`{"type":"candidate","candidate":null}`, inMessage{Type: "candidate"}},
+		{`{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"ab"}}`,
+			inMessage{Type: "candidate", Candidate: &iceCandidate{Candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+				SDPMid: ptr("0"), SDPMLineIndex: ptr(uint16(0)), UsernameFragment: ptr("ab")}}},
+		{`{"type":"candidate","candidate":{"candidate":"","sdpMid":null,"sdpMLineIndex":null}}`,
+			inMessage{Type: "candidate", Candidate: &iceCandidate{}}},
+		{`{"type":"chat","text":"ciao\nè tutto ok? 👍"}`, inMessage{Type: "chat", Text: "ciao\nè tutto ok? 👍"}},
+		{`{"type":"chat","text":"` + strings.Repeat("é", 2000) + `"}`, inMessage{Type: "chat", Text: strings.Repeat("é", 2000)}},
+		{`{"type":"present","on":true}`, inMessage{Type: "present", On: true}},
+		{`{"type":"present","on":false}`, inMessage{Type: "present"}},
+		{`{"type":"leave"}`, inMessage{Type: "leave"}},
+		{`{"type":"ping"}`, inMessage{Type: "ping"}},
+	}
+	for _, tt := range good {
+		got, err := decodeMessage([]byte(tt.in))
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%.60s: got %+v, %v", tt.in, got, err)
+		}
+	}
+
+	bad := []struct {
+		in   string
+		want error
+	}{
+		{``, ErrMalformed},
+		{`null`, ErrMalformed},
+		{`"auth"`, ErrMalformed},
+		{`[{"type":"ping"}]`, ErrMalformed},
+		{`{"type":"ping"}{"type":"ping"}`, ErrMalformed},
+		{`{"type":"ping"`, ErrMalformed},
+		{"{\"type\":\"chat\",\"text\":\"\xff\"}", ErrMalformed},
+		{`{}`, ErrMissingField},
+		{`{"type":1}`, ErrBadField},
+		{`{"type":"teleport"}`, ErrUnknownType},
+		{`{"type":"PING"}`, ErrUnknownType},
+		{`{"Type":"ping"}`, ErrMissingField},
+		{`{"type":"ping","type":"ping"}`, ErrDuplicateField},
+		{`{"type":"chat","text":"a","text":"b"}`, ErrDuplicateField},
+		{`{"type":"ping","room":"r_other"}`, ErrUnknownField},
+		{`{"type":"chat","text":"x","teleconsultationId":"abc"}`, ErrUnknownField},
+		{`{"type":"chat","text":"x","from":"u_forged"}`, ErrUnknownField},
+		{`{"type":"chat","text":"x","Text":"y"}`, ErrUnknownField},
+		{`{"type":"auth"}`, ErrMissingField},
+		{`{"type":"auth","token":""}`, ErrMissingField},
+		{`{"type":"auth","token":null}`, ErrBadField},
+		{`{"type":"auth","token":7}`, ErrBadField},
+		{`{"type":"auth","token":"` + strings.Repeat("a", maxTokenBytes+1) + `"}`, ErrBadField},
+		{`{"type":"answer"}`, ErrMissingField},
+		{`{"type":"candidate"}`, ErrMissingField},
+		{`{"type":"candidate","candidate":"x"}`, ErrBadField},
+		{`{"type":"candidate","candidate":{"sdpMid":"0"}}`, ErrMissingField},
+		{`{"type":"candidate","candidate":{"candidate":"a","port":1}}`, ErrUnknownField},
+		{`{"type":"candidate","candidate":{"candidate":"a","sdpMLineIndex":-1}}`, ErrBadField},
+		{`{"type":"candidate","candidate":{"candidate":"a\r\nb"}}`, ErrBadField},
+		{`{"type":"candidate","candidate":{"candidate":"a","candidate":"b"}}`, ErrDuplicateField},
+		{`{"type":"chat","text":""}`, ErrMissingField},
+		{`{"type":"chat","text":"   "}`, ErrMissingField},
+		{`{"type":"chat","text":"a\u0000b"}`, ErrBadField},
+		{`{"type":"chat","text":"` + strings.Repeat("x", maxChatRunes+1) + `"}`, ErrBadField},
+		{`{"type":"present"}`, ErrMissingField},
+		{`{"type":"present","on":"yes"}`, ErrBadField},
+		{`{"type":"present","on":null}`, ErrBadField},
+		{`{"type":"leave","x":{"y":{"z":{"w":{"v":1}}}}}`, ErrMalformed},
+		{`{"type":"ping","x":[[[[1]]]]}`, ErrMalformed},
+		{`{"type":"ping","a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1,"i":1,"j":1,"k":1,"l":1,"m":1,"n":1,"o":1,"p":1,"q":1}`, ErrMalformed},
+		{`{"type":"chat","text":"` + strings.Repeat("x", MaxMessageBytes) + `"}`, ErrMessageTooLarge},
+	}
+	for _, tt := range bad {
+		got, err := decodeMessage([]byte(tt.in))
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%.60s: got %+v, %v; want %v", tt.in, got, err, tt.want)
+		}
+		if err != nil && describeDecodeError(err) == "" {
+			t.Errorf("%.60s: no description", tt.in)
+		}
+	}
+}
+
+func TestParseICEServers(t *testing.T) {
+	got, err := ParseICEServers(` [{"urls":["stun:stun.example.org:3478"]},{"urls":["turn:turn.example.org"],"username":"u","credential":"p"}] `)
+	if err != nil || len(got) != 2 || got[1].Username != "u" {
+		t.Errorf("got %+v, %v", got, err)
+	}
+	got, err = ParseICEServers("stun:a.example, stuns:b.example")
+	if err != nil || len(got) != 2 || got[1].URLs[0] != "stuns:b.example" {
+		t.Errorf("got %+v, %v", got, err)
+	}
+	if got, err := ParseICEServers(""); err != nil || got != nil {
+		t.Errorf("empty: %+v, %v", got, err)
+	}
+	for _, bad := range []string{
+		`[{"urls":["http://x"]}]`, `[{"urls":[]}]`, `[{"urls":["turn:x"]}]`, `[{"urls":["stun:x"],"extra":1}]`,
+		`[{`, "turn:x", "stun:", "stun:a b",
+	} {
+		if _, err := ParseICEServers(bad); !errors.Is(err, ErrConfig) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestConfigChecks(t *testing.T) {
+	bad := []Config{
+		{UDPPort: -1},
+		{UDPPort: 70000},
+		{UDPPortMin: 5000, UDPPortMax: 4000},
+		{UDPPortMax: 4000},
+		{PublicIP: "example.org"},
+		{ICEServers: []ICEServer{{URLs: []string{"ftp://x"}}}},
+		{TURN: TURNConfig{Enabled: true}}, // no public IP
+		{TURN: TURNConfig{Enabled: true, Port: -2}, PublicIP: "192.0.2.1"},
+	}
+	for i, c := range bad {
+		if _, err := NewProvider(nil, c); !errors.Is(err, ErrConfig) {
+			t.Errorf("%d: %+v: %v", i, c, err)
+		}
+	}
+	p, err := NewProvider(nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name() != "builtin" {
+		t.Error(p.Name())
+	}
+	if err := p.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// FuzzDecodeMessage: no input panics, every accepted message is one of the
+// protocol's types, and an accepted message survives a round trip.
+func FuzzDecodeMessage(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"auth","token":"eyJhbGciOiJIUzI1NiJ9.e30.sig"}`,
+		`{"type":"answer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}`,
+		`{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
+		`{"type":"candidate","candidate":null}`,
+		`{"type":"chat","text":"hello"}`,
+		`{"type":"present","on":true}`,
+		`{"type":"leave"}`,
+		`{"type":"ping"}`,
+		`{"type":"offer","sdp":"v=0"}`,
+		`{"type":"chat","text":"a","text":"b"}`,
+		`{"type":"chat","text":"x","from":"u_forged"}`,
+		`{"type":"ping","x":[[[[1]]]]}`,
+		`{"type":"candidate","candidate":{"candidate":"a","sdpMLineIndex":70000}}`,
+		"{\"type\":\"chat\",\"text\":\"\xff\"}",
+		`[]`, `{`, `null`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeMessage(b)
+		if err != nil {
+			if describeDecodeError(err) == "" {
+				t.Fatalf("error without description: %v", err)
+			}
+			return
+		}
+		if _, ok := inFields[m.Type]; !ok {
+			t.Fatalf("accepted type %q", m.Type)
+		}
+		// Re-encode what was understood and decode it again.
+		out := map[string]any{"type": m.Type}
+		switch m.Type {
+		case typeAuth:
+			out["token"] = m.Token
+		case typeOffer, typeAnswer:
+			out["sdp"] = m.SDP
+		case typeCandidate:
+			out["candidate"] = m.Candidate
+		case typeChat:
+			out["text"] = m.Text
+		case typePresent:
+			out["on"] = m.On
+		}
+		enc, err := json.Marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := decodeMessage(enc)
+		if err != nil {
+			if errors.Is(err, ErrMessageTooLarge) {
+				return // escaping grew it past the limit
+			}
+			t.Fatalf("round trip of %q: %v", enc, err)
+		}
+		if !reflect.DeepEqual(m, again) {
+			t.Fatalf("round trip: %+v became %+v", m, again)
+		}
+	})
+}

@@ -1,0 +1,341 @@
+// The call: one WebSocket to the built-in SFU (docs/signalling.md) and one
+// RTCPeerConnection. The server always offers; the page answers, sends its
+// microphone, camera and screen on the first transceivers of the first
+// offer, and receives the others' tracks on the rest.
+//
+// Events (all CustomEvent, data in detail):
+//   welcome          the server admitted us (detail: the welcome message)
+//   remotes          the set of remote tracks or their labels changed
+//   peers            someone joined or left (detail: {joined|left: {participantId, name}})
+//   chat, upload, present, warning   the server's messages of that type
+//   servererror      an error message (detail: {message})
+//   reconnecting     the connection dropped; the call tries again by itself
+//   reconnected      the call is back (after a new welcome)
+//   end              the call is over for this page (detail: {reason, message})
+//   sessionfailed    trading the code again failed (detail: the exchange result)
+
+import { SessionError } from './api.js';
+
+const PING_EVERY = 10000;
+const SILENCE_LIMIT = 30000;
+
+// parseSDP returns, for each m-section of sdp, its kind, mid, direction,
+// port and first msid (stream and track ids).
+function parseSDP(sdp) {
+  return sdp.split(/\r?\nm=/).slice(1).map((block) => {
+    const lines = block.split(/\r?\n/);
+    const [kind, port] = lines[0].split(' ');
+    const s = { kind, port: Number(port), mid: null, direction: 'sendrecv', streamId: null, trackId: null };
+    for (const l of lines) {
+      if (l.startsWith('a=mid:')) s.mid = l.slice(6).trim();
+      else if (/^a=(sendrecv|sendonly|recvonly|inactive)$/.test(l.trim())) s.direction = l.trim().slice(2);
+      else if (l.startsWith('a=msid:') && s.streamId === null) {
+        const [stream, track] = l.slice(7).trim().split(' ');
+        s.streamId = stream;
+        s.trackId = track || null;
+      }
+    }
+    return s;
+  });
+}
+
+export class Call extends EventTarget {
+  constructor(session, media) {
+    super();
+    this.session = session;
+    this.media = media;
+    this.ws = null;
+    this.pc = null;
+    this.welcome = null;
+    this.participantId = null;
+    this.tools = {};
+    this.peers = new Map(); // participantId → name
+    this.trackInfo = []; // the last tracks message
+    this.remotes = new Map(); // mid → {mid, kind, track, receiver, streamId, trackId, participantId, name, source}
+    this.presenter = null;
+    this.ownMids = null; // {audio, video, screen}: our transceivers
+    this.queue = Promise.resolve();
+    this.attempt = 0;
+    this.closed = false; // ended or left: no more reconnects
+    this.onMediaChange = () => this.attachLocal();
+    media.addEventListener('change', this.onMediaChange);
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  // start connects with the session's current token.
+  start() {
+    this.connect();
+  }
+
+  async connect() {
+    let token;
+    try {
+      token = await this.session.token();
+    } catch (err) {
+      const r = err instanceof SessionError ? err.result : { status: 0 };
+      if (r.status === 0 || r.status === 429 || r.status >= 500) {
+        // Not reachable now: keep trying.
+        this.scheduleReconnect(r.retryAfter);
+        return;
+      }
+      this.finish();
+      this.emit('sessionfailed', r);
+      return;
+    }
+    if (this.closed) return;
+    const ws = new WebSocket(this.session.callURL());
+    this.ws = ws;
+    this.lastHeard = Date.now();
+    ws.addEventListener('open', () => {
+      if (this.ws === ws) this.send({ type: 'auth', token });
+    });
+    ws.addEventListener('message', (ev) => {
+      if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      this.queue = this.queue
+        .then(() => this.ws === ws && this.handle(msg))
+        .catch((err) => {
+          // A message we could not apply (an offer that failed): start
+          // over on a new connection rather than stay without media.
+          if (this.ws !== ws || this.closed) return;
+          this.emit('servererror', { message: String((err && err.message) || err) });
+          this.dropped();
+        });
+    });
+    ws.addEventListener('close', () => {
+      if (this.ws === ws) this.dropped();
+    });
+  }
+
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  async handle(msg) {
+    switch (msg.type) {
+      case 'welcome':
+        return this.onWelcome(msg);
+      case 'offer':
+        return this.onOffer(msg.sdp);
+      case 'candidate':
+        if (!this.pc) return;
+        try {
+          await this.pc.addIceCandidate(msg.candidate || null);
+        } catch {
+          // a candidate for a section we rejected: harmless
+        }
+        return;
+      case 'tracks':
+        this.trackInfo = Array.isArray(msg.tracks) ? msg.tracks : [];
+        this.relabel();
+        return;
+      case 'peer-joined':
+        this.peers.set(msg.participantId, msg.name);
+        this.emit('peers', { joined: { participantId: msg.participantId, name: msg.name } });
+        return;
+      case 'peer-left': {
+        const name = this.peers.get(msg.participantId);
+        this.peers.delete(msg.participantId);
+        if (this.presenter === msg.participantId) this.presenter = null;
+        this.emit('peers', { left: { participantId: msg.participantId, name } });
+        return;
+      }
+      case 'present':
+        if (msg.on) this.presenter = msg.participantId;
+        else if (this.presenter === msg.participantId) this.presenter = null;
+        this.emit('present', msg);
+        return;
+      case 'chat':
+      case 'upload':
+      case 'warning':
+        this.emit(msg.type, msg);
+        return;
+      case 'error':
+        this.emit('servererror', { message: msg.message || '' });
+        return;
+      case 'end':
+        this.finish();
+        this.emit('end', { reason: msg.reason || '', message: msg.message || '' });
+        return;
+      default:
+        // pong, and types of a newer server
+    }
+  }
+
+  onWelcome(msg) {
+    const again = !!this.welcome;
+    this.welcome = msg;
+    this.attempt = 0;
+    this.participantId = msg.participantId;
+    this.tools = msg.tools || {};
+    this.peers = new Map((msg.peers || []).map((p) => [p.participantId, p.name]));
+    this.presenter = null;
+    this.ownMids = null;
+    this.pc = new RTCPeerConnection({ iceServers: msg.iceServers || [], bundlePolicy: 'max-bundle' });
+    const pc = this.pc;
+    pc.addEventListener('icecandidate', (ev) => {
+      if (pc !== this.pc || !ev.candidate || !ev.candidate.candidate) return;
+      const c = ev.candidate;
+      this.send({ type: 'candidate', candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc === this.pc && pc.connectionState === 'failed') this.dropped();
+    });
+    clearInterval(this.pinger);
+    this.pinger = setInterval(() => {
+      if (Date.now() - this.lastHeard > SILENCE_LIMIT) this.dropped();
+      else this.send({ type: 'ping' });
+    }, PING_EVERY);
+    this.emit(again ? 'reconnected' : 'welcome', msg);
+    if (msg.startAudioOff === false && !this.media.touched.audio && !this.media.audio) this.media.set('audio', true);
+    if (msg.startVideoOff === false && !this.media.touched.video && !this.media.video) this.media.set('video', true);
+  }
+
+  async onOffer(sdp) {
+    const pc = this.pc;
+    if (!pc) return;
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    const sections = parseSDP(sdp);
+    if (!this.ownMids) {
+      // Our own transceivers lead the first offer, the ones the server
+      // receives on: microphone, camera, then the screen.
+      const own = [];
+      for (const s of sections) {
+        if (s.direction !== 'recvonly' || own.length === 3) break;
+        own.push(s);
+      }
+      this.ownMids = {
+        audio: own.find((s) => s.kind === 'audio')?.mid ?? null,
+        video: own.filter((s) => s.kind === 'video')[0]?.mid ?? null,
+        screen: own.filter((s) => s.kind === 'video')[1]?.mid ?? null,
+      };
+    }
+    const own = new Set(Object.values(this.ownMids).filter((m) => m !== null));
+    for (const tr of pc.getTransceivers()) {
+      if (own.has(tr.mid) && tr.direction !== 'sendonly') tr.direction = 'sendonly';
+    }
+    await this.attachLocal();
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    if (pc !== this.pc) return;
+    this.send({ type: 'answer', sdp: pc.localDescription.sdp });
+    this.reconcile(sections, own);
+  }
+
+  // attachLocal puts the current local tracks on our transceivers.
+  async attachLocal() {
+    const pc = this.pc;
+    if (!pc || !this.ownMids || pc.signalingState === 'closed') return;
+    const want = { audio: this.media.audio, video: this.media.video, screen: this.media.screen };
+    for (const [kind, mid] of Object.entries(this.ownMids)) {
+      if (mid === null) continue;
+      const tr = pc.getTransceivers().find((x) => x.mid === mid);
+      if (tr && tr.sender.track !== want[kind]) {
+        try {
+          await tr.sender.replaceTrack(want[kind]);
+        } catch {
+          // closed meanwhile
+        }
+      }
+    }
+  }
+
+  // reconcile updates the remote tracks from the sections of an offer.
+  reconcile(sections, own) {
+    const now = new Map();
+    for (const s of sections) {
+      if (own.has(s.mid) || s.port === 0 || (s.direction !== 'sendonly' && s.direction !== 'sendrecv')) continue;
+      const tr = this.pc.getTransceivers().find((x) => x.mid === s.mid);
+      if (!tr) continue;
+      now.set(s.mid, { mid: s.mid, kind: s.kind, track: tr.receiver.track, receiver: tr.receiver, streamId: s.streamId, trackId: s.trackId });
+    }
+    for (const [mid, r] of this.remotes) {
+      const n = now.get(mid);
+      if (!n || n.streamId !== r.streamId || n.trackId !== r.trackId) this.remotes.delete(mid);
+    }
+    for (const [mid, n] of now) {
+      if (!this.remotes.has(mid)) this.remotes.set(mid, n);
+    }
+    this.relabel();
+  }
+
+  // relabel names each remote track after the tracks message.
+  relabel() {
+    for (const r of this.remotes.values()) {
+      const info = this.trackInfo.find((x) => x.streamId === r.streamId && x.trackId === r.trackId)
+        || this.trackInfo.find((x) => x.streamId === r.streamId && (r.kind === 'audio') === (x.source === 'microphone'));
+      r.participantId = info ? info.participantId : null;
+      r.name = info ? info.name : (r.participantId && this.peers.get(r.participantId)) || '';
+      r.source = info ? info.source : r.kind === 'audio' ? 'microphone' : 'camera';
+    }
+    this.emit('remotes');
+  }
+
+  chat(text) {
+    this.send({ type: 'chat', text });
+  }
+
+  present(on) {
+    this.send({ type: 'present', on });
+  }
+
+  // leave tells the server we leave and closes everything.
+  leave() {
+    this.send({ type: 'leave' });
+    const ws = this.ws;
+    this.finish();
+    if (ws) ws.close(1000);
+  }
+
+  // finish closes the call for good (an end message, a leave).
+  finish() {
+    this.closed = true;
+    this.teardown();
+    this.ws = null;
+    clearTimeout(this.retry);
+    this.media.removeEventListener('change', this.onMediaChange);
+  }
+
+  teardown() {
+    clearInterval(this.pinger);
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    if (this.remotes.size) {
+      this.remotes.clear();
+      this.emit('remotes');
+    }
+  }
+
+  // dropped handles a connection lost without an end message: tear down and
+  // try again with a fresh token, with exponential backoff.
+  dropped() {
+    if (this.closed) return;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(4000);
+    this.teardown();
+    this.emit('reconnecting');
+    this.scheduleReconnect();
+  }
+
+  scheduleReconnect(atLeast = 0) {
+    if (this.closed) return;
+    clearTimeout(this.retry);
+    const delay = Math.max(atLeast, Math.min(30000, 500 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4));
+    this.attempt++;
+    this.retry = setTimeout(() => {
+      // A fresh token each time: the old one may have been revoked.
+      if (this.session.data) this.session.data.expiresAt = new Date(0).toISOString();
+      this.connect();
+    }, delay);
+  }
+}

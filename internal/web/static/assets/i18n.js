@@ -1,0 +1,338 @@
+// Texts of the pages in English and Italian, and the formatting of times.
+// The language is the participant's (from the session), else ?lang= in the
+// URL, else the browser's; English when none of them is known.
+
+const messages = {
+  en: {
+    appName: 'Video visit',
+    loading: 'Loading…',
+    logo: 'Logo',
+    retryNow: 'Try again now',
+    closeHint: 'You can close this page.',
+    checkDevices: 'Check your camera and microphone',
+
+    'unsupported.title': 'This browser cannot make video calls',
+    'unsupported.text': 'Please open your link in a recent version of Chrome, Edge, Firefox or Safari.',
+    'insecure.title': 'This page needs a secure connection',
+    'insecure.text': 'Open the link exactly as it is in your invitation: it starts with https://.',
+    'unknown.title': 'This link does not work',
+    'unknown.text': 'Check that you copied the whole link from your invitation. If it still does not work, ask for a new invitation.',
+    'gone.cancelled.title': 'This visit was cancelled',
+    'gone.cancelled.text': 'Your link no longer works. If you think this is a mistake, contact the clinic.',
+    'gone.rescheduled.title': 'This visit was rescheduled',
+    'gone.rescheduled.text': 'Use the link in your newest invitation.',
+    'gone.revoked.title': 'This link was revoked',
+    'gone.revoked.text': 'You are no longer a participant of this visit.',
+    'gone.ended.title': 'This visit has ended',
+    'gone.ended.text': 'The time for this visit is over.',
+    'gone.changed.title': 'This visit was changed',
+    'gone.changed.text': 'Open your link again to join.',
+    'gone.other.title': 'This link no longer works',
+    'toomany.title': 'Too many attempts',
+    'toomany.text': 'Please wait {time}. The page will try again by itself.',
+    'offline.title': 'Cannot reach the service',
+    'offline.text': 'Check your internet connection. The page tries again in {time}.',
+    'notready.title': 'This visit is not ready yet',
+    'notready.text': 'Not everyone taking part is known yet. The page tries again by itself.',
+
+    'waiting.title': 'Your visit starts at {time}',
+    'waiting.titleDay': 'Your visit starts on {date} at {time}',
+    'waiting.countdown': 'You can join in',
+    'waiting.opensAt': 'The waiting room opens at {time}.',
+    'waiting.keepOpen': 'Keep this page open: it continues by itself.',
+
+    'prejoin.title': 'Ready to join?',
+    'prejoin.as': 'You will join as',
+    'prejoin.with': 'With {names}',
+    'prejoin.scheduled': 'Scheduled {start} – {end}',
+    'prejoin.hintOff': 'Your camera and microphone are off. You can turn them on now or during the visit.',
+    'prejoin.devices': 'Devices',
+    join: 'Join the visit',
+    joining: 'Joining…',
+
+    microphone: 'Microphone',
+    camera: 'Camera',
+    speaker: 'Speaker',
+    cameraOff: 'Camera is off',
+    micLevel: 'Microphone level',
+    testSound: 'Play a test sound',
+    defaultDevice: 'Default',
+    deviceN: '{kind} {n}',
+    'dev.denied.audio': 'Microphone access is blocked. To be heard, allow the microphone in your browser’s site settings and reload the page. You can still join without it.',
+    'dev.denied.video': 'Camera access is blocked. To be seen, allow the camera in your browser’s site settings and reload the page. You can still join without it.',
+    'dev.notfound.audio': 'No microphone was found. Connect one and try again, or join without it: the others will not hear you.',
+    'dev.notfound.video': 'No camera was found. Connect one and try again, or join without it: the others will not see you.',
+    'dev.inuse.audio': 'The microphone is being used by another application. Close it and try again.',
+    'dev.inuse.video': 'The camera is being used by another application. Close it and try again.',
+    'dev.failed.audio': 'The microphone could not be started.',
+    'dev.failed.video': 'The camera could not be started.',
+
+    screen: 'Share screen',
+    present: 'Present to everyone',
+    snapshot: 'Snapshot',
+    chat: 'Chat',
+    files: 'Files',
+    devices: 'Devices',
+    leave: 'Leave',
+    close: 'Close',
+    videos: 'Videos',
+    controls: 'Call controls',
+    you: 'You',
+    youName: '{name} (you)',
+    screenOf: '{name} (screen)',
+    yourScreen: 'Your screen',
+    alone: 'Waiting for the others to join…',
+    reconnecting: 'Connection lost. Reconnecting…',
+    reconnected: 'Reconnected',
+    ending: 'The visit ends in {time}',
+    endsAt: 'Ends at {time}',
+    peerJoined: '{name} joined the visit',
+    peerLeft: '{name} left the visit',
+    newMessage: 'New message from {name}',
+    'present.you': 'You are presenting to everyone',
+    'present.other': '{name} is presenting',
+    'screen.failed': 'Screen sharing did not start.',
+    'chat.label': 'Message',
+    'chat.placeholder': 'Write a message and press Enter',
+    'chat.send': 'Send',
+    'chat.empty': 'No messages yet.',
+    'files.upload': 'Share a file',
+    'files.empty': 'No files yet.',
+    'files.download': 'Download',
+    'files.downloadName': 'Download {name}',
+    'files.uploading': 'Sharing {name}…',
+    'files.tooLarge': 'The file is too large.',
+    'files.failed': 'The file could not be shared.',
+    'files.downloadFailed': 'The file could not be downloaded.',
+    'files.shared': '{name} shared a file',
+    'snapshot.saved': 'Snapshot saved',
+    'snapshot.shared': 'Snapshot shared in Files',
+    'snapshot.none': 'There is no video to capture yet.',
+
+    'end.expired.title': 'The visit has ended',
+    'end.expired.text': 'The time for this visit is over. Thank you.',
+    'end.revoked.title': 'Your link was revoked',
+    'end.revoked.text': 'You are no longer a participant of this visit.',
+    'end.cancelled.title': 'The visit was cancelled',
+    'end.cancelled.text': 'The call was closed because the visit was cancelled.',
+    'end.call-ended.title': 'The call has ended',
+    'end.call-ended.text': 'The other participants have left the call.',
+    'end.replaced.title': 'You opened this visit somewhere else',
+    'end.replaced.text': 'The call continues in the other window or device.',
+    'end.left.title': 'You left the visit',
+    'end.left.text': 'Your camera and microphone are off.',
+    'end.other.title': 'The call was closed',
+    reenter: 'Re-enter the visit',
+    continueHere: 'Continue here',
+
+    'check.title': 'Check your camera and microphone',
+    'check.intro': 'Test your devices before your visit. Nothing is recorded or sent.',
+    'check.start': 'Start the test',
+    'check.ok': 'Your browser can make video calls.',
+    'check.speakerHint': 'Press the button: you should hear a short tone.',
+    'check.micHint': 'Speak: the bar should move.',
+  },
+  it: {
+    appName: 'Visita video',
+    loading: 'Caricamento…',
+    logo: 'Logo',
+    retryNow: 'Riprova ora',
+    closeHint: 'Puoi chiudere questa pagina.',
+    checkDevices: 'Verifica videocamera e microfono',
+
+    'unsupported.title': 'Questo browser non può fare videochiamate',
+    'unsupported.text': 'Apri il link con una versione recente di Chrome, Edge, Firefox o Safari.',
+    'insecure.title': 'Questa pagina richiede una connessione sicura',
+    'insecure.text': 'Apri il link esattamente come appare nell’invito: inizia con https://.',
+    'unknown.title': 'Questo link non funziona',
+    'unknown.text': 'Controlla di aver copiato il link completo dall’invito. Se ancora non funziona, chiedi un nuovo invito.',
+    'gone.cancelled.title': 'Questa visita è stata annullata',
+    'gone.cancelled.text': 'Il tuo link non è più valido. Se pensi che sia un errore, contatta la struttura.',
+    'gone.rescheduled.title': 'Questa visita è stata spostata',
+    'gone.rescheduled.text': 'Usa il link dell’invito più recente.',
+    'gone.revoked.title': 'Questo link è stato revocato',
+    'gone.revoked.text': 'Non sei più un partecipante di questa visita.',
+    'gone.ended.title': 'Questa visita è terminata',
+    'gone.ended.text': 'Il tempo di questa visita è scaduto.',
+    'gone.changed.title': 'Questa visita è stata modificata',
+    'gone.changed.text': 'Apri di nuovo il tuo link per entrare.',
+    'gone.other.title': 'Questo link non è più valido',
+    'toomany.title': 'Troppi tentativi',
+    'toomany.text': 'Attendi {time}. La pagina riproverà da sola.',
+    'offline.title': 'Il servizio non è raggiungibile',
+    'offline.text': 'Controlla la connessione a internet. La pagina riprova tra {time}.',
+    'notready.title': 'Questa visita non è ancora pronta',
+    'notready.text': 'Non tutti i partecipanti sono ancora noti. La pagina riprova da sola.',
+
+    'waiting.title': 'La visita inizia alle {time}',
+    'waiting.titleDay': 'La visita inizia {date} alle {time}',
+    'waiting.countdown': 'Potrai entrare tra',
+    'waiting.opensAt': 'La sala d’attesa apre alle {time}.',
+    'waiting.keepOpen': 'Tieni aperta questa pagina: proseguirà da sola.',
+
+    'prejoin.title': 'Pronto per entrare?',
+    'prejoin.as': 'Entrerai come',
+    'prejoin.with': 'Con {names}',
+    'prejoin.scheduled': 'In programma {start} – {end}',
+    'prejoin.hintOff': 'La videocamera e il microfono sono spenti. Puoi accenderli ora o durante la visita.',
+    'prejoin.devices': 'Dispositivi',
+    join: 'Entra nella visita',
+    joining: 'Connessione…',
+
+    microphone: 'Microfono',
+    camera: 'Videocamera',
+    speaker: 'Altoparlante',
+    cameraOff: 'Videocamera spenta',
+    micLevel: 'Livello del microfono',
+    testSound: 'Riproduci un suono di prova',
+    defaultDevice: 'Predefinito',
+    deviceN: '{kind} {n}',
+    'dev.denied.audio': 'L’accesso al microfono è bloccato. Per farti sentire, consenti il microfono nelle impostazioni del sito del browser e ricarica la pagina. Puoi entrare anche senza.',
+    'dev.denied.video': 'L’accesso alla videocamera è bloccato. Per farti vedere, consenti la videocamera nelle impostazioni del sito del browser e ricarica la pagina. Puoi entrare anche senza.',
+    'dev.notfound.audio': 'Nessun microfono trovato. Collegane uno e riprova, oppure entra senza: gli altri non ti sentiranno.',
+    'dev.notfound.video': 'Nessuna videocamera trovata. Collegane una e riprova, oppure entra senza: gli altri non ti vedranno.',
+    'dev.inuse.audio': 'Il microfono è usato da un’altra applicazione. Chiudila e riprova.',
+    'dev.inuse.video': 'La videocamera è usata da un’altra applicazione. Chiudila e riprova.',
+    'dev.failed.audio': 'Non è stato possibile avviare il microfono.',
+    'dev.failed.video': 'Non è stato possibile avviare la videocamera.',
+
+    screen: 'Condividi schermo',
+    present: 'Presenta a tutti',
+    snapshot: 'Istantanea',
+    chat: 'Chat',
+    files: 'File',
+    devices: 'Dispositivi',
+    leave: 'Esci',
+    close: 'Chiudi',
+    videos: 'Video',
+    controls: 'Controlli della chiamata',
+    you: 'Tu',
+    youName: '{name} (tu)',
+    screenOf: '{name} (schermo)',
+    yourScreen: 'Il tuo schermo',
+    alone: 'In attesa degli altri partecipanti…',
+    reconnecting: 'Connessione persa. Riconnessione in corso…',
+    reconnected: 'Connessione ristabilita',
+    ending: 'La visita termina tra {time}',
+    endsAt: 'Termina alle {time}',
+    peerJoined: '{name} è nella visita',
+    peerLeft: '{name} ha lasciato la visita',
+    newMessage: 'Nuovo messaggio da {name}',
+    'present.you': 'Stai presentando a tutti',
+    'present.other': '{name} sta presentando',
+    'screen.failed': 'La condivisione dello schermo non è partita.',
+    'chat.label': 'Messaggio',
+    'chat.placeholder': 'Scrivi un messaggio e premi Invio',
+    'chat.send': 'Invia',
+    'chat.empty': 'Ancora nessun messaggio.',
+    'files.upload': 'Condividi un file',
+    'files.empty': 'Ancora nessun file.',
+    'files.download': 'Scarica',
+    'files.downloadName': 'Scarica {name}',
+    'files.uploading': 'Condivisione di {name}…',
+    'files.tooLarge': 'Il file è troppo grande.',
+    'files.failed': 'Non è stato possibile condividere il file.',
+    'files.downloadFailed': 'Non è stato possibile scaricare il file.',
+    'files.shared': '{name} ha condiviso un file',
+    'snapshot.saved': 'Istantanea salvata',
+    'snapshot.shared': 'Istantanea condivisa nei file',
+    'snapshot.none': 'Non c’è ancora un video da catturare.',
+
+    'end.expired.title': 'La visita è terminata',
+    'end.expired.text': 'Il tempo di questa visita è scaduto. Grazie.',
+    'end.revoked.title': 'Il tuo link è stato revocato',
+    'end.revoked.text': 'Non sei più un partecipante di questa visita.',
+    'end.cancelled.title': 'La visita è stata annullata',
+    'end.cancelled.text': 'La chiamata è stata chiusa perché la visita è stata annullata.',
+    'end.call-ended.title': 'La chiamata è terminata',
+    'end.call-ended.text': 'Gli altri partecipanti hanno lasciato la chiamata.',
+    'end.replaced.title': 'Hai aperto questa visita altrove',
+    'end.replaced.text': 'La chiamata continua nell’altra finestra o nell’altro dispositivo.',
+    'end.left.title': 'Hai lasciato la visita',
+    'end.left.text': 'La videocamera e il microfono sono spenti.',
+    'end.other.title': 'La chiamata è stata chiusa',
+    reenter: 'Rientra nella visita',
+    continueHere: 'Continua qui',
+
+    'check.title': 'Verifica videocamera e microfono',
+    'check.intro': 'Prova i tuoi dispositivi prima della visita. Nulla viene registrato o inviato.',
+    'check.start': 'Avvia la prova',
+    'check.ok': 'Il tuo browser può fare videochiamate.',
+    'check.speakerHint': 'Premi il pulsante: dovresti sentire un breve suono.',
+    'check.micHint': 'Parla: la barra dovrebbe muoversi.',
+  },
+};
+
+let current = 'en';
+
+// chooseLanguage picks the first supported language among the
+// participant's, ?lang= and the browser's, sets it and returns it.
+export function chooseLanguage(participant) {
+  const candidates = [participant, new URLSearchParams(location.search).get('lang'), ...(navigator.languages || [navigator.language])];
+  for (const c of candidates) {
+    const primary = String(c || '').toLowerCase().split(/[-_]/)[0];
+    if (messages[primary]) {
+      current = primary;
+      break;
+    }
+  }
+  document.documentElement.lang = current;
+  return current;
+}
+
+// t returns the text of key in the current language, with {name} fields
+// filled from vars.
+export function t(key, vars) {
+  const s = messages[current][key] ?? messages.en[key] ?? key;
+  return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : s;
+}
+
+// sameDay reports whether two dates fall on the same local day.
+export function sameDay(a, b) {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+// formatClock is a local time of day (10:30).
+export function formatClock(d) {
+  return new Intl.DateTimeFormat(current, { hour: 'numeric', minute: '2-digit' }).format(d);
+}
+
+// formatDay is a local date (Tuesday 12 March).
+export function formatDay(d) {
+  return new Intl.DateTimeFormat(current, { weekday: 'long', day: 'numeric', month: 'long' }).format(d);
+}
+
+// formatDuration shows milliseconds as 1:02:03 or 02:03, or as days and
+// hours past a day.
+export function formatDuration(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const two = (n) => String(n).padStart(2, '0');
+  if (d > 0) return `${d} d ${h} h`;
+  if (h > 0) return `${h}:${two(m)}:${two(sec)}`;
+  return `${two(m)}:${two(sec)}`;
+}
+
+// formatList joins names (A, B and C).
+export function formatList(names) {
+  try {
+    return new Intl.ListFormat(current, { style: 'long', type: 'conjunction' }).format(names);
+  } catch {
+    return names.join(', ');
+  }
+}
+
+// formatSize shows a byte count (1.2 MB).
+export function formatSize(n) {
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return new Intl.NumberFormat(current, { maximumFractionDigits: i === 0 ? 0 : 1 }).format(v) + ' ' + units[i];
+}

@@ -1,0 +1,242 @@
+// Package web serves the call page: the page a participant opens from a
+// personal link (GET /join/{code}), its scripts, styles and icons
+// (GET /assets/{file}) and a device check page linked from invitations
+// (GET /check).
+//
+// Everything is embedded in the binary: plain HTML, CSS and ES modules with
+// no build step, no CDN and no external fonts. The page reads the link code
+// from its own path, trades it for a session with POST /sessions, and then
+// talks to the built-in SFU over the signalling WebSocket described in
+// docs/signalling.md, and to the uploads API, all on the same origin.
+//
+// Assets are addressed with a version query (?v=<hash of every asset>)
+// that the HTML and the ES module imports carry, so they can be cached for
+// a year; the pages themselves are never cached. The pages hold no data:
+// the code stays in the URL path and is never written to a log here.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed static
+var static embed.FS
+
+// Config configures the pages.
+type Config struct {
+	// PublicURL is the base URL participants reach the service at
+	// (PUBLIC_URL). Its host is allowed for the signalling WebSocket in the
+	// Content-Security-Policy, next to 'self'. Optional.
+	PublicURL string
+	// LogoURL is the company logo (companyLogo.url of the JSON
+	// configuration): an http(s) URL, whose origin is then allowed in
+	// img-src, or an absolute path on this server. Optional.
+	LogoURL string
+}
+
+// Route is one route of the pages, for the HTTP server's mux. Every route
+// is public: the page authenticates with the link code itself.
+type Route struct {
+	Method, Path string
+	Handler      http.Handler
+}
+
+// Pages serves the call page, the check page and their assets. Build it
+// with [New]; it is safe for concurrent use.
+type Pages struct {
+	csp     string
+	join    []byte
+	check   []byte
+	assets  map[string]asset
+	version string
+}
+
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// assetTypes are the content types of the asset kinds the page uses; a
+// file of any other kind is not served.
+var assetTypes = map[string]string{
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".json": "application/json",
+}
+
+// relativeImport matches the static imports of the ES modules
+// (from './x.js'), which get the version query like the HTML's references.
+var relativeImport = regexp.MustCompile(`(from\s+['"]\./[a-z0-9_-]+\.js)(['"])`)
+
+// New loads the embedded pages and assets and checks cfg.
+func New(cfg Config) (*Pages, error) {
+	csp, err := contentSecurityPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pages{csp: csp, assets: map[string]asset{}}
+	files, err := fs.Glob(static, "static/assets/*")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	sum := sha256.New()
+	raw := map[string][]byte{}
+	for _, f := range files {
+		b, err := static.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		name := path.Base(f)
+		if assetTypes[path.Ext(name)] == "" {
+			return nil, fmt.Errorf("web: asset %s: unknown kind", name)
+		}
+		raw[name] = b
+		fmt.Fprintf(sum, "%s\x00%d\x00", name, len(b))
+		sum.Write(b)
+	}
+	p.version = hex.EncodeToString(sum.Sum(nil))[:12]
+	for name, b := range raw {
+		if path.Ext(name) == ".js" {
+			b = relativeImport.ReplaceAll(b, []byte("${1}?v="+p.version+"${2}"))
+		}
+		p.assets[name] = asset{body: b, contentType: assetTypes[path.Ext(name)], etag: `"` + p.version + `"`}
+	}
+	if p.join, err = p.page("static/join.html", "../"); err != nil {
+		return nil, err
+	}
+	if p.check, err = p.page("static/check.html", "./"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// page reads an HTML page and fills in the base of its relative asset
+// references ({{base}}) and the assets' version ({{v}}). The references are
+// relative so that the pages also work under a PUBLIC_URL with a path.
+func (p *Pages) page(name, base string) ([]byte, error) {
+	b, err := static.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	s := strings.NewReplacer("{{base}}", base, "{{v}}", p.version).Replace(string(b))
+	return []byte(s), nil
+}
+
+// contentSecurityPolicy is the policy of the two pages: scripts, styles and
+// connections to this origin only, no inline code, DOM sinks closed by
+// Trusted Types (the page builds its DOM without HTML strings), images from
+// here, data:, blob: and the logo's origin.
+func contentSecurityPolicy(cfg Config) (string, error) {
+	img := "'self' data: blob:"
+	if cfg.LogoURL != "" && !strings.HasPrefix(cfg.LogoURL, "/") {
+		o, err := origin(cfg.LogoURL)
+		if err != nil {
+			return "", fmt.Errorf("web: logo URL: %w", err)
+		}
+		img += " " + o
+	}
+	connect := "'self'"
+	if cfg.PublicURL != "" {
+		o, err := origin(cfg.PublicURL)
+		if err != nil {
+			return "", fmt.Errorf("web: public URL: %w", err)
+		}
+		// 'self' covers ws: and wss: of the page's host in current
+		// browsers; older ones need it spelled out.
+		connect += " " + strings.Replace(strings.Replace(o, "https://", "wss://", 1), "http://", "ws://", 1)
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img +
+		"; media-src 'self' blob:; connect-src " + connect +
+		"; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'" +
+		"; require-trusted-types-for 'script'; trusted-types 'none'", nil
+}
+
+// origin returns scheme://host[:port] of an absolute http(s) URL.
+func origin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		strings.ContainsAny(u.Host, " ;'\"") {
+		return "", fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// Routes returns the routes of the pages.
+func (p *Pages) Routes() []Route {
+	return []Route{
+		{http.MethodGet, "/join/{code}", http.HandlerFunc(p.serveJoin)},
+		{http.MethodGet, "/check", http.HandlerFunc(p.serveCheck)},
+		{http.MethodGet, "/assets/{file}", http.HandlerFunc(p.serveAsset)},
+	}
+}
+
+// Version is the version query of the assets (a hash of their content).
+func (p *Pages) Version() string { return p.version }
+
+func (p *Pages) serveJoin(w http.ResponseWriter, r *http.Request) {
+	p.serveHTML(w, p.join)
+}
+
+func (p *Pages) serveCheck(w http.ResponseWriter, r *http.Request) {
+	p.serveHTML(w, p.check)
+}
+
+// permissionsPolicy lets the pages (and nothing they embed) use the camera,
+// the microphone and screen capture, and nothing else of the kind.
+const permissionsPolicy = "camera=(self), microphone=(self), display-capture=(self), fullscreen=(self), " +
+	"geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), midi=()"
+
+func (p *Pages) serveHTML(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", p.csp)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Permissions-Policy", permissionsPolicy)
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// serveAsset serves an embedded asset. Asked for with the current version
+// query it is immutable and cached for a year; otherwise (an old page, a
+// hand-typed URL) it must be revalidated.
+func (p *Pages) serveAsset(w http.ResponseWriter, r *http.Request) {
+	a, ok := p.assets[r.PathValue("file")]
+	h := w.Header()
+	if !ok {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte("not found\n"))
+		return
+	}
+	h.Set("Content-Type", a.contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("ETag", a.etag)
+	if r.URL.Query().Get("v") == p.version {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}

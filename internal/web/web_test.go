@@ -1,0 +1,249 @@
+package web
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func newServer(t *testing.T, cfg Config) (*Pages, *httptest.Server) {
+	t.Helper()
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for _, r := range p.Routes() {
+		mux.Handle(r.Method+" "+r.Path, r.Handler)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return p, srv
+}
+
+func get(t *testing.T, url string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// Ensure the pages are never cached, send no referrer, and allow scripts,
+// styles and connections from their own origin only.
+func TestPageHeaders(t *testing.T) {
+	_, srv := newServer(t, Config{PublicURL: "https://visit.example.org/tc", LogoURL: "https://cdn.example.com/logo.png"})
+	for _, p := range []string{"/join/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ", "/check"} {
+		resp, body := get(t, srv.URL+p)
+		h := resp.Header
+		if resp.StatusCode != 200 || h.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Errorf("%s: %d %s", p, resp.StatusCode, h.Get("Content-Type"))
+		}
+		if h.Get("Cache-Control") != "no-store" || h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: headers %v", p, h)
+		}
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{
+			"default-src 'none'", "script-src 'self';", "style-src 'self';",
+			"img-src 'self' data: blob: https://cdn.example.com;", "connect-src 'self' wss://visit.example.org;",
+			"frame-ancestors 'none'", "require-trusted-types-for 'script'",
+		} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", p, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: CSP %q allows unsafe sources", p, csp)
+		}
+		if !strings.Contains(h.Get("Permissions-Policy"), "camera=(self)") {
+			t.Errorf("%s: Permissions-Policy %q", p, h.Get("Permissions-Policy"))
+		}
+		if strings.Contains(body, "abcdefghijklmnopqrstuvwxyz") {
+			t.Errorf("%s: the page repeats the link code", p)
+		}
+	}
+}
+
+func TestConfig(t *testing.T) {
+	for _, cfg := range []Config{{LogoURL: "javascript:alert(1)"}, {LogoURL: "logo.png"}, {PublicURL: "ftp://x"}} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+	p, err := New(Config{LogoURL: "/static/logo.svg", PublicURL: "http://127.0.0.1:8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.csp, "img-src 'self' data: blob:;") || !strings.Contains(p.csp, "connect-src 'self' ws://127.0.0.1:8080;") {
+		t.Errorf("CSP %q", p.csp)
+	}
+}
+
+var assetRef = regexp.MustCompile(`(?:\.\./|\./)assets/([a-z0-9_.-]+)\?v=([0-9a-f]+)`)
+
+// Ensure every asset a page references exists, carries the current
+// version, and is served with its content type and a year of caching; an
+// unversioned or stale URL must be revalidated.
+func TestAssets(t *testing.T) {
+	p, srv := newServer(t, Config{})
+	for _, page := range []string{"/join/x", "/check"} {
+		_, body := get(t, srv.URL+page)
+		refs := assetRef.FindAllStringSubmatch(body, -1)
+		if len(refs) < 3 {
+			t.Fatalf("%s references %d assets", page, len(refs))
+		}
+		for _, m := range refs {
+			if m[2] != p.Version() {
+				t.Errorf("%s: %s has version %s, want %s", page, m[1], m[2], p.Version())
+			}
+			resp, _ := get(t, srv.URL+"/assets/"+m[1]+"?v="+m[2])
+			if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+				t.Errorf("%s: %d %v", m[1], resp.StatusCode, resp.Header)
+			}
+		}
+	}
+	types := map[string]string{"join.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8", "icon.svg": "image/svg+xml"}
+	for name, ct := range types {
+		resp, _ := get(t, srv.URL+"/assets/"+name)
+		if resp.Header.Get("Content-Type") != ct || resp.Header.Get("Cache-Control") != "no-cache" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: %v", name, resp.Header)
+		}
+		etag := resp.Header.Get("ETag")
+		if resp, _ := get(t, srv.URL+"/assets/"+name, "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {
+			t.Errorf("%s with If-None-Match: %d", name, resp.StatusCode)
+		}
+	}
+	for _, bad := range []string{"nope.js", "..%2fweb.go", "join.html"} {
+		if resp, _ := get(t, srv.URL+"/assets/"+bad); resp.StatusCode != 404 {
+			t.Errorf("%s: %d", bad, resp.StatusCode)
+		}
+	}
+}
+
+var importRE = regexp.MustCompile(`(?m)^import .* from '([^']+)';`)
+
+// Ensure the ES modules import each other with the version query (else a
+// cached old module could meet a new one), and only files that exist.
+func TestModuleImports(t *testing.T) {
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for name, a := range p.assets {
+		if path.Ext(name) != ".js" {
+			continue
+		}
+		for _, m := range importRE.FindAllStringSubmatch(string(a.body), -1) {
+			n++
+			file, v, ok := strings.Cut(strings.TrimPrefix(m[1], "./"), "?v=")
+			if !ok || v != p.Version() || !strings.HasPrefix(m[1], "./") {
+				t.Errorf("%s imports %s without the version", name, m[1])
+			}
+			if _, ok := p.assets[file]; !ok {
+				t.Errorf("%s imports %s, which does not exist", name, file)
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d imports found", n)
+	}
+}
+
+// Ensure the pages hold no inline script or style (the CSP forbids them)
+// and the scripts build no HTML from strings (Trusted Types forbids it).
+func TestNoInlineCodeNorHTMLStrings(t *testing.T) {
+	for _, name := range []string{"static/join.html", "static/check.html"} {
+		b, _ := static.ReadFile(name)
+		s := string(b)
+		if regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]`).MatchString(s) || strings.Contains(s, "style=") ||
+			regexp.MustCompile(`\son[a-z]+=`).MatchString(s) || strings.Contains(s, "<style") {
+			t.Errorf("%s has inline code or style", name)
+		}
+	}
+	sinks := regexp.MustCompile(`innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\('style'|console\.(error|log)`)
+	files, _ := fs.Glob(static, "static/assets/*.js")
+	for _, f := range files {
+		b, _ := static.ReadFile(f)
+		if m := sinks.FindString(string(b)); m != "" {
+			t.Errorf("%s uses %s", f, m)
+		}
+	}
+}
+
+var (
+	dictRE   = regexp.MustCompile(`(?s)\n  (en|it): \{\n(.*?)\n  \},`)
+	keyRE    = regexp.MustCompile(`(?m)^\s+'?([A-Za-z0-9.-]+)'?: '`)
+	tLiteral = regexp.MustCompile(`\bt\('([A-Za-z0-9.-]+)'\s*[,)]`)
+)
+
+// Ensure English and Italian have the same texts, and every text the
+// scripts ask for exists, the ones they compose included.
+func TestTexts(t *testing.T) {
+	b, _ := static.ReadFile("static/assets/i18n.js")
+	dicts := map[string][]string{}
+	for _, m := range dictRE.FindAllStringSubmatch(string(b), -1) {
+		for _, k := range keyRE.FindAllStringSubmatch(m[2], -1) {
+			dicts[m[1]] = append(dicts[m[1]], k[1])
+		}
+	}
+	en, it := dicts["en"], dicts["it"]
+	if len(en) < 100 {
+		t.Fatalf("found %d English texts", len(en))
+	}
+	for _, k := range en {
+		if !slices.Contains(it, k) {
+			t.Errorf("%s: no Italian text", k)
+		}
+	}
+	for _, k := range it {
+		if !slices.Contains(en, k) {
+			t.Errorf("%s: no English text", k)
+		}
+	}
+	used := map[string]bool{}
+	files, _ := fs.Glob(static, "static/assets/*.js")
+	for _, f := range files {
+		b, _ := static.ReadFile(f)
+		for _, m := range tLiteral.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = true
+		}
+	}
+	// Keys the scripts compose from a kind.
+	for _, p := range []string{"denied", "notfound", "inuse", "failed"} {
+		used["dev."+p+".audio"], used["dev."+p+".video"] = true, true
+	}
+	for _, r := range []string{"expired", "revoked", "cancelled", "call-ended", "replaced", "left", "other"} {
+		used["end."+r+".title"] = true
+		if r != "other" {
+			used["end."+r+".text"] = true
+		}
+	}
+	for _, g := range []string{"cancelled", "rescheduled", "revoked", "changed", "ended", "other"} {
+		used["gone."+g+".title"] = true
+		if g != "other" {
+			used["gone."+g+".text"] = true
+		}
+	}
+	for _, r := range []string{"toomany", "offline", "notready"} {
+		used[r+".title"], used[r+".text"] = true, true
+	}
+	for k := range used {
+		if !slices.Contains(en, k) {
+			t.Errorf("the scripts use %q, which has no text", k)
+		}
+	}
+}
