@@ -297,6 +297,7 @@ type Main struct {
 
 	DB       *sqlstore.DB
 	Service  *teleconsult.Service
+	API      *httpapi.Server
 	listener net.Listener
 	server   *http.Server
 	// closers stop what runs beside the HTTP server (the SFU's calls).
@@ -386,7 +387,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openInvitations(); err != nil {
 		return err
 	}
-	api, err := httpapi.New(httpapi.Config{
+	m.API, err = httpapi.New(httpapi.Config{
 		Service:      m.Service,
 		APIKeyHashes: apiKeys.Hashes(),
 		UserIDPath:   cfg.ServiceConfig.UserIDPathInRequest,
@@ -401,7 +402,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.server = &http.Server{
-		Handler:           api.Handler(),
+		Handler:           m.API.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

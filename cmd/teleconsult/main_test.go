@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -370,5 +371,27 @@ func TestDemo(t *testing.T) {
 	s.Out.Reset()
 	if err := s.Main.Demo(context.Background()); err != nil || !strings.Contains(s.Out.String(), codes[0]) {
 		t.Errorf("second demo: %v; printed %q", err, s.Out.String())
+	}
+}
+
+// Ensure every route of the wired server, the mounted ones included (call
+// page, assets, signalling WebSocket), is in the OpenAPI document.
+func TestOpenAPICoversMountedRoutes(t *testing.T) {
+	s := startServer(t, nil)
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if st := s.do(t, "GET", "/openapi.json", "", nil, &doc); st != 200 {
+		t.Fatalf("GET /openapi.json: %d", st)
+	}
+	routes := s.Main.API.Routes()
+	if !slices.Contains(routes, "GET /join/{code}") || !slices.Contains(routes, "GET /api/v1/telecons-be/teleconsultation/{id}/call") {
+		t.Fatalf("the call page or the signalling WebSocket is not mounted: %v", routes)
+	}
+	for _, r := range routes {
+		method, path, _ := strings.Cut(r, " ")
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("%s is served but not in openapi.json", r)
+		}
 	}
 }
