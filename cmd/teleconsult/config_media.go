@@ -59,7 +59,7 @@ func mediaVariables() []variable {
 		},
 		{
 			VarDoc: VarDoc{Name: "RTC_UDP_PORT", Default: "",
-				Description: "UDP for media: one port (e.g. `3478`: every call muxed on it, the easiest to open in a firewall) or a range (`40000-40100`: one port per connection). Empty: ephemeral ports."},
+				Description: "UDP for media: one port (e.g. `50000`: every call muxed on it, the easiest to open in a firewall; not TURN_PORT) or a range (`40000-40100`: one port per connection). Empty: ephemeral ports."},
 			parse: func(c *Config, v string) error {
 				if v == "" {
 					return nil
@@ -146,10 +146,10 @@ func mediaVariables() []variable {
 			parse:  func(c *Config, v string) error { c.Media.TURNPassword = v; return nil },
 			show:   func(c *Config) shown { return secretStatus(c.Media.TURNPassword) },
 		},
-		boolVar("TURN_ENABLED", "false", "Run the embedded TURN server (UDP, TURN_PORT) and give browsers short-lived credentials for it: for participants behind restrictive NATs.",
+		boolVar("TURN_ENABLED", "false", "Run the embedded TURN server (UDP and TCP on TURN_PORT; needs RTC_PUBLIC_IP unless loopback candidates are on) and give browsers short-lived credentials for it: for participants behind restrictive NATs.",
 			func(c *Config) *bool { return &c.Media.TURNEnabled }),
 		{
-			VarDoc: VarDoc{Name: "TURN_PORT", Default: "3478", Description: "UDP port of the embedded TURN server."},
+			VarDoc: VarDoc{Name: "TURN_PORT", Default: "3478", Description: "UDP and TCP port of the embedded TURN server."},
 			value:  "3478",
 			parse: func(c *Config, v string) error {
 				n, err := strconv.ParseUint(v, 10, 16)

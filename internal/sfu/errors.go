@@ -4,9 +4,6 @@ import "errors"
 
 // Errors of the provider's configuration and life cycle.
 var (
-	// ErrNoService is returned when a call is attempted before
-	// [Provider.SetService] gave the provider its service.
-	ErrNoService = errors.New("sfu: no teleconsult.Service set")
 	// ErrClosed is returned by operations on a closed provider.
 	ErrClosed = errors.New("sfu: provider closed")
 	// ErrConfig wraps every configuration error; the message names the

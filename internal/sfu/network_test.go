@@ -84,6 +84,26 @@ func TestTURNCredentials(t *testing.T) {
 	}
 }
 
+// The TURN relay reaches this host's own addresses only: never loopback
+// (unless calls run on loopback), private, link-local or metadata
+// addresses of other hosts (ASVS 5.0 V17.1.1).
+func TestTURNRelaysOnlyToThisHost(t *testing.T) {
+	ts := &turnServer{own: ownAddresses(Config{PublicIP: "203.0.113.7"})}
+	if !ts.permit(net.ParseIP("203.0.113.7")) {
+		t.Error("own public address refused")
+	}
+	for _, ip := range []string{"127.0.0.1", "::1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
+		"fe80::1", "fd00::1", "8.8.8.8", "0.0.0.0", "::"} {
+		if ts.permit(net.ParseIP(ip)) {
+			t.Errorf("relay to %s permitted", ip)
+		}
+	}
+	loop := &turnServer{own: ownAddresses(Config{LoopbackCandidates: true})}
+	if !loop.permit(net.ParseIP("127.0.0.1")) {
+		t.Error("loopback refused in loopback mode")
+	}
+}
+
 // With RTC_UDP_PORT all ICE traffic shares one UDP port.
 func TestSingleUDPPort(t *testing.T) {
 	port := freePort(t)

@@ -30,8 +30,21 @@ type turnServer struct {
 	now    func() time.Time
 	port   int
 
+	own []net.IP // the only peers relayed to
+
 	mu     sync.Mutex
 	allocs map[string]int // username → live allocations
+}
+
+// permit reports whether the relay may send to peer: one of this host's
+// addresses, where the SFU's candidates are.
+func (t *turnServer) permit(peer net.IP) bool {
+	for _, ip := range t.own {
+		if ip.Equal(peer) {
+			return true
+		}
+	}
+	return false
 }
 
 func newTURNServer(cfg Config, logs *pionLogs) (*turnServer, error) {
@@ -49,15 +62,8 @@ func newTURNServer(cfg Config, logs *pionLogs) (*turnServer, error) {
 			relayIP = net.IPv4(127, 0, 0, 1)
 		}
 	}
-	own := ownAddresses(cfg)
-	allowed := func(_ net.Addr, peer net.IP) bool {
-		for _, ip := range own {
-			if ip.Equal(peer) {
-				return true
-			}
-		}
-		return false
-	}
+	t.own = ownAddresses(cfg)
+	allowed := func(_ net.Addr, peer net.IP) bool { return t.permit(peer) }
 	addr := net.JoinHostPort(listenIP, strconv.Itoa(cfg.TURN.Port))
 	udp, err := net.ListenPacket("udp4", addr)
 	if err != nil {

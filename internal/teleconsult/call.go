@@ -47,11 +47,14 @@ func (s *Service) Admit(ctx context.Context, token, id string) (*Admission, erro
 		return nil, Errorf(EFORBIDDEN, "this session is for another visit")
 	}
 	tc, err := s.load(ctx, id)
-	if err != nil {
-		if ErrorCode(err) == EGONE {
-			return nil, err
-		}
+	switch ErrorCode(err) {
+	case "":
+	case EGONE:
+		return nil, err
+	case ENOTFOUND:
 		return nil, Errorf(EFORBIDDEN, "not a participant of this visit")
+	default:
+		return nil, err
 	}
 	a, err := s.admission(tc, c.UserID, now)
 	if err != nil {
@@ -69,11 +72,14 @@ func (s *Service) Admit(ctx context.Context, token, id string) (*Admission, erro
 // the call too.
 func (s *Service) Recheck(ctx context.Context, a *Admission) error {
 	tc, err := s.load(ctx, a.TeleconsultationID)
-	if err != nil {
-		if ErrorCode(err) == EGONE {
-			return err
-		}
+	switch ErrorCode(err) {
+	case "":
+	case EGONE:
+		return err
+	case ENOTFOUND:
 		return Errorf(EGONE, "this visit is no longer available")
+	default:
+		return err // the database is down: not a reason to eject anyone
 	}
 	if tc.RoomRevision != a.RoomRevision {
 		return Errorf(EGONE, "the visit was changed: open your link again")
