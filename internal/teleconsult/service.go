@@ -618,6 +618,12 @@ type CallSession struct {
 	Join *JoinTarget
 }
 
+// gone is an EGONE refusal of a link with a machine-readable reason
+// (revoked, cancelled, rescheduled, ended) for the call page.
+func gone(reason, msg string) *Error {
+	return &Error{Code: EGONE, Message: msg, Data: map[string]string{"reason": reason}}
+}
+
 // linkCodeLen is the length of a link code (base64url of 32 bytes).
 const linkCodeLen = 43
 
@@ -653,18 +659,18 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 	w := tc.Window(&s.Settings)
 	switch {
 	case !p.Active():
-		return nil, Errorf(EGONE, "this link was revoked: you are no longer a participant of this visit")
+		return nil, gone("revoked", "this link was revoked: you are no longer a participant of this visit")
 	case tc.State == StateCancelled:
-		return nil, Errorf(EGONE, "this visit was cancelled")
+		return nil, gone("cancelled", "this visit was cancelled")
 	case tc.State == StateReplaced:
-		return nil, Errorf(EGONE, "this visit was rescheduled: use the link of the newer invitation")
+		return nil, gone("rescheduled", "this visit was rescheduled: use the link of the newer invitation")
 	case tc.State == StateWaiting:
 		return nil, Errorf(EFORBIDDEN, "this visit is not ready yet: not every participant is known")
 	case !w.Locked(now):
 		return nil, &Error{Code: EFORBIDDEN, Message: "this visit opens at " + w.Opens.Format(TimeLayout),
 			Data: map[string]string{"opensAt": w.Opens.UTC().Format(TimeLayout), "startDate": w.Start.UTC().Format(TimeLayout)}}
 	case w.Closed(now):
-		return nil, Errorf(EGONE, "this visit has ended")
+		return nil, gone("ended", "this visit has ended")
 	}
 	exp := now.Add(s.Settings.SessionTTL)
 	if w.Limited && exp.After(w.End) {

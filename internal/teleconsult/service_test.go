@@ -533,8 +533,10 @@ func TestCancel(t *testing.T) {
 	if got.State != tc.StateCancelled || !f.sfu.Closed(got.ProviderRoomID) {
 		t.Errorf("state %s", got.State)
 	}
-	if _, err := f.svc.Exchange(ctx, code(t, v.AccessLinkURL)); tc.ErrorCode(err) != tc.EGONE {
-		t.Errorf("link after cancel: %v", err)
+	_, err = f.svc.Exchange(ctx, code(t, v.AccessLinkURL))
+	var e *tc.Error
+	if !errors.As(err, &e) || e.Code != tc.EGONE || e.Data["reason"] != "cancelled" {
+		t.Errorf("link after cancel: %v, want gone with reason cancelled", err)
 	}
 	wantCode(t, f.svc.Cancel(ctx, id), tc.EGONE)
 	_, err = f.svc.View(ctx, id, "doc-1", "")

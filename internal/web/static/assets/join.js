@@ -58,7 +58,7 @@ function route(r) {
   if (r.status === 403 && r.body.opensAt) return showWaiting(r.body);
   if (r.status === 403) return showRetry('notready', 30000);
   if (r.status === 401) return show(messageScreen({ name: 'unknown', tone: 'error', title: t('unknown.title'), text: t('unknown.text') }));
-  if (r.status === 410) return showGone(r.body.error || '');
+  if (r.status === 410) return showGone(r.body.error || '', r.body.reason);
   if (r.status === 429) return showRetry('toomany', Math.max(1000, r.retryAfter));
   offlineAttempts++;
   return showRetry('offline', Math.min(30000, 1000 * 2 ** offlineAttempts));
@@ -75,8 +75,8 @@ function goneKind(message) {
   return 'other';
 }
 
-function showGone(message) {
-  const kind = goneKind(message);
+function showGone(message, reason) {
+  const kind = { revoked: 'revoked', cancelled: 'cancelled', rescheduled: 'rescheduled', ended: 'ended' }[reason] || goneKind(message);
   show(messageScreen({
     name: 'gone-' + kind,
     tone: 'error',
