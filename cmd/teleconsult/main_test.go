@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,18 +48,22 @@ const testAPIKey = "test-key-0123456789abcdef"
 // migrations, HTTP) on 127.0.0.1:0 with env on top of a fresh DATA_DIR.
 func startServer(t testing.TB, env map[string]string) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	full := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": dir, "API_KEYS": testAPIKey, "LOG_LEVEL": "warn"}
-	for k, v := range env {
-		full[k] = v
-	}
+	return startServerLogged(t, env, io.Discard)
+}
+
+// startServerLogged is startServer with the service's log lines (text, at
+// LOG_LEVEL) written to w.
+func startServerLogged(t testing.TB, env map[string]string, w io.Writer) *testServer {
+	t.Helper()
+	full := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir(), "API_KEYS": testAPIKey}
+	maps.Copy(full, env)
 	cfg, err := LoadConfig(func(k string) string { return full[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := &testClock{t: time.Now().UTC()}
 	out := &bytes.Buffer{}
-	m := &Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: out, Now: clock.Now}
+	m := &Main{Config: cfg, Logger: newLogger(cfg, w), Stdout: out, Now: clock.Now}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()

@@ -500,33 +500,3 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
-
-// startServerLogged is startServer with the service's log lines (text, at
-// LOG_LEVEL) written to w.
-func startServerLogged(t *testing.T, env map[string]string, w io.Writer) *testServer {
-	t.Helper()
-	full := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir(), "API_KEYS": testAPIKey}
-	maps.Copy(full, env)
-	cfg, err := LoadConfig(func(k string) string { return full[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{t: time.Now().UTC()}
-	m := &Main{Config: cfg, Logger: newLogger(cfg, w), Stdout: io.Discard, Now: clock.Now}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := m.Open(ctx); err != nil {
-		cancel()
-		m.Close()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		m.Close()
-	})
-	return &testServer{Main: m, URL: "http://" + m.Addr(), Key: testAPIKey, Clock: clock}
-}
