@@ -117,11 +117,14 @@ func (t *Trusted) Contains(a netip.Addr) bool {
 // Peer returns the address of r's connection peer (r.RemoteAddr), or the
 // zero Addr when it cannot be read.
 func Peer(r *http.Request) netip.Addr {
-	return parseHost(r.RemoteAddr)
+	return Parse(r.RemoteAddr)
 }
 
-// parseHost reads "host:port", "[v6]:port" or a bare address.
-func parseHost(s string) netip.Addr {
+// Parse reads an address written "host:port", "[v6]:port" or bare, as in
+// r.RemoteAddr or an X-Forwarded-For entry. It returns the address
+// unmapped (::ffff:192.0.2.1 is 192.0.2.1) and without zone, or the zero
+// Addr when s holds none.
+func Parse(s string) netip.Addr {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap.Addr().Unmap().WithZone("")
 	}
@@ -162,7 +165,7 @@ func (t *Trusted) Resolve(r *http.Request) (client netip.Addr, viaProxy bool) {
 			if e == "" && len(entries) == 1 {
 				continue // an empty header line
 			}
-			a := parseHost(e)
+			a := Parse(e)
 			if !a.IsValid() {
 				return client, true
 			}

@@ -140,7 +140,7 @@ func FuzzResolve(f *testing.F) {
 		if got != peer {
 			found := false
 			for _, e := range strings.Split(xff, ",") {
-				if parseHost(strings.TrimSpace(e)) == got {
+				if Parse(strings.TrimSpace(e)) == got {
 					found = true
 				}
 			}

@@ -218,8 +218,8 @@ func (c *ServiceConfig) Validate() error {
 			return fmt.Errorf("userIdPathInRequest[%d].extract: %q must be an array index (0, 1, …)", i, s.Extract)
 		}
 	}
-	if first := c.UserIDPathInRequest[0]; first.Extract != "headers" {
-		return fmt.Errorf("userIdPathInRequest[0].extract: only %q can be read from a request here, not %q", "headers", first.Extract)
+	if first := c.UserIDPathInRequest[0]; !slices.Contains([]string{"headers", "query", "body"}, first.Extract) {
+		return fmt.Errorf("userIdPathInRequest[0].extract: the request's %q, %q or %q, not %q", "headers", "query", "body", first.Extract)
 	}
 	return nil
 }

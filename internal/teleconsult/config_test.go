@@ -23,7 +23,7 @@ func TestParseServiceConfig(t *testing.T) {
 		{"background group unknown", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"groupsWithBackgroundList":["x"]}`, "groupsWithBackgroundList[0]"},
 		{"path not starting with object", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"json","extract":"a"}]}`, "userIdPathInRequest[0].from"},
 		{"path bad from", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"object","extract":"headers"},{"from":"xml","extract":"a"}]}`, "userIdPathInRequest[1].from"},
-		{"path from body", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"object","extract":"body"}]}`, "userIdPathInRequest[0].extract"},
+		{"path from params", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"object","extract":"params"}]}`, "userIdPathInRequest[0].extract"},
 		{"path array step not an index", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"object","extract":"headers"},{"from":"object","extract":"x"},{"from":"json","extract":"ids"},{"from":"array","extract":"first"}]}`, "userIdPathInRequest[3].extract"},
 		{"wrong type", `{"privileges":{"basic":{"groups":"p"},"plus":{"groups":["d"]}}}`, "cannot unmarshal"},
 		{"trailing data", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}}} {}`, "trailing"},
