@@ -364,6 +364,9 @@ func (m *Main) Open(ctx context.Context) error {
 		Settings: cfg.Settings(), Now: m.Now, Logger: log,
 		Uploads: m.DB, Files: uploads,
 	}
+	if m.Service.Directory, err = newDirectory(cfg, log); err != nil {
+		return fmt.Errorf("AUTH_SERVICE: %w", err)
+	}
 	var mounts []httpapi.Mount
 	if builtin, ok := provider.(*sfu.Provider); ok {
 		builtin.SetService(m.Service)
@@ -392,6 +395,9 @@ func (m *Main) Open(ctx context.Context) error {
 		APIKeyHashes: apiKeys.Hashes(),
 		UserIDPath:   cfg.ServiceConfig.UserIDPathInRequest,
 		MaxBodyBytes: cfg.MaxBodyBytes,
+		// TRUSTED_PROXIES, TRUST_GATEWAY_IDENTITY
+		TrustedProxies:       cfg.TrustedProxies,
+		TrustGatewayIdentity: cfg.TrustGatewayIdentity,
 		Logger:       log,
 		Registry:     prometheus.NewRegistry(),
 		Version:      version,
