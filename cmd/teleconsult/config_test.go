@@ -418,16 +418,16 @@ func secretEnv(t *testing.T) (map[string]string, []string) {
 		"custom-SECRET-0007",
 	}
 	return map[string]string{
-		"DATA_DIR":                     t.TempDir(),
-		"API_KEYS":                     secrets[0] + "," + secrets[1],
-		"ENCRYPTION_KEY":               secrets[2],
-		"BANDYER_API_SECRET_KEY":       secrets[3],
-		"BANDYER_BASE_URL":             "https://api.sandbox.eu.bandyer.com",
-		"VIDEO_PROVIDER":               "daily",
-		"DAILY_API_KEY":                secrets[4],
-		"DATABASE_URL":                 "postgres://tc:" + secrets[5] + "@db:5432/tc?sslmode=verify-full&sslpassword=" + secrets[6],
-		"TELECONSULTATIONS_CRUD_NAME":  "teleconsultations",
-		"USER_MAP_ID_CRUD_NAME":        "http://user:" + secrets[7] + "@crud-service/users/",
+		"DATA_DIR":                    t.TempDir(),
+		"API_KEYS":                    secrets[0] + "," + secrets[1],
+		"ENCRYPTION_KEY":              secrets[2],
+		"BANDYER_API_SECRET_KEY":      secrets[3],
+		"BANDYER_BASE_URL":            "https://api.sandbox.eu.bandyer.com",
+		"VIDEO_PROVIDER":              "daily",
+		"DAILY_API_KEY":               secrets[4],
+		"DATABASE_URL":                "postgres://tc:" + secrets[5] + "@db:5432/tc?sslmode=verify-full&sslpassword=" + secrets[6],
+		"TELECONSULTATIONS_CRUD_NAME": "teleconsultations",
+		"USER_MAP_ID_CRUD_NAME":       "http://user:" + secrets[7] + "@crud-service/users/",
 	}, secrets
 }
 

@@ -398,11 +398,11 @@ func (m *Main) Open(ctx context.Context) error {
 		// TRUSTED_PROXIES, TRUST_GATEWAY_IDENTITY
 		TrustedProxies:       cfg.TrustedProxies,
 		TrustGatewayIdentity: cfg.TrustGatewayIdentity,
-		Logger:       log,
-		Registry:     prometheus.NewRegistry(),
-		Version:      version,
-		Now:          m.Now,
-		Mounts:       mounts,
+		Logger:               log,
+		Registry:             prometheus.NewRegistry(),
+		Version:              version,
+		Now:                  m.Now,
+		Mounts:               mounts,
 	})
 	if err != nil {
 		return err
