@@ -395,14 +395,14 @@ func (m *Main) Open(ctx context.Context) error {
 		APIKeyHashes: apiKeys.Hashes(),
 		UserIDPath:   cfg.ServiceConfig.UserIDPathInRequest,
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		// TRUSTED_PROXIES, TRUST_GATEWAY_IDENTITY
+		Logger:       log,
+		Registry:     prometheus.NewRegistry(),
+		Version:      version,
+		Now:          m.Now,
+		Mounts:       mounts,
+
 		TrustedProxies:       cfg.TrustedProxies,
 		TrustGatewayIdentity: cfg.TrustGatewayIdentity,
-		Logger:               log,
-		Registry:             prometheus.NewRegistry(),
-		Version:              version,
-		Now:                  m.Now,
-		Mounts:               mounts,
 	})
 	if err != nil {
 		return err
