@@ -438,7 +438,10 @@ func (m *Main) Demo(ctx context.Context) error {
 			{UserID: "demo-patient", Groups: []string{priv.Basic.Groups[0]}, FullName: "Pat Demo", Language: "en"},
 		},
 	}
-	id, err := m.Service.Create(ctx, in)
+	// The demo's users are made up: never look them up in AUTH_SERVICE.
+	svc := *m.Service
+	svc.Directory = nil
+	id, err := svc.Create(ctx, in)
 	if teleconsult.ErrorCode(err) == teleconsult.ECONFLICT {
 		// The previous demo visit is still open: show its links again.
 		old, ferr := m.DB.FindByAppointment(ctx, in.AppointmentID)

@@ -110,3 +110,16 @@ func TestTrustedProxiesEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// Ensure `teleconsult demo` works in AUTH_SERVICE mode: its made-up users
+// are not looked up.
+func TestDemoWithAuthService(t *testing.T) {
+	fake := miaAuthService(t)
+	s := startServer(t, map[string]string{"AUTH_SERVICE": fake.URL})
+	if err := s.Main.Demo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("the demo asked the auth service %d times", n)
+	}
+}
