@@ -554,7 +554,7 @@ func variables() []variable {
 		},
 		{
 			VarDoc: VarDoc{Name: "TRUST_GATEWAY_IDENTITY", Default: "false",
-				Description: "`true`: a request from TRUSTED_PROXIES that names a user (userIdPathInRequest, default the `miauserid` header) may call the routes that act for that user without an API key: `GET /teleconsultation/{id}`, `POST /credentials` and the invitation routes, as behind Mia-Platform's API gateway. Creating, changing and cancelling visits still need an API key. Needs TRUSTED_PROXIES. true/false or 1/0."},
+				Description: "`true`: a request from TRUSTED_PROXIES that names a user (userIdPathInRequest, default the `miauserid` header) may call the routes that act for that user without an API key: `GET /teleconsultation/{id}`, `POST /credentials` and the invitation routes, as behind Mia-Platform's API gateway. Creating, changing and cancelling visits still need an API key. Needs TRUSTED_PROXIES. Only for a gateway that sets the identity itself on every request (Mia's overwrites `miauserid` from the session): behind a plain load balancer anyone could name anyone. true/false or 1/0."},
 			value: "false",
 			parse: func(c *Config, v string) (err error) { c.TrustGatewayIdentity, err = parseBool(v); return err },
 			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.TrustGatewayIdentity)} },
