@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/teleconsult/teleconsult/internal/authsvc"
+	"github.com/teleconsult/teleconsult/internal/clientaddr"
 	"github.com/teleconsult/teleconsult/internal/mail"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
@@ -128,6 +130,20 @@ type Config struct {
 	LogFormat string
 	// MaxBodyBytes (MAX_BODY_BYTES) caps the size of a request body.
 	MaxBodyBytes int64
+	// TrustedProxies (TRUSTED_PROXIES) are the proxies whose
+	// X-Forwarded-For gives the client address.
+	TrustedProxies *clientaddr.Trusted
+	// TrustGatewayIdentity (TRUST_GATEWAY_IDENTITY) lets trusted proxies
+	// name the user without an API key.
+	TrustGatewayIdentity bool
+	// AuthServiceURL is AUTH_SERVICE as an absolute URL (a bare host gets
+	// http://), without trailing slash; "" without AUTH_SERVICE.
+	AuthServiceURL string
+	// AuthServiceUserPath (AUTH_SERVICE_USER_PATH) is the path of a user
+	// at the auth service, with {id}.
+	AuthServiceUserPath string
+	// AuthServiceTimeout (AUTH_SERVICE_TIMEOUT) bounds one look-up.
+	AuthServiceTimeout time.Duration
 	// Media configures the built-in video (config_media.go).
 	Media MediaConfig
 
@@ -169,17 +185,22 @@ type Config struct {
 	// TeleconsultationsCRUDName (TELECONSULTATIONS_CRUD_NAME) is accepted
 	// for compatibility with Mia-Platform and unused.
 	TeleconsultationsCRUDName string
-	// UserIDMapCRUDName (USER_ID_MAP_CRUD_NAME) is accepted for
-	// compatibility with Mia-Platform and unused.
+	// UserIDMapCRUDName (USER_ID_MAP_CRUD_NAME, or seed 2's other spelling
+	// USER_MAP_ID_CRUD_NAME) is accepted for compatibility with
+	// Mia-Platform and unused.
 	UserIDMapCRUDName string
-	// AuthService (AUTH_SERVICE) is Mia's auth service host; set, it enables
-	// the array-of-ids participants form.
+	// userIDMapCRUDName and userMapIDCRUDName are the two spellings as
+	// given, for Print.
+	userIDMapCRUDName, userMapIDCRUDName string
+	// AuthService (AUTH_SERVICE) is Mia's auth service, as given (a host
+	// or a URL); set, participants may be given by user id and are looked
+	// up there (see AuthServiceURL).
 	AuthService string
-	// CustomIDUsersAPIEndpoint (CUSTOM_ID_USERS_API_ENDPOINT) is accepted
-	// for compatibility with Mia-Platform and unused.
+	// CustomIDUsersAPIEndpoint (CUSTOM_ID_USERS_API_ENDPOINT) resolves
+	// custom user ids to auth ids, as given.
 	CustomIDUsersAPIEndpoint string
-	// DefaultClientType (DEFAULT_CLIENT_TYPE) is accepted for compatibility
-	// with Mia-Platform and unused.
+	// DefaultClientType (DEFAULT_CLIENT_TYPE) is the client-type sent to
+	// the auth service when the request has none.
 	DefaultClientType string
 	// Unlimited (UNLIMITED_TELECONSULTATION) keeps rooms open after their end.
 	Unlimited bool
@@ -518,6 +539,53 @@ func variables() []variable {
 			},
 			show: func(c *Config) shown { return shown{value: strconv.FormatInt(c.MaxBodyBytes, 10)} },
 		},
+		{
+			VarDoc: VarDoc{Name: "TRUSTED_PROXIES", Default: "",
+				Description: "Proxies in front of the service (load balancer, Mia-Platform's API gateway), comma-separated CIDRs or addresses (`10.0.0.0/8,fd00::/8`). Only for requests from these addresses is the client address taken from `X-Forwarded-For` (its rightmost address that is not a trusted proxy), for the rate limits; from any other address the header is ignored. Unset: nothing is trusted, the client is the connection's peer."},
+			parse: func(c *Config, v string) error {
+				t, err := clientaddr.ParseTrusted(v)
+				if err != nil {
+					return err
+				}
+				c.TrustedProxies = t
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.TrustedProxies.String()} },
+		},
+		{
+			VarDoc: VarDoc{Name: "TRUST_GATEWAY_IDENTITY", Default: "false",
+				Description: "`true`: a request from TRUSTED_PROXIES that names a user (userIdPathInRequest, default the `miauserid` header) may call the routes that act for that user without an API key: `GET /teleconsultation/{id}`, `POST /credentials` and the invitation routes, as behind Mia-Platform's API gateway. Creating, changing and cancelling visits still need an API key. Needs TRUSTED_PROXIES. Only for a gateway that sets the identity itself on every request (Mia's overwrites `miauserid` from the session): behind a plain load balancer anyone could name anyone. true/false or 1/0."},
+			value: "false",
+			parse: func(c *Config, v string) (err error) { c.TrustGatewayIdentity, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.TrustGatewayIdentity)} },
+		},
+		{
+			VarDoc: VarDoc{Name: "AUTH_SERVICE_USER_PATH", Default: authsvc.DefaultUserPath,
+				Description: "Path of a user at AUTH_SERVICE, with `{id}` where the (path-escaped) user id goes. The answer must be Auth0's user object (`user_id`, `name`, `email`, `app_metadata.groups`): see the README's AUTH_SERVICE section."},
+			value: authsvc.DefaultUserPath,
+			parse: func(c *Config, v string) error {
+				if err := authsvc.CheckUserPath(v); err != nil {
+					return err
+				}
+				c.AuthServiceUserPath = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.AuthServiceUserPath} },
+		},
+		{
+			VarDoc: VarDoc{Name: "AUTH_SERVICE_TIMEOUT", Default: "5s",
+				Description: "Time limit of one user look-up at AUTH_SERVICE (and CUSTOM_ID_USERS_API_ENDPOINT), retries on 429 and 5xx included: a Go duration from 100ms to 2m. Past it the API answers 503 naming the participant, and stores nothing."},
+			value: "5s",
+			parse: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < minProviderTimeout || d > maxProviderTimeout {
+					return fmt.Errorf("expected a duration such as 5s, from %v to %v", minProviderTimeout, maxProviderTimeout)
+				}
+				c.AuthServiceTimeout = d
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.AuthServiceTimeout.String()} },
+		},
 
 		// Invitation emails.
 		{
@@ -656,7 +724,7 @@ func variables() []variable {
 		},
 		{
 			VarDoc: VarDoc{Name: "BANDYER_BASE_URL", Default: "", Mia: true,
-				Description: "Kaleyra v2 REST API base URL, e.g. `https://api.sandbox.eu.bandyer.com` or `https://api.eu.bandyer.com`. Required when VIDEO_PROVIDER=kaleyra."},
+				Description: "Kaleyra v2 REST API base URL, e.g. `https://api.sandbox.eu.bandyer.com` or `https://api.eu.bandyer.com`. Required when VIDEO_PROVIDER=kaleyra, unless the JSON configuration's `environment` chooses it: `sandbox` gives https://api.sandbox.eu.bandyer.com, `production` https://api.eu.bandyer.com."},
 			parse: func(c *Config, v string) error {
 				if v == "" {
 					return nil
@@ -668,7 +736,13 @@ func variables() []variable {
 				c.BandyerBaseURL = u
 				return nil
 			},
-			show: func(c *Config) shown { return shown{value: c.BandyerBaseURL} },
+			show: func(c *Config) shown {
+				s := shown{value: c.BandyerBaseURL}
+				if c.source("BANDYER_BASE_URL") == sourceDefault && c.BandyerBaseURL != "" {
+					s.note = "from the JSON configuration's environment " + c.ServiceConfig.Environment
+				}
+				return s
+			},
 		},
 		{
 			VarDoc: VarDoc{Name: "TELECONSULTATION_SERVICE_CONFIG_PATH", Default: "", Mia: true,
@@ -707,32 +781,70 @@ func variables() []variable {
 		{
 			VarDoc: VarDoc{Name: "USER_ID_MAP_CRUD_NAME", Default: "", Mia: true, Unused: true,
 				Description: "Accepted for compatibility with Mia-Platform and unused: the user id map is kept in DATABASE_URL."},
-			parse: func(c *Config, v string) error { c.UserIDMapCRUDName = v; return nil },
-			show:  func(c *Config) shown { return shown{value: c.UserIDMapCRUDName} },
+			parse: func(c *Config, v string) error { c.UserIDMapCRUDName, c.userIDMapCRUDName = v, v; return nil },
+			show:  func(c *Config) shown { return shown{value: c.userIDMapCRUDName} },
+		},
+		{
+			VarDoc: VarDoc{Name: "USER_MAP_ID_CRUD_NAME", Default: "", Mia: true, Unused: true,
+				Description: "Seed 2's other spelling of USER_ID_MAP_CRUD_NAME, accepted the same way; setting both to different values is an error."},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				if c.UserIDMapCRUDName != "" && c.UserIDMapCRUDName != v {
+					return errors.New("differs from USER_ID_MAP_CRUD_NAME, its other spelling: set only one")
+				}
+				c.UserIDMapCRUDName, c.userMapIDCRUDName = v, v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.userMapIDCRUDName} },
 		},
 		{
 			VarDoc: VarDoc{Name: "AUTH_SERVICE", Default: "", Mia: true,
-				Description: "Host of Mia-Platform's auth service. Set, participants may be given as an array of user ids; unset, each participant must come with its groups and fullName."},
+				Description: "Mia-Platform's auth service (auth0-client): a host (`auth0-client`, meaning http://auth0-client), host:port, or an absolute http(s) URL. Set, participants may be given as an array of user ids (or as data entries with only userId, language, email, timeZone), and their fullName, email and groups are read from it (AUTH_SERVICE_USER_PATH). Unset, each participant must come with its groups and fullName."},
 			parse: func(c *Config, v string) error {
-				if strings.IndexFunc(v, unicode.IsSpace) >= 0 {
-					return errors.New("expected a host name, without spaces")
+				if v == "" {
+					return nil
 				}
-				c.AuthService = v
+				u := v
+				if !strings.Contains(v, "://") {
+					u = "http://" + v
+				}
+				base, err := parseBaseURL(u)
+				if err != nil || strings.IndexFunc(v, unicode.IsSpace) >= 0 {
+					return errors.New("expected a host name (auth0-client), host:port, or an absolute http:// or https:// URL without query, without spaces")
+				}
+				c.AuthService, c.AuthServiceURL = v, base
 				return nil
 			},
 			show: func(c *Config) shown { return shown{value: c.AuthService} },
 		},
 		{
-			VarDoc: VarDoc{Name: "CUSTOM_ID_USERS_API_ENDPOINT", Default: "", Mia: true, Unused: true,
-				Description: "Accepted for compatibility with Mia-Platform and unused (Mia: the endpoint resolving custom user ids to auth ids)."},
-			parse: func(c *Config, v string) error { c.CustomIDUsersAPIEndpoint = v; return nil },
-			show:  func(c *Config) shown { return shown{value: c.CustomIDUsersAPIEndpoint} },
+			VarDoc: VarDoc{Name: "CUSTOM_ID_USERS_API_ENDPOINT", Default: "", Mia: true,
+				Description: "URL of a users collection that resolves custom user ids (a CRUD `_id`, an email) to auth ids before AUTH_SERVICE is asked, e.g. `http://crud-service/users/`, with the JSON configuration's `customUserId` {source, target} (default `_id` and `authUserId`): see the README's AUTH_SERVICE section. Needs AUTH_SERVICE."},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				if _, err := parseBaseURL(v); err != nil {
+					return err
+				}
+				c.CustomIDUsersAPIEndpoint = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.CustomIDUsersAPIEndpoint} },
 		},
 		{
-			VarDoc: VarDoc{Name: "DEFAULT_CLIENT_TYPE", Default: "", Mia: true, Unused: true,
-				Description: "Accepted for compatibility with Mia-Platform and unused (Mia: the auth0-client client-type used to read user data)."},
-			parse: func(c *Config, v string) error { c.DefaultClientType = v; return nil },
-			show:  func(c *Config) shown { return shown{value: c.DefaultClientType} },
+			VarDoc: VarDoc{Name: "DEFAULT_CLIENT_TYPE", Default: "", Mia: true,
+				Description: "The `client-type` header sent to AUTH_SERVICE when the request has none (Mia: the application whose users auth0-client reads)."},
+			parse: func(c *Config, v string) error {
+				if v != "" && !isToken(v) {
+					return errors.New("expected a client type such as backoffice (letters, digits and !#$%&'*+-.^_`|~)")
+				}
+				c.DefaultClientType = v
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.DefaultClientType} },
 		},
 		{
 			VarDoc: VarDoc{Name: "UNLIMITED_TELECONSULTATION", Default: "true", Mia: true,
@@ -797,7 +909,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		}
 	}
 	if len(errs) == 0 {
-		errs = c.checkProvider()
+		errs = append(c.checkProvider(), c.checkCombinations()...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -818,7 +930,32 @@ func (c *Config) checkProvider() []error {
 		need("DAILY_API_KEY", c.DailyAPIKey)
 	case ProviderKaleyra:
 		need("BANDYER_API_SECRET_KEY", c.BandyerAPISecretKey)
-		need("BANDYER_BASE_URL", c.BandyerBaseURL)
+		if c.BandyerBaseURL == "" {
+			// The JSON configuration's environment (Mia v1) chooses.
+			c.BandyerBaseURL = kaleyraBaseURLs[c.ServiceConfig.Environment]
+			if c.BandyerBaseURL == "" {
+				errs = append(errs, errors.New("BANDYER_BASE_URL: required when VIDEO_PROVIDER=kaleyra, unless the JSON configuration's environment (sandbox or production) chooses it"))
+			}
+		}
+	}
+	return errs
+}
+
+// kaleyraBaseURLs are Kaleyra's v2 API bases (Europe) by the JSON
+// configuration's environment, used when BANDYER_BASE_URL is unset.
+var kaleyraBaseURLs = map[string]string{
+	"sandbox":    "https://api.sandbox.eu.bandyer.com",
+	"production": "https://api.eu.bandyer.com",
+}
+
+// checkCombinations checks the variables that depend on one another.
+func (c *Config) checkCombinations() []error {
+	var errs []error
+	if c.TrustGatewayIdentity && c.TrustedProxies.Len() == 0 {
+		errs = append(errs, errors.New("TRUST_GATEWAY_IDENTITY: true needs TRUSTED_PROXIES (the gateway's addresses)"))
+	}
+	if c.CustomIDUsersAPIEndpoint != "" && c.AuthService == "" {
+		errs = append(errs, errors.New("CUSTOM_ID_USERS_API_ENDPOINT: needs AUTH_SERVICE (custom ids are resolved to its user ids)"))
 	}
 	return errs
 }

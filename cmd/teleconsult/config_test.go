@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -255,6 +256,16 @@ func TestLoadConfigBadValues(t *testing.T) {
 		{"BANDYER_BASE_URL", "api.eu.bandyer.com", "absolute http:// or https:// URL"},
 		{"TELECONSULTATION_SERVICE_CONFIG_PATH", "/nonexistent/config.json", "cannot read the file"},
 		{"AUTH_SERVICE", "auth service", "host name"},
+		{"AUTH_SERVICE", "ftp://auth0-client", "absolute http:// or https:// URL"},
+		{"AUTH_SERVICE", "http://auth0-client/?x=1", "without query"},
+		{"AUTH_SERVICE_USER_PATH", "/users/", "{id} exactly once"},
+		{"AUTH_SERVICE_USER_PATH", "users/{id}", "absolute path"},
+		{"AUTH_SERVICE_TIMEOUT", "5", "duration"},
+		{"CUSTOM_ID_USERS_API_ENDPOINT", "crud-service/users/", "absolute http:// or https:// URL"},
+		{"DEFAULT_CLIENT_TYPE", "back office", "client type"},
+		{"TRUSTED_PROXIES", "10.0.0.0/8,proxy", `entry 2 "proxy"`},
+		{"TRUSTED_PROXIES", "10.0.0.1/8", "did you mean 10.0.0.0/8"},
+		{"TRUST_GATEWAY_IDENTITY", "yes", "true or false"},
 		{"UNLIMITED_TELECONSULTATION", "yes", "true or false"},
 		{"LIVE_TELECONSULTATION", "on", "true or false"},
 		{"TELECONSULTATION_DELETE_UPLOADS", "2", "true or false"},
@@ -407,16 +418,16 @@ func secretEnv(t *testing.T) (map[string]string, []string) {
 		"custom-SECRET-0007",
 	}
 	return map[string]string{
-		"DATA_DIR":                     t.TempDir(),
-		"API_KEYS":                     secrets[0] + "," + secrets[1],
-		"ENCRYPTION_KEY":               secrets[2],
-		"BANDYER_API_SECRET_KEY":       secrets[3],
-		"BANDYER_BASE_URL":             "https://api.sandbox.eu.bandyer.com",
-		"VIDEO_PROVIDER":               "daily",
-		"DAILY_API_KEY":                secrets[4],
-		"DATABASE_URL":                 "postgres://tc:" + secrets[5] + "@db:5432/tc?sslmode=verify-full&sslpassword=" + secrets[6],
-		"TELECONSULTATIONS_CRUD_NAME":  "teleconsultations",
-		"CUSTOM_ID_USERS_API_ENDPOINT": "http://user:" + secrets[7] + "@crud-service/users/",
+		"DATA_DIR":                    t.TempDir(),
+		"API_KEYS":                    secrets[0] + "," + secrets[1],
+		"ENCRYPTION_KEY":              secrets[2],
+		"BANDYER_API_SECRET_KEY":      secrets[3],
+		"BANDYER_BASE_URL":            "https://api.sandbox.eu.bandyer.com",
+		"VIDEO_PROVIDER":              "daily",
+		"DAILY_API_KEY":               secrets[4],
+		"DATABASE_URL":                "postgres://tc:" + secrets[5] + "@db:5432/tc?sslmode=verify-full&sslpassword=" + secrets[6],
+		"TELECONSULTATIONS_CRUD_NAME": "teleconsultations",
+		"USER_MAP_ID_CRUD_NAME":       "http://user:" + secrets[7] + "@crud-service/users/",
 	}, secrets
 }
 
@@ -553,6 +564,60 @@ func TestVariables(t *testing.T) {
 	for _, name := range []string{"UNLIMITED_TELECONSULTATION", "IMMUTABLE_PERIOD_MS", "TELECONSULTATION_DELETE_UPLOADS", "BANDYER_API_SECRET_KEY"} {
 		if i := slices.Index(names, name); i < 0 || !Variables()[i].Mia {
 			t.Errorf("%s is not documented as Mia's", name)
+		}
+	}
+}
+
+// Ensure the Mia drop-in settings parse, and that the variables that
+// depend on one another refuse bad combinations by name.
+func TestMiaDropInConfig(t *testing.T) {
+	c := mustLoad(t, map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ", "TRUST_GATEWAY_IDENTITY": "true",
+		"AUTH_SERVICE": "auth0-client:8080", "CUSTOM_ID_USERS_API_ENDPOINT": "http://crud-service/users/",
+		"AUTH_SERVICE_USER_PATH": "/api/users/{id}", "DEFAULT_CLIENT_TYPE": "backoffice", "USER_MAP_ID_CRUD_NAME": "users-map"})
+	if c.TrustedProxies.String() != "10.0.0.0/8,192.0.2.7/32" || !c.TrustGatewayIdentity || c.AuthServiceURL != "http://auth0-client:8080" ||
+		c.AuthServiceUserPath != "/api/users/{id}" || c.AuthServiceTimeout != 5*time.Second || c.UserIDMapCRUDName != "users-map" {
+		t.Errorf("config %+v", c)
+	}
+	if d := mustLoad(t, map[string]string{}); d.TrustedProxies.Len() != 0 || d.TrustGatewayIdentity || d.AuthServiceURL != "" || d.AuthServiceUserPath != "/users/{id}" {
+		t.Errorf("defaults: nothing trusted, no auth service: %+v", d)
+	}
+	if u := mustLoad(t, map[string]string{"AUTH_SERVICE": "https://auth.example.org/v1/"}); u.AuthServiceURL != "https://auth.example.org/v1" {
+		t.Errorf("AUTH_SERVICE URL %q", u.AuthServiceURL)
+	}
+	// Both spellings of the user-id map's name: the same value is fine.
+	mustLoad(t, map[string]string{"USER_ID_MAP_CRUD_NAME": "m", "USER_MAP_ID_CRUD_NAME": "m"})
+	kaleyra := map[string]string{"VIDEO_PROVIDER": "kaleyra", "BANDYER_API_SECRET_KEY": "k"}
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"TRUST_GATEWAY_IDENTITY": "true"}, "TRUST_GATEWAY_IDENTITY: true needs TRUSTED_PROXIES"},
+		{map[string]string{"CUSTOM_ID_USERS_API_ENDPOINT": "http://crud/users/"}, "CUSTOM_ID_USERS_API_ENDPOINT: needs AUTH_SERVICE"},
+		{map[string]string{"USER_ID_MAP_CRUD_NAME": "a", "USER_MAP_ID_CRUD_NAME": "b"}, "USER_MAP_ID_CRUD_NAME=b: differs from USER_ID_MAP_CRUD_NAME"},
+		{kaleyra, "BANDYER_BASE_URL: required when VIDEO_PROVIDER=kaleyra, unless the JSON configuration's environment"},
+		{map[string]string{"TELECONSULTATION_SERVICE_CONFIG_PATH": writeFile(t, "env.json", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"environment":"prod"}`)},
+			`TELECONSULTATION_SERVICE_CONFIG_PATH=`},
+		{map[string]string{"TELECONSULTATION_SERVICE_CONFIG_PATH": writeFile(t, "mode.json", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"mode":"tab"}`)},
+			`mode: "tab" must be window`},
+	} {
+		_, err := LoadConfig(env(tt.env))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want %q", tt.env, err, tt.want)
+		}
+	}
+	// environment chooses Kaleyra's base URL when BANDYER_BASE_URL is unset.
+	for envName, want := range map[string]string{"sandbox": "https://api.sandbox.eu.bandyer.com", "production": "https://api.eu.bandyer.com"} {
+		m := maps.Clone(kaleyra)
+		m["TELECONSULTATION_SERVICE_CONFIG_PATH"] = writeFile(t, envName+".json", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"environment":"`+envName+`","mode":"window"}`)
+		c := mustLoad(t, m)
+		var b strings.Builder
+		c.Print(&b)
+		if c.BandyerBaseURL != want || !strings.Contains(b.String(), "BANDYER_BASE_URL="+want+"  # default, from the JSON configuration's environment "+envName) {
+			t.Errorf("%s: %q\n%s", envName, c.BandyerBaseURL, b.String())
+		}
+		m["BANDYER_BASE_URL"] = "http://127.0.0.1:9/"
+		if c := mustLoad(t, m); c.BandyerBaseURL != "http://127.0.0.1:9" {
+			t.Errorf("BANDYER_BASE_URL given: %q", c.BandyerBaseURL)
 		}
 	}
 }

@@ -364,6 +364,9 @@ func (m *Main) Open(ctx context.Context) error {
 		Settings: cfg.Settings(), Now: m.Now, Logger: log,
 		Uploads: m.DB, Files: uploads,
 	}
+	if m.Service.Directory, err = newDirectory(cfg, log); err != nil {
+		return fmt.Errorf("AUTH_SERVICE: %w", err)
+	}
 	var mounts []httpapi.Mount
 	if builtin, ok := provider.(*sfu.Provider); ok {
 		builtin.SetService(m.Service)
@@ -397,6 +400,9 @@ func (m *Main) Open(ctx context.Context) error {
 		Version:      version,
 		Now:          m.Now,
 		Mounts:       mounts,
+
+		TrustedProxies:       cfg.TrustedProxies,
+		TrustGatewayIdentity: cfg.TrustGatewayIdentity,
 	})
 	if err != nil {
 		return err
@@ -432,7 +438,10 @@ func (m *Main) Demo(ctx context.Context) error {
 			{UserID: "demo-patient", Groups: []string{priv.Basic.Groups[0]}, FullName: "Pat Demo", Language: "en"},
 		},
 	}
-	id, err := m.Service.Create(ctx, in)
+	// The demo's users are made up: never look them up in AUTH_SERVICE.
+	svc := *m.Service
+	svc.Directory = nil
+	id, err := svc.Create(ctx, in)
 	if teleconsult.ErrorCode(err) == teleconsult.ECONFLICT {
 		// The previous demo visit is still open: show its links again.
 		old, ferr := m.DB.FindByAppointment(ctx, in.AppointmentID)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/teleconsult/teleconsult/internal/authsvc"
 	"github.com/teleconsult/teleconsult/internal/daily"
 	"github.com/teleconsult/teleconsult/internal/kaleyra"
 	"github.com/teleconsult/teleconsult/internal/sfu"
@@ -31,6 +32,26 @@ func newProvider(cfg *Config, keys *teleconsult.Keyring, now func() time.Time, l
 	default:
 		return sfu.NewProvider(nil, sfuConfig(cfg, now, log))
 	}
+}
+
+// newDirectory returns the user directory of AUTH_SERVICE mode, or nil
+// without AUTH_SERVICE.
+func newDirectory(cfg *Config, log *slog.Logger) (teleconsult.UserDirectory, error) {
+	if cfg.AuthServiceURL == "" {
+		return nil, nil
+	}
+	c := authsvc.Config{
+		BaseURL: cfg.AuthServiceURL, UserPath: cfg.AuthServiceUserPath, DefaultClientType: cfg.DefaultClientType,
+		CustomIDEndpoint: cfg.CustomIDUsersAPIEndpoint, Timeout: cfg.AuthServiceTimeout, Logger: log,
+	}
+	if cu := cfg.ServiceConfig.CustomUserID; cu != nil {
+		c.CustomIDSource, c.CustomIDTarget = cu.Source, cu.Target
+	}
+	d, err := authsvc.New(c)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // sfuConfig is the built-in SFU's configuration from the environment.

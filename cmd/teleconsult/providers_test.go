@@ -138,6 +138,9 @@ func providerScenario(t *testing.T, startVendor func(t *testing.T) (map[string]s
 			{"userId": "pat-1", "groups": []string{"patient"}, "fullName": "Mario Rossi"},
 		}},
 	}
+	if env["AUTH_SERVICE"] != "" { // Mia's other form: names and groups from the auth service
+		create["participants"] = []string{"doc-1", "pat-1"}
+	}
 	var created struct{ RoomID string }
 	if code := s.do(t, "POST", api+"/teleconsultation", "", create, &created); code != 201 {
 		t.Fatalf("create: %d", code)

@@ -90,6 +90,12 @@ func TestAuthMatrix(t *testing.T) {
 func TestCredentials(t *testing.T) {
 	e := newEnv(t)
 	w := e.do("POST", Prefix+"/credentials", "", asUser("d1"))
+	wantStatus(t, w, http.StatusUnauthorized)
+	if got := errorOf(t, w); got != "Unauthorized user" {
+		t.Fatalf("a user of no visit: %q, want Mia's Unauthorized user", got)
+	}
+	e.create(2, "", doctor, patient)
+	w = e.do("POST", Prefix+"/credentials", "", asUser("d1"))
 	wantStatus(t, w, http.StatusCreated)
 	b := body(t, w)
 	if b["accessToken"] == "" || !strings.HasPrefix(b["bandyerUserId"].(string), "u_") {
@@ -204,7 +210,7 @@ func TestWalkUserPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := walkUserPath(tt.h, tt.path); got != tt.want {
+			if got := walkUserPath(requestParts{header: tt.h}, tt.path); got != tt.want {
 				t.Errorf("walkUserPath = %q, want %q", got, tt.want)
 			}
 		})
@@ -231,7 +237,8 @@ func TestNewConfigErrors(t *testing.T) {
 		{"no keys", Config{Service: svc()}, "API key"},
 		{"short hash", Config{Service: svc(), APIKeyHashes: [][]byte{sum[:16]}}, "32 bytes"},
 		{"negative body limit", Config{Service: svc(), APIKeyHashes: [][]byte{sum[:]}, MaxBodyBytes: -1}, "MaxBodyBytes"},
-		{"path not from headers", Config{Service: svc(), APIKeyHashes: [][]byte{sum[:]}, UserIDPath: []teleconsult.PathStep{{From: "object", Extract: "body"}}}, "headers"},
+		{"path not from the request", Config{Service: svc(), APIKeyHashes: [][]byte{sum[:]}, UserIDPath: []teleconsult.PathStep{{From: "object", Extract: "params"}}}, "headers"},
+		{"gateway without proxies", Config{Service: svc(), APIKeyHashes: [][]byte{sum[:]}, TrustGatewayIdentity: true}, "TrustedProxies"},
 		{"array without index", Config{Service: svc(), APIKeyHashes: [][]byte{sum[:]}, UserIDPath: []teleconsult.PathStep{{From: "object", Extract: "headers"}, {From: "array", Extract: "first"}}}, "index"},
 		{"unknown step", Config{Service: svc(), APIKeyHashes: [][]byte{sum[:]}, UserIDPath: []teleconsult.PathStep{{From: "object", Extract: "headers"}, {From: "xml", Extract: "a"}}}, "xml"},
 		{"metrics registered twice", Config{Service: svc(), APIKeyHashes: [][]byte{sum[:]}, Registry: reg}, "register metrics"},

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
 // validCreate is a create body that is accepted; cases below break one
@@ -190,16 +188,6 @@ func TestGoodInputVariants(t *testing.T) {
 				t.Errorf("Location = %q", loc)
 			}
 		})
-	}
-}
-
-// Ensure AUTH_SERVICE turns the list-of-ids form into 501, not 400.
-func TestParticipantsAsIDsWithAuthService(t *testing.T) {
-	e := newEnv(t, func(_ *Config, s *teleconsult.Settings) { s.AuthService = "auth0-client" })
-	w := e.do("POST", api, createWith(`["d1","p1"]`, goodTimes))
-	wantStatus(t, w, http.StatusNotImplemented)
-	if got, want := errorOf(t, w), `looking up users in AUTH_SERVICE is not supported; send participants as {"number", "data"}`; got != want {
-		t.Fatalf("error = %q, want %q", got, want)
 	}
 }
 

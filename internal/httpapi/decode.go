@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net/http"
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
@@ -108,18 +107,24 @@ func decodeEnd(m map[string]any) (*time.Time, *time.Duration, error) {
 }
 
 // decodeParticipants reads participants: {number, data}. The other Mia
-// form, a list of user ids, needs an auth service to look users up:
-// refused with a message saying what to send instead.
+// form, a list of user ids, needs an auth service to look users up
+// (AUTH_SERVICE); it is read as {"number": n, "data": [{"userId": id}, …]},
+// so messages name participants.data[i].
 func (s *Server) decodeParticipants(v any) (*int, *[]teleconsult.ParticipantInput, error) {
 	if ids, ok := v.([]any); ok {
-		if _, err := stringsValue(ids, "participants"); err != nil {
+		list, err := stringsValue(ids, "participants")
+		if err != nil {
 			return nil, nil, err
 		}
 		if s.svc.Settings.AuthService == "" {
 			return nil, nil, badRequest(`participants as a list of user ids needs AUTH_SERVICE; send {"number", "data"} instead`)
 		}
-		return nil, nil, &httpError{status: http.StatusNotImplemented,
-			msg: `looking up users in AUTH_SERVICE is not supported; send participants as {"number", "data"}`}
+		n := len(list)
+		data := make([]teleconsult.ParticipantInput, n)
+		for i, id := range list {
+			data[i].UserID = id
+		}
+		return &n, &data, nil
 	}
 	if _, ok := v.(map[string]any); !ok {
 		return nil, nil, badRequest(`participants: must be an object {"number", "data"}`)

@@ -162,7 +162,7 @@ func FuzzUserIDPath(f *testing.F) {
 			if w.Code != http.StatusOK && w.Code != http.StatusUnauthorized {
 				t.Fatalf("status %d for header %q", w.Code, header)
 			}
-			walkUserPath(r.Header, []teleconsult.PathStep{{From: "object", Extract: "headers"}, {From: "object", Extract: "miauserproperties"}, {From: "json"}, {From: "array", Extract: "0"}})
+			walkUserPath(requestParts{header: r.Header}, []teleconsult.PathStep{{From: "object", Extract: "headers"}, {From: "object", Extract: "miauserproperties"}, {From: "json"}, {From: "array", Extract: "0"}})
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/teleconsult/teleconsult/internal/clientaddr"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
@@ -200,7 +201,7 @@ func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		if ttl, err = decodeCredentials(v); err != nil {
+		if ttl, err = decodeCredentials(s.withoutIdentityField(v)); err != nil {
 			return err
 		}
 	}
@@ -243,7 +244,7 @@ type sessionWindow struct {
 }
 
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) error {
-	if ok, wait := s.limiter.allow(clientKey(r.RemoteAddr), s.now()); !ok {
+	if ok, wait := s.limiter.allow(clientaddr.Key(clientaddr.Of(r)), s.now()); !ok {
 		n := strconv.Itoa(retrySeconds(wait))
 		return &httpError{status: http.StatusTooManyRequests,
 			msg:    "too many attempts; try again in " + n + " seconds",

@@ -87,7 +87,7 @@ func (s *Server) handleResendInvitation(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	if body != nil {
-		if _, err := object(body, ""); err != nil {
+		if _, err := object(s.withoutIdentityField(body), ""); err != nil {
 			return err
 		}
 	}

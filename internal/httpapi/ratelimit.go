@@ -3,16 +3,18 @@ package httpapi
 import (
 	"container/list"
 	"math"
-	"net"
-	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/teleconsult/teleconsult/internal/clientaddr"
 )
 
 // POST /sessions trades a link code for a session: guessing codes is
-// throttled per client address with a token bucket.
+// throttled per client address with a token bucket. The address is the
+// real client's behind TRUSTED_PROXIES (see [clientaddr]), so that one
+// client behind a proxy cannot lock out everyone else behind it.
 const (
 	sessionRate  = rate.Limit(10.0 / 60) // 10 attempts a minute
 	sessionBurst = 20
@@ -73,25 +75,10 @@ func (l *ipLimiter) len() int {
 	return l.order.Len()
 }
 
-// clientKey is the rate-limit key of a connection's peer address
-// (r.RemoteAddr; X-Forwarded-For is not trusted): the IPv4 address, or the
-// IPv6 /64, since one host usually holds a whole /64.
-func clientKey(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return "unknown"
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}
+// clientKey is the rate-limit key of an address written as in
+// r.RemoteAddr (see [clientaddr.Key]). Handlers use the request's client
+// address instead: clientaddr.Key(clientaddr.Of(r)).
+func clientKey(remoteAddr string) string { return clientaddr.Key(clientaddr.Parse(remoteAddr)) }
 
 // retrySeconds rounds a wait up to whole seconds, at least 1, after
 // rounding to milliseconds the float error of the bucket's arithmetic.

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/teleconsult/teleconsult/internal/clientaddr"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
@@ -52,6 +53,14 @@ type Config struct {
 	Version string
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
+	// TrustedProxies are the proxies (TRUSTED_PROXIES) whose
+	// X-Forwarded-For gives the client address; nil trusts none.
+	TrustedProxies *clientaddr.Trusted
+	// TrustGatewayIdentity (TRUST_GATEWAY_IDENTITY) lets a trusted proxy
+	// call the routes that act for a user without an API key, the user
+	// being the one UserIDPath finds (as Mia-Platform's API gateway
+	// sends it). It needs TrustedProxies.
+	TrustGatewayIdentity bool
 	// Mounts are more routes served with the same middleware (request id,
 	// security headers, recovery, logging, metrics): the call page, the
 	// signalling WebSocket. A mounted handler may override the headers
@@ -74,6 +83,8 @@ type Server struct {
 	svc       *teleconsult.Service
 	keyHashes [][]byte
 	userPath  []teleconsult.PathStep
+	trusted   *clientaddr.Trusted
+	gateway   bool
 	maxBody   int64
 	log       *slog.Logger
 	now       func() time.Time
@@ -114,6 +125,8 @@ func New(cfg Config) (*Server, error) {
 		svc:       cfg.Service,
 		keyHashes: cfg.APIKeyHashes,
 		userPath:  cfg.UserIDPath,
+		trusted:   cfg.TrustedProxies,
+		gateway:   cfg.TrustGatewayIdentity,
 		maxBody:   cfg.MaxBodyBytes,
 		log:       cfg.Logger,
 		now:       cfg.Now,
@@ -124,6 +137,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if err := checkUserPath(s.userPath); err != nil {
 		return nil, err
+	}
+	if s.gateway && s.trusted.Len() == 0 {
+		return nil, errors.New("httpapi: TrustGatewayIdentity needs TrustedProxies")
 	}
 	if s.maxBody < 0 {
 		return nil, errors.New("httpapi: MaxBodyBytes must not be negative")
@@ -221,9 +237,12 @@ func (s *Server) Routes() []string {
 // whose error becomes the response.
 func (s *Server) operation(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !rt.public && !s.validAPIKey(r) {
-			s.writeError(w, r, errAPIKey)
-			return
+		if !rt.public {
+			var err error
+			if r, err = s.authenticate(w, r, rt); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		if err := rt.handle(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -282,7 +301,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	// The mux sets r.Pattern on the request it is given: keep that pointer
 	// to read the matched route afterwards.
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	r = s.withClient(r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

@@ -171,3 +171,20 @@ func (s *Store) CountByState(context.Context) (map[teleconsult.State]int, error)
 
 // Ping implements [teleconsult.Store.Ping].
 func (s *Store) Ping(context.Context) error { return nil }
+
+// KnownUser implements [teleconsult.Store.KnownUser].
+func (s *Store) KnownUser(_ context.Context, userID string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tc := range s.tcs {
+		if !live(tc) {
+			continue
+		}
+		for _, p := range tc.Participants {
+			if p.UserID == userID && p.Active() {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}

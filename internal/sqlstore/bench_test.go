@@ -89,3 +89,43 @@ func BenchmarkFindByID(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKnownUser: POST /credentials's check that a user takes part in
+// a live visit, among 10000 stored visits (20000 participants), with the
+// index of migration 00006 ("indexed") and after dropping it ("scan").
+func BenchmarkKnownUser(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			keys := testKeys(b, 1)
+			db := openDB(b, be.dsn(b), keys)
+			ctx := context.Background()
+			var users []string
+			for i := 0; i < 10000; i += 500 {
+				var ch teleconsult.Change
+				for range 500 {
+					tc := benchTC(keys)
+					ch.Create = append(ch.Create, tc)
+					users = append(users, tc.Participants[1].UserID)
+				}
+				if err := db.Apply(ctx, ch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			run := func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					if ok, err := db.KnownUser(ctx, users[i%len(users)]); err != nil || !ok {
+						b.Fatal(ok, err)
+					}
+					i++
+				}
+			}
+			b.Run("indexed", run)
+			if _, err := db.w.ExecContext(ctx, "DROP INDEX participants_user_active"); err != nil {
+				b.Fatal(err)
+			}
+			db.stmts.Clear() // plans made with the index
+			b.Run("scan", run)
+		})
+	}
+}

@@ -683,3 +683,20 @@ func (db *DB) CountByState(ctx context.Context) (map[teleconsult.State]int, erro
 	}
 	return out, nil
 }
+
+// KnownUser reports whether userID is an active participant of a
+// teleconsultation that is neither cancelled nor replaced (index
+// participants_user_active, migration 00006).
+func (db *DB) KnownUser(ctx context.Context, userID string) (bool, error) {
+	stmt, err := db.prepared(ctx, `SELECT EXISTS (SELECT 1 FROM participants p
+		JOIN teleconsultations t ON t.id = p.teleconsultation_id
+		WHERE p.user_id = $1 AND p.removed_at IS NULL AND t.state NOT IN ('cancelled', 'replaced'))`)
+	if err != nil {
+		return false, dbErr("known user", err)
+	}
+	var known bool
+	if err := stmt.QueryRowContext(ctx, userID).Scan(&known); err != nil {
+		return false, dbErr("known user", err)
+	}
+	return known, nil
+}

@@ -53,6 +53,7 @@ func testStore(t *testing.T, newDSN func(testing.TB) string) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"UserMapFirstWriterWins", testUserMap},
 		{"ProviderUsers", testProviderUsers},
+		{"KnownUser", testKnownUser},
 		{"CountByState", testCountByState},
 		{"Ping", testPing},
 		{"MigrateIdempotent", testMigrateIdempotent},
@@ -701,5 +702,44 @@ func testWrongKey(t *testing.T, f *fixture) {
 				t.Errorf("%s: error holds patient data: %v", name, err)
 			}
 		}
+	}
+}
+
+// testKnownUser: a user is known while an active participant of a live
+// teleconsultation; removal, cancellation and replacement end it.
+func testKnownUser(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	known := func(user string) bool {
+		t.Helper()
+		ok, err := f.db.KnownUser(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	a := newTC("appt-a", newParticipant(f.keys, "doc", "D", "", teleconsult.RolePlus, "doctor"),
+		newParticipant(f.keys, "pat", "P", "", teleconsult.RoleBasic, "patient"))
+	b := newTC("appt-b", newParticipant(f.keys, "doc", "D", "", teleconsult.RolePlus, "doctor"))
+	create(t, f.db, a, b)
+	if !known("doc") || !known("pat") || known("stranger") || known("") {
+		t.Fatal("after create")
+	}
+	a = mustFind(t, f.db, a.ID)
+	a.Participants[1].RemovedAt = base
+	apply(t, f.db, teleconsult.Change{Update: []*teleconsult.Teleconsultation{a}})
+	if known("pat") {
+		t.Error("a removed participant is still known")
+	}
+	a = mustFind(t, f.db, a.ID)
+	a.State = teleconsult.StateCancelled
+	apply(t, f.db, teleconsult.Change{Update: []*teleconsult.Teleconsultation{a}})
+	if !known("doc") {
+		t.Error("doc is in b still")
+	}
+	b = mustFind(t, f.db, b.ID)
+	b.State = teleconsult.StateReplaced
+	apply(t, f.db, teleconsult.Change{Update: []*teleconsult.Teleconsultation{b}})
+	if known("doc") {
+		t.Error("a user of cancelled and replaced visits only is still known")
 	}
 }

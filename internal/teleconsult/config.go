@@ -92,15 +92,19 @@ type ServiceConfig struct {
 	CompanyLogo              CompanyLogo `json:"companyLogo"`
 	GroupsWithBackgroundList []string    `json:"groupsWithBackgroundList,omitempty"`
 	UserIDPathInRequest      []PathStep  `json:"userIdPathInRequest,omitempty"`
-	// Environment and Mode (Mia v1) and CustomUserID (Mia 1.8) are
-	// accepted for compatibility with Mia's configuration and ignored.
-	Environment  string        `json:"environment,omitempty"`
-	Mode         string        `json:"mode,omitempty"`
+	// Environment (Mia v1: "sandbox" or "production") chooses Kaleyra's
+	// API base when BANDYER_BASE_URL is unset. Mode (Mia v1: "window") is
+	// checked and otherwise unused.
+	Environment string `json:"environment,omitempty"`
+	Mode        string `json:"mode,omitempty"`
+	// CustomUserID (Mia 1.8) names the fields with which
+	// CUSTOM_ID_USERS_API_ENDPOINT resolves custom ids.
 	CustomUserID *CustomUserID `json:"customUserId,omitempty"`
 }
 
-// CustomUserID is Mia's customUserId setting (resolving custom ids through
-// an auth service); accepted and ignored.
+// CustomUserID is Mia's customUserId setting: a custom id is looked up in
+// the users collection by its Source field, and its Target field holds the
+// auth service's id.
 type CustomUserID struct {
 	Source string `json:"source"`
 	Target string `json:"target"`
@@ -203,6 +207,23 @@ func (c *ServiceConfig) Validate() error {
 			return fmt.Errorf("groupsWithBackgroundList[%d]: group %q is not listed in any privileges", i, g)
 		}
 	}
+	switch c.Environment {
+	case "", "sandbox", "production":
+	default:
+		return fmt.Errorf("environment: %q must be sandbox or production", c.Environment)
+	}
+	switch c.Mode {
+	case "", "window":
+	default:
+		return fmt.Errorf("mode: %q must be window (the only mode Mia documents)", c.Mode)
+	}
+	if cu := c.CustomUserID; cu != nil {
+		for _, f := range []struct{ name, v string }{{"source", cu.Source}, {"target", cu.Target}} {
+			if strings.TrimSpace(f.v) == "" || !validText(f.v, 64) {
+				return fmt.Errorf("customUserId.%s: a field name of 1 to 64 printable characters is required", f.name)
+			}
+		}
+	}
 	if len(c.UserIDPathInRequest) == 0 {
 		return fmt.Errorf("userIdPathInRequest: at least one step is required")
 	}
@@ -218,8 +239,8 @@ func (c *ServiceConfig) Validate() error {
 			return fmt.Errorf("userIdPathInRequest[%d].extract: %q must be an array index (0, 1, …)", i, s.Extract)
 		}
 	}
-	if first := c.UserIDPathInRequest[0]; first.Extract != "headers" {
-		return fmt.Errorf("userIdPathInRequest[0].extract: only %q can be read from a request here, not %q", "headers", first.Extract)
+	if first := c.UserIDPathInRequest[0]; !slices.Contains([]string{"headers", "query", "body"}, first.Extract) {
+		return fmt.Errorf("userIdPathInRequest[0].extract: the request's %q, %q or %q, not %q", "headers", "query", "body", first.Extract)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,9 @@ type Service struct {
 	Uploads UploadStore
 	Files   FileStore
 	Calls   CallNotifier
+	// Directory, when set (AUTH_SERVICE), looks up participants given by
+	// user id alone.
+	Directory UserDirectory
 	// Now returns the current time; tests inject a clock.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -61,7 +65,11 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 	if len(in.AppointmentID) > maxAppointment || !validText(in.AppointmentID, maxAppointment) {
 		return "", invalid("appointmentId: at most %d printable characters", maxAppointment)
 	}
-	parts, err := validateParticipants(in.Number, in.Participants)
+	given, err := s.resolveUsers(ctx, in.Participants, dataPath)
+	if err != nil {
+		return "", err
+	}
+	parts, err := validateParticipants(in.Number, given)
 	if err != nil {
 		return "", err
 	}
@@ -128,6 +136,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 	}
 	return tc.ID, nil
 }
+
+// dataPath names participant i of participants.data in messages.
+func dataPath(i int) string { return fmt.Sprintf("participants.data[%d]", i) }
 
 // supersede finds the live teleconsultation of tc's appointment and marks it
 // replaced by tc. It returns nil if there is none.
@@ -325,7 +336,11 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 	var removed []Participant
 	participantsChanged := false
 	if in.Participants != nil {
-		parts, err := validateParticipants(number, *in.Participants)
+		given, err := s.resolveUsers(ctx, *in.Participants, dataPath)
+		if err != nil {
+			return err
+		}
+		parts, err := validateParticipants(number, given)
 		if err != nil {
 			return err
 		}
@@ -442,6 +457,14 @@ func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantI
 		return Errorf(ECONFLICT, "teleconsultation %s already has all its %d participants", id, tc.ExpectedParticipants)
 	}
 	before := tc.Clone()
+	if tc.Participant(strings.TrimSpace(in.UserID)) != nil {
+		return Errorf(ECONFLICT, "user %s is already a participant of teleconsultation %s", strings.TrimSpace(in.UserID), id)
+	}
+	given, err := s.resolveUsers(ctx, []ParticipantInput{in}, func(int) string { return "" })
+	if err != nil {
+		return err
+	}
+	in = given[0]
 	if err := validateParticipant("", &in); err != nil {
 		return err
 	}
@@ -716,7 +739,10 @@ type Credentials struct {
 const MaxCredentialsTTL = 24 * time.Hour
 
 // Credentials issues a user session token for userID, valid for ttl (0
-// means one hour). The user is added to the user-id map if missing.
+// means one hour). Only a user known to the service may have one: an active
+// participant of a teleconsultation that is neither cancelled nor replaced;
+// anyone else is EUNAUTHORIZED "Unauthorized user", as in Mia. The user is
+// added to the user-id map if missing.
 func (s *Service) Credentials(ctx context.Context, userID string, ttl time.Duration) (*Credentials, error) {
 	if userID == "" {
 		return nil, Errorf(EUNAUTHORIZED, "Unauthorized user")
@@ -729,6 +755,11 @@ func (s *Service) Credentials(ctx context.Context, userID string, ttl time.Durat
 	}
 	if ttl < time.Minute || ttl > MaxCredentialsTTL {
 		return nil, invalid("expiresIn: must be between 60 and %d seconds", int(MaxCredentialsTTL/time.Second))
+	}
+	if ok, err := s.Store.KnownUser(ctx, userID); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, Errorf(EUNAUTHORIZED, "Unauthorized user")
 	}
 	known, err := s.Store.ProviderUsers(ctx, s.Provider.Name(), []string{userID})
 	if err != nil {

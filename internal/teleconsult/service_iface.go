@@ -45,6 +45,10 @@ type Store interface {
 	// EnsureProviderUser maps userID to candidate unless it is mapped
 	// already, and returns the mapped id.
 	EnsureProviderUser(ctx context.Context, provider, userID, candidate string) (string, error)
+	// KnownUser reports whether userID is an active (not removed)
+	// participant of a teleconsultation that is neither cancelled nor
+	// replaced.
+	KnownUser(ctx context.Context, userID string) (bool, error)
 	// CountByState counts teleconsultations by stored state.
 	CountByState(ctx context.Context) (map[State]int, error)
 	// Ping checks that the database answers.

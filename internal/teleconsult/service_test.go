@@ -587,14 +587,28 @@ func TestCredentials(t *testing.T) {
 	if _, err := f.svc.Tokens.Verify(cr.AccessToken, cr.ExpiresAt.Add(time.Second)); tc.ErrorCode(err) != tc.EUNAUTHORIZED {
 		t.Errorf("expired token accepted: %v", err)
 	}
-	other, err := f.svc.Credentials(ctx, "new-user", 10*time.Minute)
-	if err != nil || other.ProviderUserID == "" {
-		t.Fatalf("new user: %+v %v", other, err)
-	}
-	again, _ := f.svc.Credentials(ctx, "new-user", 0)
-	if again.ProviderUserID != other.ProviderUserID {
+	again, _ := f.svc.Credentials(ctx, "doc-1", 10*time.Minute)
+	if again == nil || again.ProviderUserID != cr.ProviderUserID {
 		t.Error("user-id map not kept")
 	}
+	// Only users known to the service: a stranger, a removed participant
+	// and the participants of a cancelled visit are refused, as in Mia.
+	_, err = f.svc.Credentials(ctx, "new-user", 10*time.Minute)
+	wantCode(t, err, tc.EUNAUTHORIZED)
+	if err := f.svc.Update(ctx, id, tc.UpdateInput{Participants: &[]tc.ParticipantInput{doctor(),
+		{UserID: "pat-2", Groups: []string{"patient"}, FullName: "P2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Credentials(ctx, "pat-1", 0)
+	wantCode(t, err, tc.EUNAUTHORIZED)
+	if _, err := f.svc.Credentials(ctx, "pat-2", 0); err != nil {
+		t.Errorf("added participant: %v", err)
+	}
+	if err := f.svc.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Credentials(ctx, "doc-1", 0)
+	wantCode(t, err, tc.EUNAUTHORIZED)
 	_, err = f.svc.Credentials(ctx, "u", 30*time.Second)
 	wantCode(t, err, tc.EINVALID)
 	_, err = f.svc.Credentials(ctx, "", 0)

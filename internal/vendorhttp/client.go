@@ -53,6 +53,9 @@ const (
 type Config struct {
 	// Vendor names the vendor in messages and logs: "Daily", "Kaleyra".
 	Vendor string
+	// Kind says what the vendor is, before its name in messages: "" means
+	// "video provider"; the auth service adapter says "auth service".
+	Kind string
 	// KeyName is the variable holding the vendor's API key, named when the
 	// vendor refuses it: "DAILY_API_KEY".
 	KeyName string
@@ -100,6 +103,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("vendorhttp: %s base URL must be an absolute http(s) URL", cfg.Vendor)
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.Kind == "" {
+		cfg.Kind = "video provider"
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
@@ -160,6 +166,9 @@ type Request struct {
 	// (url.PathEscape).
 	Path  string
 	Query url.Values
+	// Header holds more headers of this call (set after Config.Auth's):
+	// for example credentials passed on from the request being served.
+	Header http.Header
 	// Body, when not nil, is sent as JSON.
 	Body any
 	// Idempotent says that the call may be repeated after an ambiguous
@@ -262,6 +271,9 @@ func (c *Client) once(ctx context.Context, req Request, body []byte) (*Response,
 		hr.Header.Set("Content-Type", "application/json")
 	}
 	c.cfg.Auth(hr.Header)
+	for k, vs := range req.Header {
+		hr.Header[http.CanonicalHeaderKey(k)] = vs
+	}
 	resp, err := c.http.Do(hr)
 	if err != nil {
 		return nil, err
@@ -348,7 +360,7 @@ func (c *Client) statusError(op string, resp *Response, retryAfter time.Duration
 
 // fail builds "<Vendor> <what> (<op>)" errors.
 func (c *Client) fail(code, op, what string, cause error) *teleconsult.Error {
-	return &teleconsult.Error{Code: code, Message: fmt.Sprintf("video provider %s %s (%s)", c.cfg.Vendor, what, op), Err: cause}
+	return &teleconsult.Error{Code: code, Message: fmt.Sprintf("%s %s %s (%s)", c.cfg.Kind, c.cfg.Vendor, what, op), Err: cause}
 }
 
 // Unexpected returns the error for a response the caller cannot use: a 3xx
