@@ -92,7 +92,7 @@ func BenchmarkFindByID(b *testing.B) {
 
 // BenchmarkKnownUser: POST /credentials's check that a user takes part in
 // a live visit, among 10000 stored visits (20000 participants), with the
-// index of migration 00006 ("indexed") and after dropping it ("scan").
+// index of migration 00005 ("indexed") and after dropping it ("scan").
 func BenchmarkKnownUser(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {

@@ -686,7 +686,7 @@ func (db *DB) CountByState(ctx context.Context) (map[teleconsult.State]int, erro
 
 // KnownUser reports whether userID is an active participant of a
 // teleconsultation that is neither cancelled nor replaced (index
-// participants_user_active, migration 00006).
+// participants_user_active, migration 00005).
 func (db *DB) KnownUser(ctx context.Context, userID string) (bool, error) {
 	stmt, err := db.prepared(ctx, `SELECT EXISTS (SELECT 1 FROM participants p
 		JOIN teleconsultations t ON t.id = p.teleconsultation_id
