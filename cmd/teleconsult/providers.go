@@ -21,7 +21,7 @@ func newProvider(cfg *Config, keys *teleconsult.Keyring, now func() time.Time, l
 		}
 		return daily.New(daily.Config{
 			APIKey: cfg.DailyAPIKey, BaseURL: cfg.DailyAPIURL, WebhookSecret: cfg.DailyWebhookSecret,
-			NamingKey: keys.NamingKey(), Timeout: cfg.ProviderTimeout, Logger: log,
+			RoomOrigin: cfg.DailyDomain, NamingKey: keys.NamingKey(), Timeout: cfg.ProviderTimeout, Logger: log,
 		})
 	case ProviderKaleyra:
 		return kaleyra.New(kaleyra.Config{
@@ -31,6 +31,20 @@ func newProvider(cfg *Config, keys *teleconsult.Keyring, now func() time.Time, l
 	default:
 		return sfu.NewProvider(nil, sfuConfig(cfg, now, log))
 	}
+}
+
+// callOrigins are the origins the call page shows in an iframe: the
+// Daily domain's rooms (DAILY_DOMAIN, else any Daily domain); nothing for
+// the built-in SFU (the call is the page itself) and Kaleyra (the page
+// sends the participant on to their Kaleyra link).
+func callOrigins(cfg *Config) []string {
+	if cfg.VideoProvider != ProviderDaily {
+		return nil
+	}
+	if cfg.DailyDomain != "" {
+		return []string{cfg.DailyDomain}
+	}
+	return []string{"https://*.daily.co"}
 }
 
 // sfuConfig is the built-in SFU's configuration from the environment.

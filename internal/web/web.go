@@ -56,8 +56,9 @@ type Config struct {
 	// the call page shows in an iframe (the Daily domain's rooms), as
 	// scheme://host[:port]. They alone are allowed in the call page's
 	// frame-src, and the camera, microphone, screen capture and
-	// fullscreen are delegated to them in its Permissions-Policy. Empty
-	// means the call page frames nothing.
+	// fullscreen are delegated to them in its Permissions-Policy. An
+	// origin may start with a wildcard subdomain (https://*.daily.co).
+	// Empty means the call page frames nothing.
 	CallOrigins []string
 }
 
@@ -111,7 +112,10 @@ func New(cfg Config) (*Pages, error) {
 	}
 	calls := make([]string, 0, len(cfg.CallOrigins))
 	for _, o := range cfg.CallOrigins {
-		v, err := Origin(o)
+		v, err := Origin(strings.Replace(o, "://*.", "://", 1))
+		if err == nil && strings.Contains(o, "://*.") {
+			v = strings.Replace(v, "://", "://*.", 1)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("web: call origin: %w", err)
 		}

@@ -301,7 +301,14 @@ func TestFraming(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"portal.example.org", "https://x.org/path", "https://x.org?q", "ftp://x.org", "https://*.x.org", "https://a.org https://b.org", "'self'"} {
+	p, err := New(Config{CallOrigins: []string{"https://*.daily.co"}})
+	if err != nil || !strings.Contains(p.joinCSP, "frame-src https://*.daily.co;") || !strings.Contains(p.joinPermissions, `camera=(self "https://*.daily.co")`) {
+		t.Errorf("a wildcard call origin: %v %q %q", err, p.joinCSP, p.joinPermissions)
+	}
+	if _, err := New(Config{FrameAncestors: []string{"https://*.x.org"}}); err == nil {
+		t.Error("a wildcard frame ancestor accepted")
+	}
+	for _, bad := range []string{"portal.example.org", "https://x.org/path", "https://x.org?q", "ftp://x.org", "https://*", "https://x.*.org", "https://a.org https://b.org", "'self'"} {
 		if _, err := New(Config{FrameAncestors: []string{bad}}); err == nil {
 			t.Errorf("frame ancestor %q accepted", bad)
 		}
