@@ -88,7 +88,7 @@ func (s *Server) serveRoom(w http.ResponseWriter, r *http.Request) {
 // roomPage is the fake's stand-in for Daily Prebuilt: title, two lines,
 // a video of the local camera and a script.
 const roomPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Daily (test fake)</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Daily (test fake)</title>
 <style>body{margin:0;font:16px system-ui,sans-serif;background:#1f2d3d;color:#fff;display:grid;place-items:center;min-height:100vh}
 main{text-align:center}video{width:320px;height:240px;background:#000;border-radius:8px}small{opacity:.7}</style></head>
 <body><main><small>Daily Prebuilt (test fake)</small><h1 data-testid="daily-state">%s</h1><p>%s</p><p data-testid="daily-user">%s</p>

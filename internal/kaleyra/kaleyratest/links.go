@@ -70,7 +70,7 @@ func (s *Server) serveLink(w http.ResponseWriter, r *http.Request) {
 
 // linkPage is the fake's stand-in for Kaleyra's call page.
 const linkPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Kaleyra Video (test fake)</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Kaleyra Video (test fake)</title>
 <style>body{margin:0;font:16px system-ui,sans-serif;background:#0b3954;color:#fff;display:grid;place-items:center;min-height:100vh}
 main{text-align:center}table{margin:auto;border-collapse:collapse}th,td{padding:4px 12px;text-align:left}th{opacity:.7;font-weight:normal}small{opacity:.7}</style></head>
 <body><main><small>Kaleyra Video (test fake)</small><h1 data-testid="kaleyra-state">%s</h1><table>%s</table></main></body></html>`

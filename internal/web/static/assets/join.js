@@ -41,10 +41,11 @@ const code = (() => {
   } catch {
     // not a code we made: the server says so
   }
-  if (c !== stored.get('code')) {
-    stored.set('code', c);
-    stored.set('inCall', '');
-  }
+  // Opening a link starts afresh; only a reload of ./visit goes straight
+  // back into a call.
+  stored.set('code', c);
+  stored.set('inCall', '');
+  stored.set('media', '');
   return c;
 })();
 const session = new Session(code);
