@@ -19,6 +19,9 @@ func newProvider(cfg *Config, keys *teleconsult.Keyring, now func() time.Time, l
 		if len(cfg.DailyWebhookSecret) == 0 {
 			log.Warn("DAILY_WEBHOOK_SECRET is not set: Daily's webhooks are refused, so the call state (in progress, ended, time used, LIVE rule) does not follow Daily calls")
 		}
+		if cfg.DailyDomain == "" {
+			log.Warn("DAILY_DOMAIN is not set: the call page frames rooms of any Daily domain (https://*.daily.co); set it to your domain to allow exactly its rooms")
+		}
 		return daily.New(daily.Config{
 			APIKey: cfg.DailyAPIKey, BaseURL: cfg.DailyAPIURL, WebhookSecret: cfg.DailyWebhookSecret,
 			RoomOrigin: cfg.DailyDomain, NamingKey: keys.NamingKey(), Timeout: cfg.ProviderTimeout, Logger: log,

@@ -6,13 +6,21 @@
 // Everything is embedded in the binary: plain HTML, CSS and ES modules with
 // no build step, no CDN and no external fonts. The page reads the link code
 // from its own path, trades it for a session with POST /sessions, and then
-// talks to the built-in SFU over the signalling WebSocket described in
-// docs/signalling.md, and to the uploads API, all on the same origin.
+// goes where the session's join says the visit runs: the built-in SFU over
+// the signalling WebSocket described in docs/signalling.md (and the
+// uploads API, all on the same origin), Daily Prebuilt in a frame of the
+// page (the only origin its frame-src allows: [Config.CallOrigins]), or on
+// to the participant's own Kaleyra link.
+//
+// Once the service has answered for the code, the page replaces its
+// address with /join/visit (history.replaceState) and keeps the code in
+// the tab's sessionStorage, so that a reload trades it again while the
+// code is no longer in the address bar or the history.
 //
 // Assets are addressed with a version query (?v=<hash of every asset>)
 // that the HTML and the ES module imports carry, so they can be cached for
-// a year; the pages themselves are never cached. The pages hold no data:
-// the code stays in the URL path and is never written to a log here.
+// a year; the pages themselves are never cached. The pages hold no data,
+// and the code is never written to a log here.
 package web
 
 import (
