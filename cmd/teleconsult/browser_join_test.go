@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -463,7 +464,11 @@ func TestCallPageEmbedded(t *testing.T) {
 	stranger := openTab(t, "stranger")
 	stranger.allowConsole("frame-ancestors", "Refused to frame")
 	stranger.navigate(other.URL)
-	time.Sleep(time.Second)
+	waitUntil(t, "the browser's refusal to frame the page", func() bool {
+		stranger.mu.Lock()
+		defer stranger.mu.Unlock()
+		return slices.ContainsFunc(stranger.errs, func(e string) bool { return strings.Contains(e, "frame-ancestors") })
+	}, 10*time.Second)
 	tree, err := chromedp.Call(stranger.ctx, page.GetFrameTree, cdp.Empty{})
 	if err != nil {
 		t.Fatal(err)
