@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/teleconsult/teleconsult/internal/kaleyra/kaleyratest"
 	tc "github.com/teleconsult/teleconsult/internal/teleconsult"
@@ -460,4 +462,47 @@ func TestLinkURL(t *testing.T) {
 	if got, err := LinkURL("http://127.0.0.1:9/eu/x", doctor, settings(true, true)); err != nil || !strings.HasPrefix(got, "http://127.0.0.1:9/eu/x?") {
 		t.Errorf("a loopback fake's link: %q, %v", got, err)
 	}
+}
+
+// FuzzLinkURL feeds LinkURL links and names as Kaleyra and integrators
+// might send them: it never panics, and a link it accepts comes back an
+// http(s) link to the same place, with the name as display_name exactly
+// once and the options it controls set once each.
+func FuzzLinkURL(f *testing.F) {
+	f.Add("https://acme.bandyer.com/eu/direct-rest-call-handler/abc", "Mario Rossi", "it", "doctor")
+	f.Add("https://acme.bandyer.com/x?display_name=a&dn=b&l=de", "Zoë & Co=1?#x", "en-GB", "patient")
+	f.Add("http://127.0.0.1:9/x#frag", "", "", "")
+	f.Add("https://%zz", "\x00", "xx", "")
+	f.Fuzz(func(t *testing.T, link, name, lang, group string) {
+		s := tc.DefaultSettings()
+		s.Config.GroupsWithBackgroundList = []string{"doctor"}
+		pt := &tc.Participant{FullName: name, Language: lang, Groups: []string{group}}
+		got, err := LinkURL(link, pt, &s)
+		if err != nil {
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+			t.Fatalf("LinkURL(%q) = %q: not an http(s) URL (%v)", link, got, err)
+		}
+		in, _ := url.Parse(link)
+		if u.Host != in.Host || u.Path != in.Path {
+			t.Fatalf("LinkURL(%q) = %q: another place", link, got)
+		}
+		q := u.Query()
+		for _, k := range []string{"audio_disabled", "video_disabled"} {
+			if len(q[k]) != 1 {
+				t.Fatalf("LinkURL(%q) = %q: %s %v", link, got, k, q[k])
+			}
+		}
+		if want := strings.TrimSpace(name); want != "" && (len(q["display_name"]) != 1 || q.Get("display_name") != want) && utf8.ValidString(want) {
+			t.Fatalf("LinkURL(%q, %q) = %q: display_name %v", link, name, got, q["display_name"])
+		}
+		if q.Has("dn") || q.Has("l") || q.Has("ad") || q.Has("vd") || q.Has("vb") {
+			t.Fatalf("LinkURL(%q) = %q: a short option left to contradict ours", link, got)
+		}
+		if (group == "doctor") != (q.Get("virtual_background") == "image") {
+			t.Fatalf("groups %q: virtual_background %q", group, q.Get("virtual_background"))
+		}
+	})
 }

@@ -317,3 +317,28 @@ func TestFraming(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOrigin feeds Origin what FRAME_ANCESTORS and DAILY_DOMAIN might hold:
+// it never panics, and what it accepts is a bare http(s) origin that is
+// safe in a Content-Security-Policy (no space, quote, semicolon, comma or
+// wildcard) and a fixed point.
+func FuzzOrigin(f *testing.F) {
+	for _, s := range []string{"https://portal.example.org", "http://127.0.0.1:9000/", "https://a.org https://b.org", "'self'", "https://x.org;script-src *", "https://[::1]:8080", "https://*.x.org"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		o, err := Origin(raw)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://") {
+			t.Fatalf("Origin(%q) = %q", raw, o)
+		}
+		if _, host, _ := strings.Cut(o, "://"); host == "" || strings.ContainsAny(host, " \t\r\n;,'\"*/?#\\") {
+			t.Fatalf("Origin(%q) = %q: not safe in a policy", raw, o)
+		}
+		if again, err := Origin(o); err != nil || again != o {
+			t.Fatalf("Origin(%q) = %q, then %q %v", raw, o, again, err)
+		}
+	})
+}
