@@ -176,12 +176,24 @@ var refusals = []struct {
 // into the call with a new token; leaving shows our end page. Refused
 // links never reach Daily.
 func TestJoinDaily(t *testing.T) {
-	start := func(t *testing.T) (*testServer, *dailytest.Server, string) {
+	start := func(t *testing.T, env ...string) (*testServer, *dailytest.Server, string) {
 		fake := dailytest.New(t, dailyKey)
 		origin := fake.ServeRooms(t)
-		s := startServer(t, map[string]string{"VIDEO_PROVIDER": "daily", "DAILY_API_KEY": dailyKey,
-			"DAILY_API_URL": fake.URL, "DAILY_DOMAIN": origin})
-		return s, fake, origin
+		e := map[string]string{"VIDEO_PROVIDER": "daily", "DAILY_API_KEY": dailyKey,
+			"DAILY_API_URL": fake.URL, "DAILY_DOMAIN": origin}
+		for i := 0; i+1 < len(env); i += 2 {
+			e[env[i]] = env[i+1]
+		}
+		return startServer(t, e), fake, origin
+	}
+	// patientTokens counts the meeting tokens minted for the patient.
+	patientTokens := func(fake *dailytest.Server) (n int) {
+		for _, tok := range fake.Tokens() {
+			if tok.Properties["user_name"] == patientName {
+				n++
+			}
+		}
+		return n
 	}
 
 	t.Run("joins in a frame", func(t *testing.T) {
@@ -219,6 +231,9 @@ func TestJoinDaily(t *testing.T) {
 			t.Errorf("camera and microphone in the frame: %v, want ok (allow= and Permissions-Policy)", m)
 		}
 		visits := fake.Visits()
+		if n := patientTokens(fake); n != 1 {
+			t.Errorf("%d meeting tokens minted for the patient, want 1 (the exchange's)", n)
+		}
 		if len(visits) != 1 || !visits[0].Admitted || visits[0].UserName != patientName || visits[0].Room != roomOf(t, s, v.ID) {
 			t.Fatalf("room visits %+v, want one by the patient with their own token", visits)
 		}
@@ -252,6 +267,26 @@ func TestJoinDaily(t *testing.T) {
 		}
 		pat.click("reenter")
 		pat.waitScreen("prejoin", 10*time.Second)
+	})
+
+	// The meeting token of an unlimited window lasts as long as the session
+	// (SESSION_TTL): one about to expire when the participant joins is
+	// traded for a new one first.
+	t.Run("a token about to expire is renewed", func(t *testing.T) {
+		s, fake, origin := start(t, "SESSION_TTL", "1m")
+		v := openVisit(t, s, 30*time.Minute)
+		pat := openTab(t, "patient")
+		pat.navigate(v.Patient)
+		pat.waitScreen("prejoin", 10*time.Second)
+		pat.click("join")
+		pat.waitScreen("daily", 10*time.Second)
+		frame := pat.frame(origin+"/", 10*time.Second)
+		pat.frameWait(frame, "the room page", `document.querySelector('[data-testid="daily-state"]')?.textContent === 'In the call'`, 10*time.Second)
+		toks := fake.Tokens()
+		visits := fake.Visits()
+		if n := patientTokens(fake); n != 2 || len(visits) != 1 || visits[0].Token != toks[len(toks)-1].Token {
+			t.Errorf("%d tokens for the patient, visits %+v: want a second token, used", n, visits)
+		}
 	})
 
 	for _, r := range refusals {

@@ -123,7 +123,7 @@ function enter(j) {
   const url = providerURL(j.url);
   if (j.provider === 'daily' && url && typeof j.token === 'string' && j.token) {
     url.searchParams.set('t', j.token);
-    return again ? showDaily(url) : showHostedPrejoin(url);
+    return again ? showDaily(url) : showHostedPrejoin(url, Date.parse(j.expiresAt || ''));
   }
   if (j.provider === 'kaleyra' && url) return showOnTo(url);
   return show(messageScreen({ name: 'join-unknown', tone: 'error', title: t('joinUnknown.title'), text: t('joinUnknown.text'), detail: t('closeHint') }));
@@ -144,10 +144,16 @@ function providerURL(raw) {
 
 // showHostedPrejoin is the pre-join screen of a call run by Daily: who
 // joins, with whom, when; the camera and microphone are chosen in Daily's
-// own screen.
-function showHostedPrejoin(url) {
+// own screen. A meeting token that stops letting the participant in
+// within two minutes (expires, in ms) is traded for a new one on joining.
+function showHostedPrejoin(url, expires) {
   const s = session.data;
-  const joinBtn = h('button', { type: 'button', class: 'btn primary big', 'data-testid': 'join', onclick: () => showDaily(url) }, t('join'));
+  const go = () => {
+    if (expires - session.now() > 120000) return showDaily(url);
+    stored.set('inCall', 'daily');
+    return load();
+  };
+  const joinBtn = h('button', { type: 'button', class: 'btn primary big', 'data-testid': 'join', onclick: go }, t('join'));
   const main = h('main', { class: 'screen center', 'data-screen': 'prejoin', 'data-provider': 'daily' },
     h('section', { class: 'card info hosted' },
       h('h1', { text: t('prejoin.title') }),
@@ -219,6 +225,7 @@ function goneKind(message) {
 }
 
 function showGone(message, reason) {
+  stored.set('inCall', '');
   const kind = { revoked: 'revoked', cancelled: 'cancelled', rescheduled: 'rescheduled', ended: 'ended' }[reason] || goneKind(message);
   show(messageScreen({
     name: 'gone-' + kind,
