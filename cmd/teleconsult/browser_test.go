@@ -383,7 +383,7 @@ func (tt *tab) text(testid string) string {
 // directory, without the passing notifications.
 func (tt *tab) screenshot(name string) {
 	tt.tb.Helper()
-	tt.do(chromedp.Evaluate[chromedp.Void](`document.getElementById('toasts').replaceChildren()`))
+	tt.do(chromedp.Evaluate[chromedp.Void](`document.getElementById('toasts')?.replaceChildren()`))
 	png, err := chromedp.Run(tt.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		tt.tb.Fatalf("%s: screenshot: %v", tt.name, err)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/clientaddr"
 	"github.com/teleconsult/teleconsult/internal/mail"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/web"
 )
 
 // Database drivers, the values of [Config.DatabaseDriver].
@@ -115,6 +117,10 @@ type Config struct {
 	// webhook signatures, base64-decoded; nil refuses every webhook.
 	// Secret.
 	DailyWebhookSecret []byte
+	// DailyDomain (DAILY_DOMAIN) is the origin of the Daily domain's rooms
+	// (https://<domain>.daily.co), the only origin the call page frames;
+	// empty when unset (then any https://*.daily.co room is framed).
+	DailyDomain string
 	// ProviderTimeout (PROVIDER_TIMEOUT) bounds every call to a hosted
 	// video provider, retries included.
 	ProviderTimeout time.Duration
@@ -144,6 +150,9 @@ type Config struct {
 	AuthServiceUserPath string
 	// AuthServiceTimeout (AUTH_SERVICE_TIMEOUT) bounds one look-up.
 	AuthServiceTimeout time.Duration
+	// FrameAncestors (FRAME_ANCESTORS) are the origins allowed to show the
+	// call page in an iframe; empty means none.
+	FrameAncestors []string
 	// Media configures the built-in video (config_media.go).
 	Media MediaConfig
 
@@ -455,6 +464,22 @@ func variables() []variable {
 			show: func(c *Config) shown { return secretStatus(string(c.DailyWebhookSecret)) },
 		},
 		{
+			VarDoc: VarDoc{Name: "DAILY_DOMAIN", Default: "",
+				Description: "Your Daily domain: its name (`clinic` for rooms at https://clinic.daily.co) or the origin its rooms are served from (`https://clinic.daily.co`). The call page shows the Daily call in an iframe and allows exactly this origin in its `frame-src` (and delegates the camera and microphone to it); a room elsewhere is refused at the link exchange. Unset: any `https://*.daily.co` room is framed. Set it in production."},
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				o, err := dailyOrigin(v)
+				if err != nil {
+					return err
+				}
+				c.DailyDomain = o
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: c.DailyDomain} },
+		},
+		{
 			VarDoc: VarDoc{Name: "PROVIDER_TIMEOUT", Default: "10s",
 				Description: "Time limit of every call to a hosted video provider (Daily, Kaleyra), retries on 429 and 5xx included: a Go duration from 100ms to 2m. Past it the API answers 503 and changes nothing."},
 			value: "10s",
@@ -585,6 +610,24 @@ func variables() []variable {
 				return nil
 			},
 			show: func(c *Config) shown { return shown{value: c.AuthServiceTimeout.String()} },
+		},
+		{
+			VarDoc: VarDoc{Name: "FRAME_ANCESTORS", Default: "",
+				Description: "Origins allowed to show the call page in an iframe (an integrating portal, Mia-Platform's frontend), separated by commas or spaces: `https://portal.example.org,https://app.example.org`. The iframe needs `allow=\"camera; microphone; display-capture; fullscreen\"`. Unset: no page may frame it (`frame-ancestors 'none'`, `X-Frame-Options: DENY`)."},
+			parse: func(c *Config, v string) error {
+				c.FrameAncestors = nil
+				for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+					o, err := web.Origin(f)
+					if err != nil {
+						return fmt.Errorf("expected origins such as https://portal.example.org, separated by commas: %w", err)
+					}
+					if !slices.Contains(c.FrameAncestors, o) {
+						c.FrameAncestors = append(c.FrameAncestors, o)
+					}
+				}
+				return nil
+			},
+			show: func(c *Config) shown { return shown{value: strings.Join(c.FrameAncestors, ",")} },
 		},
 
 		// Invitation emails.
@@ -1134,6 +1177,30 @@ func defaultPublicURL(listen string) string {
 
 // parseBaseURL checks an absolute http(s) URL without credentials, query or
 // fragment, and returns it without trailing slash.
+// dailyRE is a Daily domain name, the subdomain of daily.co.
+var dailyRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// dailyOrigin reads DAILY_DOMAIN: a domain name (rooms at
+// https://<name>.daily.co) or an origin (https; http only on a loopback
+// host, for a local fake).
+func dailyOrigin(v string) (string, error) {
+	const want = "expected your Daily domain's name (clinic) or the origin of its rooms (https://clinic.daily.co)"
+	if dailyRE.MatchString(strings.ToLower(v)) {
+		return "https://" + strings.ToLower(v) + ".daily.co", nil
+	}
+	o, err := web.Origin(v)
+	if err != nil {
+		return "", errors.New(want)
+	}
+	u, _ := url.Parse(o)
+	if u.Scheme == "http" {
+		if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+			return "", errors.New(want + "; http only on a loopback address")
+		}
+	}
+	return o, nil
+}
+
 func parseBaseURL(v string) (string, error) {
 	u, err := url.Parse(v)
 	switch {

@@ -227,6 +227,14 @@ func TestLoadConfigBadValues(t *testing.T) {
 		{"PUBLIC_URL", "https://example.org?", "without query"},
 		{"PUBLIC_URL", "https://u:PASSWORD@example.org", "without user name or password"},
 		{"BANDYER_BASE_URL", "https://u:PASSWORD@api.eu.bandyer.com", "without user name or password"},
+		{"FRAME_ANCESTORS", "portal.example.org", "origins such as https://portal.example.org"},
+		{"FRAME_ANCESTORS", "https://portal.example.org/app", "origins such as"},
+		{"FRAME_ANCESTORS", "https://a.example.org,'self'", "origins such as"},
+		{"FRAME_ANCESTORS", "https://*.example.org", "origins such as"},
+		{"DAILY_DOMAIN", "clinic.daily.co", "Daily domain's name"},
+		{"DAILY_DOMAIN", "https://clinic.daily.co/room", "Daily domain's name"},
+		{"DAILY_DOMAIN", "http://clinic.daily.co", "http only on a loopback address"},
+		{"DAILY_DOMAIN", "-clinic", "Daily domain's name"},
 		{"DATA_DIR", "a\x00b", "directory"},
 		{"DATABASE_URL", "mysql://u:p@db/x", "postgres://"},
 		{"DATABASE_URL", "host=db user=tc", "postgres://"},
@@ -307,6 +315,27 @@ func isSecret(name string) bool {
 		}
 	}
 	panic("unknown variable " + name)
+}
+
+// Ensure FRAME_ANCESTORS and DAILY_DOMAIN are read into origins.
+func TestFramingValues(t *testing.T) {
+	for _, tt := range []struct {
+		env       map[string]string
+		ancestors []string
+		daily     string
+	}{
+		{map[string]string{}, nil, ""},
+		{map[string]string{"FRAME_ANCESTORS": " https://portal.example.org, http://127.0.0.1:9000/  https://portal.example.org"},
+			[]string{"https://portal.example.org", "http://127.0.0.1:9000"}, ""},
+		{map[string]string{"DAILY_DOMAIN": "Clinic"}, nil, "https://clinic.daily.co"},
+		{map[string]string{"DAILY_DOMAIN": "https://video.clinic.example/"}, nil, "https://video.clinic.example"},
+		{map[string]string{"DAILY_DOMAIN": "http://127.0.0.1:9000"}, nil, "http://127.0.0.1:9000"},
+	} {
+		c := mustLoad(t, tt.env)
+		if !slices.Equal(c.FrameAncestors, tt.ancestors) || c.DailyDomain != tt.daily {
+			t.Errorf("%v: frame ancestors %q, Daily domain %q; want %q, %q", tt.env, c.FrameAncestors, c.DailyDomain, tt.ancestors, tt.daily)
+		}
+	}
 }
 
 // Ensure every bad variable is reported at once.

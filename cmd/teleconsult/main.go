@@ -374,7 +374,8 @@ func (m *Main) Open(ctx context.Context) error {
 		m.closers = append(m.closers, builtin.Close)
 		mounts = append(mounts, httpapi.Mount{Method: http.MethodGet, Path: sfu.CallPath, Public: true, Handler: builtin.Handler()})
 	}
-	pages, err := web.New(web.Config{PublicURL: cfg.PublicURL, LogoURL: cfg.ServiceConfig.CompanyLogo.URL})
+	pages, err := web.New(web.Config{PublicURL: cfg.PublicURL, LogoURL: cfg.ServiceConfig.CompanyLogo.URL,
+		FrameAncestors: cfg.FrameAncestors, CallOrigins: callOrigins(cfg)})
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,12 @@ func newProvider(cfg *Config, keys *teleconsult.Keyring, now func() time.Time, l
 		if len(cfg.DailyWebhookSecret) == 0 {
 			log.Warn("DAILY_WEBHOOK_SECRET is not set: Daily's webhooks are refused, so the call state (in progress, ended, time used, LIVE rule) does not follow Daily calls")
 		}
+		if cfg.DailyDomain == "" {
+			log.Warn("DAILY_DOMAIN is not set: the call page frames rooms of any Daily domain (https://*.daily.co); set it to your domain to allow exactly its rooms")
+		}
 		return daily.New(daily.Config{
 			APIKey: cfg.DailyAPIKey, BaseURL: cfg.DailyAPIURL, WebhookSecret: cfg.DailyWebhookSecret,
-			NamingKey: keys.NamingKey(), Timeout: cfg.ProviderTimeout, Logger: log,
+			RoomOrigin: cfg.DailyDomain, NamingKey: keys.NamingKey(), Timeout: cfg.ProviderTimeout, Logger: log,
 		})
 	case ProviderKaleyra:
 		return kaleyra.New(kaleyra.Config{
@@ -52,6 +55,20 @@ func newDirectory(cfg *Config, log *slog.Logger) (teleconsult.UserDirectory, err
 		return nil, err
 	}
 	return d, nil
+}
+
+// callOrigins are the origins the call page shows in an iframe: the
+// Daily domain's rooms (DAILY_DOMAIN, else any Daily domain); nothing for
+// the built-in SFU (the call is the page itself) and Kaleyra (the page
+// sends the participant on to their Kaleyra link).
+func callOrigins(cfg *Config) []string {
+	if cfg.VideoProvider != ProviderDaily {
+		return nil
+	}
+	if cfg.DailyDomain != "" {
+		return []string{cfg.DailyDomain}
+	}
+	return []string{"https://*.daily.co"}
 }
 
 // sfuConfig is the built-in SFU's configuration from the environment.

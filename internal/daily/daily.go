@@ -31,6 +31,7 @@
 package daily
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -40,10 +41,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +77,11 @@ type Config struct {
 	// NamingKey derives room names ([teleconsult.Keyring.NamingKey]).
 	// Required.
 	NamingKey []byte
+	// RoomOrigin is the origin of the domain's rooms (DAILY_DOMAIN), such
+	// as https://clinic.daily.co: the call page frames exactly it, so a
+	// room elsewhere is refused at [Provider.Join]. Empty accepts any
+	// https://<name>.daily.co room.
+	RoomOrigin string
 	// Timeout bounds every call to Daily, retries included
 	// (PROVIDER_TIMEOUT); 0 means 10 s.
 	Timeout time.Duration
@@ -90,6 +98,7 @@ type Provider struct {
 	c             *vendorhttp.Client
 	namingKey     []byte
 	webhookSecret []byte
+	roomOrigin    string
 	log           *slog.Logger
 	// unnamed is set once Daily refused a name of ours (HIPAA mode).
 	unnamed atomic.Bool
@@ -125,7 +134,23 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{c: c, namingKey: cfg.NamingKey, webhookSecret: cfg.WebhookSecret, log: cfg.Logger}, nil
+	return &Provider{c: c, namingKey: cfg.NamingKey, webhookSecret: cfg.WebhookSecret, roomOrigin: strings.TrimSuffix(cfg.RoomOrigin, "/"), log: cfg.Logger}, nil
+}
+
+// dailyHost is a room host on Daily's own domain.
+var dailyHost = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.daily\.co$`)
+
+// roomAllowed reports whether the call page may show the room at raw: a
+// room on the configured origin, or without one on https://<name>.daily.co.
+func (p *Provider) roomAllowed(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Host == "" {
+		return false
+	}
+	if p.roomOrigin != "" {
+		return u.Scheme+"://"+u.Host == p.roomOrigin
+	}
+	return u.Scheme == "https" && dailyHost.MatchString(u.Host)
 }
 
 // Name implements [teleconsult.VideoProvider.Name].
@@ -302,10 +327,17 @@ func checkRoom(r *room, want string) error {
 		return errors.New("the room is not private")
 	}
 	u, err := url.Parse(r.URL)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(r.URL) > 2048 {
+	if err != nil || u.Host == "" || u.User != nil || len(r.URL) > 2048 || (u.Scheme != "https" && !loopbackHTTP(u)) {
 		return errors.New("no valid room URL")
 	}
 	return nil
+}
+
+// loopbackHTTP reports whether u is http on a loopback address: a local
+// stand-in for Daily's rooms (tests, development).
+func loopbackHTTP(u *url.URL) bool {
+	ip := net.ParseIP(u.Hostname())
+	return u.Scheme == "http" && ip != nil && ip.IsLoopback()
 }
 
 // unexpected is the error for an answer we cannot use, with Daily's error
@@ -374,6 +406,11 @@ const maxTokenLen = 4096
 func (p *Provider) Join(ctx context.Context, tc *teleconsult.Teleconsultation, pt *teleconsult.Participant, s *teleconsult.Settings, until time.Time) (*teleconsult.JoinTarget, error) {
 	if tc.ProviderRoomID == "" || tc.ProviderRoomURL == "" {
 		return nil, teleconsult.Errorf(teleconsult.EINTERNAL, "teleconsultation %s has no Daily room", tc.ID)
+	}
+	if !p.roomAllowed(tc.ProviderRoomURL) {
+		// The call page could not show it (its frame-src allows the
+		// domain's origin only): say so here rather than in a blank frame.
+		return nil, teleconsult.Errorf(teleconsult.EINTERNAL, "the Daily room of teleconsultation %s is not on DAILY_DOMAIN (%s)", tc.ID, cmp.Or(p.roomOrigin, "https://*.daily.co"))
 	}
 	w := tc.Window(s)
 	tools := s.Config.Privileges.Tools(pt.Role)

@@ -350,3 +350,47 @@ func TestDeleteAndEject(t *testing.T) {
 		t.Errorf("uploads: %+v %v", res, err)
 	}
 }
+
+// Ensure a meeting token is only minted for a room the call page may show:
+// on the configured DAILY_DOMAIN origin, or without one on
+// https://<name>.daily.co; any other room is refused before Daily is asked.
+func TestJoinRoomOrigin(t *testing.T) {
+	for _, tt := range []struct {
+		origin, roomURL string
+		ok              bool
+	}{
+		{"", "https://acme.daily.co/room", true},
+		{"", "https://acme.daily.co.evil.example/room", false},
+		{"", "http://acme.daily.co/room", false},
+		{"", "http://127.0.0.1:9000/room", false},
+		{"https://acme.daily.co", "https://acme.daily.co/room", true},
+		{"https://acme.daily.co", "https://other.daily.co/room", false},
+		{"https://video.clinic.example", "https://video.clinic.example/room", true},
+		{"http://127.0.0.1:9000", "http://127.0.0.1:9000/room", true},
+		{"http://127.0.0.1:9000", "http://127.0.0.1:9001/room", false},
+		{"https://acme.daily.co", "https://acme.daily.co/room?t=stolen", false},
+		{"https://acme.daily.co", "https://user@acme.daily.co/room", false},
+	} {
+		fake := dailytest.New(t, apiKey)
+		p, err := daily.New(daily.Config{APIKey: apiKey, BaseURL: fake.URL, NamingKey: bytes.Repeat([]byte{7}, 32), RoomOrigin: tt.origin, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := visit()
+		s := settings(false)
+		room, err := p.CreateRoom(ctx, v, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.ProviderRoomID, v.ProviderRoomURL, v.RoomRevision = room.ID, tt.roomURL, 1
+		j, err := p.Join(ctx, v, &v.Participants[0], s, start.Add(time.Minute))
+		switch {
+		case tt.ok && (err != nil || j.URL != tt.roomURL):
+			t.Errorf("origin %q, room %s: %+v %v", tt.origin, tt.roomURL, j, err)
+		case !tt.ok && (tc.ErrorCode(err) != tc.EINTERNAL || !strings.Contains(err.Error(), "DAILY_DOMAIN")):
+			t.Errorf("origin %q, room %s: %+v %v, want a refusal naming DAILY_DOMAIN", tt.origin, tt.roomURL, j, err)
+		case !tt.ok && len(fake.Tokens()) != 0:
+			t.Errorf("origin %q, room %s: a token was minted", tt.origin, tt.roomURL)
+		}
+	}
+}

@@ -40,9 +40,11 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -328,10 +330,15 @@ func (p *Provider) decodeRoom(resp *vendorhttp.Response, op string, byKaleyra ma
 	return room, nil
 }
 
-// validLink checks a participant's link: https, a host, no user info.
+// validLink checks a participant's link: https (or http on a loopback
+// address, for a local fake), a host, no user info.
 func validLink(s string) bool {
 	u, err := url.Parse(s)
-	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil && len(s) <= 2048
+	if err != nil || u.Host == "" || u.User != nil || len(s) > 2048 {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return u.Scheme == "https" || (u.Scheme == "http" && ip != nil && ip.IsLoopback())
 }
 
 // DeleteRoom implements [teleconsult.VideoProvider.DeleteRoom]; a room
@@ -355,12 +362,65 @@ func (p *Provider) DeleteRoom(ctx context.Context, tc *teleconsult.Teleconsultat
 }
 
 // Join implements [teleconsult.VideoProvider.Join]: the participant's own
-// Kaleyra link, made with the room.
-func (*Provider) Join(_ context.Context, tc *teleconsult.Teleconsultation, pt *teleconsult.Participant, _ *teleconsult.Settings, _ time.Time) (*teleconsult.JoinTarget, error) {
+// Kaleyra link, made with the room, with the link options of [LinkURL].
+func (*Provider) Join(_ context.Context, tc *teleconsult.Teleconsultation, pt *teleconsult.Participant, s *teleconsult.Settings, _ time.Time) (*teleconsult.JoinTarget, error) {
 	if pt.ProviderLink == "" {
 		return nil, teleconsult.Errorf(teleconsult.EINTERNAL, "no Kaleyra link is stored for a participant of teleconsultation %s", tc.ID)
 	}
-	return &teleconsult.JoinTarget{Provider: Name, URL: pt.ProviderLink}, nil
+	link, err := LinkURL(pt.ProviderLink, pt, s)
+	if err != nil {
+		return nil, teleconsult.Errorf(teleconsult.EINTERNAL, "the Kaleyra link of a participant of teleconsultation %s: %v", tc.ID, err)
+	}
+	return &teleconsult.JoinTarget{Provider: Name, URL: link}, nil
+}
+
+// linkLanguages are the UI languages a Kaleyra link takes (language=).
+var linkLanguages = []string{"de", "en", "es", "fr", "it", "pl"}
+
+// LinkURL is the participant's Kaleyra link with the query options
+// Kaleyra documents for links (developers.kaleyra.io, "Customization"):
+//
+//   - language: the participant's language, when Kaleyra's UI has it (de,
+//     en, es, fr, it, pl; a region such as it-IT is cut to it); otherwise
+//     none, and Kaleyra uses the company's default language;
+//   - display_name: the participant's full name, shown to the others
+//     (Kaleyra would otherwise show our random user id);
+//   - audio_disabled and video_disabled: true with START_AUDIO_OFF and
+//     START_VIDEO_OFF;
+//   - virtual_background=image (the company's default background, as
+//     Mia's useBackground) when one of the participant's groups is in the
+//     configuration's groupsWithBackgroundList.
+//
+// Options already in the link are replaced; anything else in it is kept.
+func LinkURL(link string, pt *teleconsult.Participant, s *teleconsult.Settings) (string, error) {
+	if !validLink(link) {
+		return "", errors.New("not an https URL")
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	for _, k := range []string{"language", "l", "display_name", "dn", "audio_disabled", "ad", "video_disabled", "vd", "virtual_background", "vb"} {
+		q.Del(k)
+	}
+	lang, _, _ := strings.Cut(strings.ToLower(pt.Language), "-")
+	if slices.Contains(linkLanguages, lang) {
+		q.Set("language", lang)
+	}
+	if name := strings.TrimSpace(pt.FullName); name != "" {
+		q.Set("display_name", name)
+	}
+	q.Set("audio_disabled", strconv.FormatBool(s.StartAudioOff))
+	q.Set("video_disabled", strconv.FormatBool(s.StartVideoOff))
+	for _, g := range pt.Groups {
+		if slices.Contains(s.Config.GroupsWithBackgroundList, g) {
+			q.Set("virtual_background", "image")
+			break
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // roomDetails is Kaleyra's room as GET /v2/rooms/{id} gives it; the names

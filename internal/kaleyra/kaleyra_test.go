@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/teleconsult/teleconsult/internal/kaleyra/kaleyratest"
 	tc "github.com/teleconsult/teleconsult/internal/teleconsult"
@@ -248,7 +250,7 @@ func TestRoomLifecycle(t *testing.T) {
 		v.Participants[i].ProviderLink = room.Links[v.Participants[i].UserID]
 	}
 	j, err := f.p.Join(ctx, v, &v.Participants[1], settings(true), time.Time{})
-	if err != nil || j.Provider != Name || j.URL != room.Links["pat-1"] || j.Token != "" {
+	if err != nil || j.Provider != Name || !strings.HasPrefix(j.URL, room.Links["pat-1"]+"?") || !strings.Contains(j.URL, "display_name=") || j.Token != "" {
 		t.Errorf("join %+v %v", j, err)
 	}
 	if _, err := f.p.Join(ctx, v, &tc.Participant{}, settings(true), time.Time{}); tc.ErrorCode(err) != tc.EINTERNAL {
@@ -397,6 +399,110 @@ func FuzzDecodeUploads(f *testing.F) {
 			if !keyRE.MatchString(k) {
 				t.Fatalf("accepted key %q", k)
 			}
+		}
+	})
+}
+
+// Ensure the link a participant is sent on to carries the options Kaleyra
+// documents: the participant's language (when Kaleyra's UI has it), name,
+// START_AUDIO_OFF/START_VIDEO_OFF and the virtual background for the
+// groups of groupsWithBackgroundList, replacing options already there.
+func TestLinkURL(t *testing.T) {
+	const link = "https://acme.bandyer.com/eu/direct-rest-call-handler/abc123"
+	settings := func(audioOff, videoOff bool, bg ...string) *tc.Settings {
+		s := tc.DefaultSettings()
+		s.StartAudioOff, s.StartVideoOff = audioOff, videoOff
+		s.Config.GroupsWithBackgroundList = bg
+		return &s
+	}
+	doctor := &tc.Participant{UserID: "d", Groups: []string{"doctor"}, FullName: "Dr. Anna Verdi", Language: "it"}
+	tests := []struct {
+		name string
+		link string
+		pt   *tc.Participant
+		s    *tc.Settings
+		want string // the query, encoded
+	}{
+		{"defaults", link, doctor, settings(true, true),
+			"audio_disabled=true&display_name=Dr.+Anna+Verdi&language=it&video_disabled=true"},
+		{"audio and video on", link, doctor, settings(false, false),
+			"audio_disabled=false&display_name=Dr.+Anna+Verdi&language=it&video_disabled=false"},
+		{"background for the doctor's group", link, doctor, settings(true, false, "patient", "doctor"),
+			"audio_disabled=true&display_name=Dr.+Anna+Verdi&language=it&video_disabled=false&virtual_background=image"},
+		{"no background for other groups", link, doctor, settings(true, true, "patient"),
+			"audio_disabled=true&display_name=Dr.+Anna+Verdi&language=it&video_disabled=true"},
+		{"a region is cut", link, &tc.Participant{FullName: "Mario", Language: "en-GB"}, settings(true, true),
+			"audio_disabled=true&display_name=Mario&language=en&video_disabled=true"},
+		{"a language Kaleyra lacks is left to the company's default", link, &tc.Participant{FullName: "Ana", Language: "pt"}, settings(true, true),
+			"audio_disabled=true&display_name=Ana&video_disabled=true"},
+		{"no name, no display_name", link, &tc.Participant{}, settings(true, true),
+			"audio_disabled=true&video_disabled=true"},
+		{"names are encoded", link, &tc.Participant{FullName: "Zoë & Co=1?#x"}, settings(true, true),
+			"audio_disabled=true&display_name=Zo%C3%AB+%26+Co%3D1%3F%23x&video_disabled=true"},
+		{"options in the link are replaced, others kept", link + "?l=de&dn=x&ad=false&theme=dark&language=fr", doctor, settings(true, true),
+			"audio_disabled=true&display_name=Dr.+Anna+Verdi&language=it&theme=dark&video_disabled=true"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := LinkURL(tt.link, tt.pt, tt.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			base, query, _ := strings.Cut(got, "?")
+			if base != link || query != tt.want {
+				t.Errorf("LinkURL = %s\nwant    %s?%s", got, link, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"http://acme.bandyer.com/x", "javascript:alert(1)", "https://user:pw@acme.bandyer.com/x", "/relative"} {
+		if got, err := LinkURL(bad, doctor, settings(true, true)); err == nil {
+			t.Errorf("LinkURL(%q) = %q, want an error", bad, got)
+		}
+	}
+	if got, err := LinkURL("http://127.0.0.1:9/eu/x", doctor, settings(true, true)); err != nil || !strings.HasPrefix(got, "http://127.0.0.1:9/eu/x?") {
+		t.Errorf("a loopback fake's link: %q, %v", got, err)
+	}
+}
+
+// FuzzLinkURL feeds LinkURL links and names as Kaleyra and integrators
+// might send them: it never panics, and a link it accepts comes back an
+// http(s) link to the same place, with the name as display_name exactly
+// once and the options it controls set once each.
+func FuzzLinkURL(f *testing.F) {
+	f.Add("https://acme.bandyer.com/eu/direct-rest-call-handler/abc", "Mario Rossi", "it", "doctor")
+	f.Add("https://acme.bandyer.com/x?display_name=a&dn=b&l=de", "Zoë & Co=1?#x", "en-GB", "patient")
+	f.Add("http://127.0.0.1:9/x#frag", "", "", "")
+	f.Add("https://%zz", "\x00", "xx", "")
+	f.Fuzz(func(t *testing.T, link, name, lang, group string) {
+		s := tc.DefaultSettings()
+		s.Config.GroupsWithBackgroundList = []string{"doctor"}
+		pt := &tc.Participant{FullName: name, Language: lang, Groups: []string{group}}
+		got, err := LinkURL(link, pt, &s)
+		if err != nil {
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+			t.Fatalf("LinkURL(%q) = %q: not an http(s) URL (%v)", link, got, err)
+		}
+		in, _ := url.Parse(link)
+		if u.Host != in.Host || u.Path != in.Path {
+			t.Fatalf("LinkURL(%q) = %q: another place", link, got)
+		}
+		q := u.Query()
+		for _, k := range []string{"audio_disabled", "video_disabled"} {
+			if len(q[k]) != 1 {
+				t.Fatalf("LinkURL(%q) = %q: %s %v", link, got, k, q[k])
+			}
+		}
+		if want := strings.TrimSpace(name); want != "" && (len(q["display_name"]) != 1 || q.Get("display_name") != want) && utf8.ValidString(want) {
+			t.Fatalf("LinkURL(%q, %q) = %q: display_name %v", link, name, got, q["display_name"])
+		}
+		if q.Has("dn") || q.Has("l") || q.Has("ad") || q.Has("vd") || q.Has("vb") {
+			t.Fatalf("LinkURL(%q) = %q: a short option left to contradict ours", link, got)
+		}
+		if (group == "doctor") != (q.Get("virtual_background") == "image") {
+			t.Fatalf("groups %q: virtual_background %q", group, q.Get("virtual_background"))
 		}
 	})
 }

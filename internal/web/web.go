@@ -6,13 +6,21 @@
 // Everything is embedded in the binary: plain HTML, CSS and ES modules with
 // no build step, no CDN and no external fonts. The page reads the link code
 // from its own path, trades it for a session with POST /sessions, and then
-// talks to the built-in SFU over the signalling WebSocket described in
-// docs/signalling.md, and to the uploads API, all on the same origin.
+// goes where the session's join says the visit runs: the built-in SFU over
+// the signalling WebSocket described in docs/signalling.md (and the
+// uploads API, all on the same origin), Daily Prebuilt in a frame of the
+// page (the only origin its frame-src allows: [Config.CallOrigins]), or on
+// to the participant's own Kaleyra link.
+//
+// Once the service has answered for the code, the page replaces its
+// address with /join/visit (history.replaceState) and keeps the code in
+// the tab's sessionStorage, so that a reload trades it again while the
+// code is no longer in the address bar or the history.
 //
 // Assets are addressed with a version query (?v=<hash of every asset>)
 // that the HTML and the ES module imports carry, so they can be cached for
-// a year; the pages themselves are never cached. The pages hold no data:
-// the code stays in the URL path and is never written to a log here.
+// a year; the pages themselves are never cached. The pages hold no data,
+// and the code is never written to a log here.
 package web
 
 import (
@@ -45,6 +53,21 @@ type Config struct {
 	// configuration): an http(s) URL, whose origin is then allowed in
 	// img-src, or an absolute path on this server. Optional.
 	LogoURL string
+	// FrameAncestors are the origins allowed to show the pages in an
+	// iframe (FRAME_ANCESTORS), as scheme://host[:port]. Empty means none:
+	// frame-ancestors 'none' and X-Frame-Options: DENY. Otherwise the
+	// Content-Security-Policy lists exactly these origins and no
+	// X-Frame-Options is sent (it cannot name several origins, and a DENY
+	// would contradict the policy in browsers that read both).
+	FrameAncestors []string
+	// CallOrigins are the origins of a hosted video provider's call that
+	// the call page shows in an iframe (the Daily domain's rooms), as
+	// scheme://host[:port]. They alone are allowed in the call page's
+	// frame-src, and the camera, microphone, screen capture and
+	// fullscreen are delegated to them in its Permissions-Policy. An
+	// origin may start with a wildcard subdomain (https://*.daily.co).
+	// Empty means the call page frames nothing.
+	CallOrigins []string
 }
 
 // Route is one route of the pages, for the HTTP server's mux. Every route
@@ -57,11 +80,16 @@ type Route struct {
 // Pages serves the call page, the check page and their assets. Build it
 // with [New]; it is safe for concurrent use.
 type Pages struct {
-	csp     string
-	join    []byte
-	check   []byte
-	assets  map[string]asset
-	version string
+	joinCSP  string
+	checkCSP string
+	// joinPermissions is the call page's Permissions-Policy.
+	joinPermissions string
+	// frameOptions is the X-Frame-Options value, or empty for none.
+	frameOptions string
+	join         []byte
+	check        []byte
+	assets       map[string]asset
+	version      string
 }
 
 type asset struct {
@@ -86,11 +114,29 @@ var relativeImport = regexp.MustCompile(`(from\s+['"]\./[a-z0-9_-]+\.js)(['"])`)
 
 // New loads the embedded pages and assets and checks cfg.
 func New(cfg Config) (*Pages, error) {
-	csp, err := contentSecurityPolicy(cfg)
+	check, err := contentSecurityPolicy(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pages{csp: csp, assets: map[string]asset{}}
+	calls := make([]string, 0, len(cfg.CallOrigins))
+	for _, o := range cfg.CallOrigins {
+		v, err := Origin(strings.Replace(o, "://*.", "://", 1))
+		if err == nil && strings.Contains(o, "://*.") {
+			v = strings.Replace(v, "://", "://*.", 1)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("web: call origin: %w", err)
+		}
+		calls = append(calls, v)
+	}
+	join, err := contentSecurityPolicy(cfg, calls)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pages{joinCSP: join, checkCSP: check, joinPermissions: permissions(calls), frameOptions: "DENY", assets: map[string]asset{}}
+	if len(cfg.FrameAncestors) > 0 {
+		p.frameOptions = ""
+	}
 	files, err := fs.Glob(static, "static/assets/*")
 	if err != nil {
 		return nil, err
@@ -142,8 +188,9 @@ func (p *Pages) page(name, base string) ([]byte, error) {
 // contentSecurityPolicy is the policy of the two pages: scripts, styles and
 // connections to this origin only, no inline code, DOM sinks closed by
 // Trusted Types (the page builds its DOM without HTML strings), images from
-// here, data:, blob: and the logo's origin.
-func contentSecurityPolicy(cfg Config) (string, error) {
+// here, data:, blob: and the logo's origin, frames from the given call
+// origins only, and shown in frames of cfg.FrameAncestors only.
+func contentSecurityPolicy(cfg Config, frames []string) (string, error) {
 	img := "'self' data: blob:"
 	if cfg.LogoURL != "" && !strings.HasPrefix(cfg.LogoURL, "/") {
 		o, err := origin(cfg.LogoURL)
@@ -162,10 +209,39 @@ func contentSecurityPolicy(cfg Config) (string, error) {
 		// browsers; older ones need it spelled out.
 		connect += " " + strings.Replace(strings.Replace(o, "https://", "wss://", 1), "http://", "ws://", 1)
 	}
+	ancestors := "'none'"
+	if len(cfg.FrameAncestors) > 0 {
+		list := make([]string, 0, len(cfg.FrameAncestors))
+		for _, a := range cfg.FrameAncestors {
+			o, err := Origin(a)
+			if err != nil {
+				return "", fmt.Errorf("web: frame ancestor: %w", err)
+			}
+			list = append(list, o)
+		}
+		ancestors = strings.Join(list, " ")
+	}
+	frameSrc := ""
+	if len(frames) > 0 {
+		frameSrc = "; frame-src " + strings.Join(frames, " ")
+	}
 	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img +
-		"; media-src 'self' blob:; connect-src " + connect +
-		"; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'" +
+		"; media-src 'self' blob:; connect-src " + connect + frameSrc +
+		"; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors " + ancestors +
 		"; require-trusted-types-for 'script'; trusted-types 'none'", nil
+}
+
+// Origin checks that raw is an origin, scheme://host[:port] with scheme
+// http or https and nothing after the host but an optional "/", and
+// returns it without the slash.
+func Origin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
+		strings.ContainsAny(u.Host, " ;,'\"*") {
+		return "", fmt.Errorf("%q is not an origin such as https://example.org", raw)
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 // origin returns scheme://host[:port] of an absolute http(s) URL.
@@ -191,26 +267,42 @@ func (p *Pages) Routes() []Route {
 func (p *Pages) Version() string { return p.version }
 
 func (p *Pages) serveJoin(w http.ResponseWriter, r *http.Request) {
-	p.serveHTML(w, p.join)
+	p.serveHTML(w, p.join, p.joinCSP, p.joinPermissions)
 }
 
 func (p *Pages) serveCheck(w http.ResponseWriter, r *http.Request) {
-	p.serveHTML(w, p.check)
+	p.serveHTML(w, p.check, p.checkCSP, permissions(nil))
 }
 
-// permissionsPolicy lets the pages (and nothing they embed) use the camera,
-// the microphone and screen capture, and nothing else of the kind.
-const permissionsPolicy = "camera=(self), microphone=(self), display-capture=(self), fullscreen=(self), " +
-	"geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), midi=()"
+// permissions is the Permissions-Policy of the pages: the camera, the
+// microphone, screen capture and fullscreen for the page itself and the
+// call origins it frames (nothing else it might embed), and nothing else
+// of the kind for anyone. A page that embeds ours delegates the same
+// features to us with its iframe's allow attribute.
+func permissions(calls []string) string {
+	self := "self"
+	for _, o := range calls {
+		self += ` "` + o + `"`
+	}
+	var b strings.Builder
+	for _, f := range []string{"camera", "microphone", "display-capture", "fullscreen"} {
+		b.WriteString(f + "=(" + self + "), ")
+	}
+	b.WriteString("geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), midi=()")
+	return b.String()
+}
 
-func (p *Pages) serveHTML(w http.ResponseWriter, body []byte) {
+func (p *Pages) serveHTML(w http.ResponseWriter, body []byte, csp, permissions string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", p.csp)
+	h.Set("Content-Security-Policy", csp)
+	if p.frameOptions != "" {
+		h.Set("X-Frame-Options", p.frameOptions)
+	}
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Permissions-Policy", permissionsPolicy)
+	h.Set("Permissions-Policy", permissions)
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)

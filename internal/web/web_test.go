@@ -87,8 +87,8 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(p.csp, "img-src 'self' data: blob:;") || !strings.Contains(p.csp, "connect-src 'self' ws://127.0.0.1:8080;") {
-		t.Errorf("CSP %q", p.csp)
+	if !strings.Contains(p.joinCSP, "img-src 'self' data: blob:;") || !strings.Contains(p.joinCSP, "connect-src 'self' ws://127.0.0.1:8080;") {
+		t.Errorf("CSP %q", p.joinCSP)
 	}
 }
 
@@ -246,4 +246,99 @@ func TestTexts(t *testing.T) {
 			t.Errorf("the scripts use %q, which has no text", k)
 		}
 	}
+}
+
+// Ensure who may frame the pages, and what the call page may frame, follow
+// the configuration: by default nobody frames them (CSP and X-Frame-Options
+// agree) and the call page frames nothing; with FRAME_ANCESTORS exactly
+// those origins, with no X-Frame-Options to contradict them; with a call
+// origin, the call page (and not the check page) frames exactly it and
+// delegates the camera and microphone to it.
+func TestFraming(t *testing.T) {
+	tests := []struct {
+		name                 string
+		cfg                  Config
+		ancestors, frameSrc  string
+		xfo, joinPermissions string
+	}{
+		{"default", Config{}, "frame-ancestors 'none'", "", "DENY", `camera=(self), microphone=(self)`},
+		{"embedded", Config{FrameAncestors: []string{"https://portal.example.org", "http://127.0.0.1:9000/"}},
+			"frame-ancestors https://portal.example.org http://127.0.0.1:9000;", "", "", `camera=(self)`},
+		{"daily", Config{CallOrigins: []string{"https://acme.daily.co"}}, "frame-ancestors 'none'",
+			"frame-src https://acme.daily.co;", "DENY",
+			`camera=(self "https://acme.daily.co"), microphone=(self "https://acme.daily.co"), display-capture=(self "https://acme.daily.co"), fullscreen=(self "https://acme.daily.co")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, srv := newServer(t, tt.cfg)
+			for _, p := range []string{"/join/x", "/check"} {
+				resp, _ := get(t, srv.URL+p)
+				csp := resp.Header.Get("Content-Security-Policy")
+				if !strings.Contains(csp, tt.ancestors) || strings.Count(csp, "frame-ancestors") != 1 {
+					t.Errorf("%s: CSP %q, want %q", p, csp, tt.ancestors)
+				}
+				if got := resp.Header.Get("X-Frame-Options"); got != tt.xfo {
+					t.Errorf("%s: X-Frame-Options %q, want %q", p, got, tt.xfo)
+				}
+				pp := resp.Header.Get("Permissions-Policy")
+				switch {
+				case p == "/check":
+					if strings.Contains(csp, "frame-src") || !strings.Contains(pp, "camera=(self),") {
+						t.Errorf("%s: CSP %q, Permissions-Policy %q: the check page frames nothing", p, csp, pp)
+					}
+				case tt.frameSrc == "":
+					if strings.Contains(csp, "frame-src") {
+						t.Errorf("%s: CSP %q frames something", p, csp)
+					}
+				default:
+					if !strings.Contains(csp, tt.frameSrc) {
+						t.Errorf("%s: CSP %q, want %q", p, csp, tt.frameSrc)
+					}
+				}
+				if p == "/join/x" && !strings.Contains(pp, tt.joinPermissions) {
+					t.Errorf("%s: Permissions-Policy %q, want %q", p, pp, tt.joinPermissions)
+				}
+			}
+		})
+	}
+	p, err := New(Config{CallOrigins: []string{"https://*.daily.co"}})
+	if err != nil || !strings.Contains(p.joinCSP, "frame-src https://*.daily.co;") || !strings.Contains(p.joinPermissions, `camera=(self "https://*.daily.co")`) {
+		t.Errorf("a wildcard call origin: %v %q %q", err, p.joinCSP, p.joinPermissions)
+	}
+	if _, err := New(Config{FrameAncestors: []string{"https://*.x.org"}}); err == nil {
+		t.Error("a wildcard frame ancestor accepted")
+	}
+	for _, bad := range []string{"portal.example.org", "https://x.org/path", "https://x.org?q", "ftp://x.org", "https://*", "https://x.*.org", "https://a.org https://b.org", "'self'"} {
+		if _, err := New(Config{FrameAncestors: []string{bad}}); err == nil {
+			t.Errorf("frame ancestor %q accepted", bad)
+		}
+		if _, err := New(Config{CallOrigins: []string{bad}}); err == nil {
+			t.Errorf("call origin %q accepted", bad)
+		}
+	}
+}
+
+// FuzzOrigin feeds Origin what FRAME_ANCESTORS and DAILY_DOMAIN might hold:
+// it never panics, and what it accepts is a bare http(s) origin that is
+// safe in a Content-Security-Policy (no space, quote, semicolon, comma or
+// wildcard) and a fixed point.
+func FuzzOrigin(f *testing.F) {
+	for _, s := range []string{"https://portal.example.org", "http://127.0.0.1:9000/", "https://a.org https://b.org", "'self'", "https://x.org;script-src *", "https://[::1]:8080", "https://*.x.org"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		o, err := Origin(raw)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://") {
+			t.Fatalf("Origin(%q) = %q", raw, o)
+		}
+		if _, host, _ := strings.Cut(o, "://"); host == "" || strings.ContainsAny(host, " \t\r\n;,'\"*/?#\\") {
+			t.Fatalf("Origin(%q) = %q: not safe in a policy", raw, o)
+		}
+		if again, err := Origin(o); err != nil || again != o {
+			t.Fatalf("Origin(%q) = %q, then %q %v", raw, o, again, err)
+		}
+	})
 }

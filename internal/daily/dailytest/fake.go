@@ -91,6 +91,10 @@ type Server struct {
 	requests []Request
 	faults   []*fault
 	stop     chan struct{}
+	// roomBase, set by ServeRooms, is the origin of the room pages.
+	roomBase string
+	visits   []Visit
+	media    []string
 }
 
 // New starts a fake Daily API on 127.0.0.1 that accepts apiKey; it stops
@@ -431,6 +435,9 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 		rm.Name = randomName(20)
 	}
 	rm.URL = "https://" + s.Domain + ".daily.co/" + rm.Name
+	if s.roomBase != "" {
+		rm.URL = s.roomBase + "/" + rm.Name
+	}
 	s.rooms[rm.Name] = rm
 	writeJSON(w, s.roomObject(rm))
 }

@@ -84,6 +84,9 @@ type Server struct {
 	requests []Request
 	faults   []*fault
 	stop     chan struct{}
+	// linkBase, set by ServeLinks, is where participant links point.
+	linkBase string
+	visits   []Visit
 }
 
 // New starts a fake Kaleyra API on 127.0.0.1 that accepts apiKey; it stops
@@ -440,6 +443,9 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 		}
 		plus = plus || role == "plus"
 		pt.Link = "https://acme.sandbox.bandyer.test/eu/direct-rest-call-handler/" + random(18)
+		if s.linkBase != "" {
+			pt.Link = s.linkBase + "/eu/direct-rest-call-handler/" + random(18)
+		}
 		rm.Participants = append(rm.Participants, pt)
 	}
 	if !plus {

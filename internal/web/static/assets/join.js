@@ -9,24 +9,65 @@ import { Call } from './call.js';
 import { begin, show, every, after, onLeave, page, messageScreen, applyTheme } from './ui.js';
 
 // The code is the last segment of the path; it is only ever sent in the
-// body of POST /sessions.
+// body of POST /sessions. Once the service has answered for it, the page
+// moves to ./visit (history.replaceState), so that the code leaves the
+// address bar and the history, and keeps it in this tab's sessionStorage
+// for a reload: a reload of ./visit trades it again.
+const VISIT = 'visit';
+const stored = {
+  get(key) {
+    try {
+      return sessionStorage.getItem('teleconsult.' + key) || '';
+    } catch {
+      return ''; // storage off: no reload without the link
+    }
+  },
+  set(key, value) {
+    try {
+      if (value) sessionStorage.setItem('teleconsult.' + key, value);
+      else sessionStorage.removeItem('teleconsult.' + key);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
 const code = (() => {
   const last = location.pathname.split('/').filter(Boolean).pop() || '';
+  if (last === VISIT) return stored.get('code');
+  let c = last;
   try {
-    return decodeURIComponent(last);
+    c = decodeURIComponent(last);
   } catch {
-    return last; // not a code we made: the server says so
+    // not a code we made: the server says so
   }
+  // Opening a link starts afresh; only a reload of ./visit goes straight
+  // back into a call.
+  stored.set('code', c);
+  stored.set('inCall', '');
+  stored.set('media', '');
+  return c;
 })();
 const session = new Session(code);
 const media = new LocalMedia();
 let offlineAttempts = 0;
+
+// hideCode replaces /join/<code> by /join/visit in the address bar and the
+// history, when the code is kept for a reload.
+function hideCode() {
+  if (!code || stored.get('code') !== code) return;
+  const u = new URL(VISIT, location.href);
+  u.search = location.search;
+  if (u.pathname !== location.pathname) history.replaceState(null, '', u.href);
+}
 
 chooseLanguage(null);
 if (!window.isSecureContext) {
   show(messageScreen({ name: 'insecure', tone: 'error', title: t('insecure.title'), text: t('insecure.text') }));
 } else if (!supported()) {
   show(messageScreen({ name: 'unsupported', tone: 'error', title: t('unsupported.title'), text: t('unsupported.text') }));
+} else if (!code) {
+  show(messageScreen({ name: 'nolink', tone: 'error', title: t('nolink.title'), text: t('nolink.text') }));
 } else {
   load();
 }
@@ -49,19 +90,127 @@ async function load() {
 
 // route shows the screen for the result of an exchange.
 function route(r) {
+  if (r.status !== 401 && r.status !== 0) hideCode();
   if (r.status === 201) {
     offlineAttempts = 0;
     chooseLanguage(r.body.language);
     applyTheme(r.body.theme);
-    return showPrejoin();
+    return enter(r.body.join || { provider: 'builtin' });
   }
   if (r.status === 403 && r.body.opensAt) return showWaiting(r.body);
   if (r.status === 403) return showRetry('notready', 30000);
+  if (r.status === 401) stored.set('code', '');
   if (r.status === 401) return show(messageScreen({ name: 'unknown', tone: 'error', title: t('unknown.title'), text: t('unknown.text') }));
   if (r.status === 410) return showGone(r.body.error || '', r.body.reason);
   if (r.status === 429) return showRetry('toomany', Math.max(1000, r.retryAfter));
   offlineAttempts++;
   return showRetry('offline', Math.min(30000, 1000 * 2 ** offlineAttempts));
+}
+
+// enter goes where the visit runs (join of the session): the built-in
+// call on this page, the Daily call in a frame of this page, or on to the
+// participant's own Kaleyra link. After a reload during the call it goes
+// straight back in.
+function enter(j) {
+  const again = stored.get('inCall') === j.provider;
+  if (j.provider === 'builtin') {
+    if (!again) return showPrejoin();
+    const wants = stored.get('media');
+    media.set('audio', wants.includes('a'));
+    media.set('video', wants.includes('v'));
+    return join(null);
+  }
+  const url = providerURL(j.url);
+  if (j.provider === 'daily' && url && typeof j.token === 'string' && j.token) {
+    url.searchParams.set('t', j.token);
+    return again ? showDaily(url) : showHostedPrejoin(url, Date.parse(j.expiresAt || ''));
+  }
+  if (j.provider === 'kaleyra' && url) return showOnTo(url);
+  return show(messageScreen({ name: 'join-unknown', tone: 'error', title: t('joinUnknown.title'), text: t('joinUnknown.text'), detail: t('closeHint') }));
+}
+
+// providerURL is the provider's URL of a join, if it is one the page may
+// open: https, or http on this computer (a test provider).
+function providerURL(raw) {
+  let u;
+  try {
+    u = new URL(String(raw || ''));
+  } catch {
+    return null;
+  }
+  const local = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  return u.protocol === 'https:' || (u.protocol === 'http:' && local) ? u : null;
+}
+
+// showHostedPrejoin is the pre-join screen of a call run by Daily: who
+// joins, with whom, when; the camera and microphone are chosen in Daily's
+// own screen. A meeting token that stops letting the participant in
+// within two minutes (expires, in ms) is traded for a new one on joining.
+function showHostedPrejoin(url, expires) {
+  const s = session.data;
+  const go = () => {
+    if (expires - session.now() > 120000) return showDaily(url);
+    stored.set('inCall', 'daily');
+    return load();
+  };
+  const joinBtn = h('button', { type: 'button', class: 'btn primary big', 'data-testid': 'join', onclick: go }, t('join'));
+  const main = h('main', { class: 'screen center', 'data-screen': 'prejoin', 'data-provider': 'daily' },
+    h('section', { class: 'card info hosted' },
+      h('h1', { text: t('prejoin.title') }),
+      h('p', { class: 'as' }, t('prejoin.as'), ' ', h('strong', { 'data-testid': 'own-name', text: s.displayName })),
+      s.participants && s.participants.length
+        ? h('p', { class: 'others', 'data-testid': 'others', text: t('prejoin.with', { names: formatList(s.participants) }) })
+        : null,
+      scheduledLine(s.window),
+      h('p', { class: 'hint', text: t('hosted.hint') }),
+      joinBtn,
+      h('div', { class: 'actions' }, checkLink()),
+    ));
+  show(page(logo(), main), t('prejoin.title'));
+}
+
+// showDaily is the Daily call (Daily Prebuilt) in a frame of this page,
+// with the participant's meeting token. The page stays around it: its
+// header with a leave button, and the end pages (when the participant
+// leaves here, and when a limited window ends).
+function showDaily(url) {
+  begin();
+  stored.set('inCall', 'daily');
+  const frame = h('iframe', {
+    class: 'provider-frame',
+    'data-testid': 'provider-frame',
+    src: url.href,
+    allow: 'camera; microphone; display-capture; fullscreen; autoplay',
+    allowfullscreen: true,
+    referrerpolicy: 'no-referrer',
+    title: t('hosted.frameTitle'),
+  });
+  const leave = h('button', {
+    type: 'button', class: 'btn danger small', 'data-testid': 'leave',
+    onclick: () => showEnd('left'),
+  }, icon('leave'), t('leave'));
+  const w = session.data.window || {};
+  if (w.limited && w.endDate) {
+    const left = Date.parse(w.endDate) - session.now();
+    if (left > 0 && left < 2 ** 31) after(() => showEnd('expired'), left);
+  }
+  const ends = w.limited && w.endDate ? h('span', { class: 'ends', text: t('endsAt', { time: formatClock(new Date(w.endDate)) }) }) : null;
+  const main = h('main', { class: 'hosted-call', 'data-screen': 'daily' }, h('h1', { class: 'visually-hidden', text: t('appName') }), frame);
+  show(page(logo(), main, ends, leave), t('appName'));
+}
+
+// showOnTo sends the participant on to their own Kaleyra link (composed
+// by the service with the link options), replacing this page in the
+// history.
+function showOnTo(url) {
+  stored.set('inCall', '');
+  show(messageScreen({
+    name: 'provider-redirect', tone: 'info', iconName: 'camera',
+    title: t('onTo.title'), text: t('onTo.text'),
+    actions: [h('a', { class: 'btn primary', 'data-testid': 'provider-link', href: url.href, rel: 'noreferrer' }, t('onTo.link'))],
+    logoURL: logo(),
+  }), t('onTo.title'));
+  location.replace(url.href);
 }
 
 // goneKind sorts the server's 410 message into the pages we have.
@@ -76,6 +225,7 @@ function goneKind(message) {
 }
 
 function showGone(message, reason) {
+  stored.set('inCall', '');
   const kind = { revoked: 'revoked', cancelled: 'cancelled', rescheduled: 'rescheduled', ended: 'ended' }[reason] || goneKind(message);
   show(messageScreen({
     name: 'gone-' + kind,
@@ -246,14 +396,7 @@ function showPrejoin() {
   updateHint();
   media.addEventListener('change', updateHint);
   onLeave(() => media.removeEventListener('change', updateHint));
-  const w = s.window || {};
-  let scheduled = null;
-  if (w.startDate && w.endDate) {
-    const a = new Date(w.startDate);
-    const b = new Date(w.endDate);
-    const when = (sameDay(a, new Date()) ? '' : formatDay(a) + ', ') + formatClock(a);
-    scheduled = h('p', { class: 'scheduled' }, icon('clock'), t('prejoin.scheduled', { start: when, end: formatClock(b) }));
-  }
+  const scheduled = scheduledLine(s.window);
   const joinBtn = h('button', { type: 'button', class: 'btn primary big', 'data-testid': 'join', onclick: () => join(joinBtn) }, t('join'));
   const main = h('main', { class: 'screen prejoin', 'data-screen': 'prejoin' },
     preview,
@@ -274,12 +417,30 @@ function showPrejoin() {
   show(page(logo(), main), t('prejoin.title'));
 }
 
+// scheduledLine says when the visit is, from the session's window.
+function scheduledLine(w) {
+  if (!w || !w.startDate || !w.endDate) return null;
+  const a = new Date(w.startDate);
+  const b = new Date(w.endDate);
+  const when = (sameDay(a, new Date()) ? '' : formatDay(a) + ', ') + formatClock(a);
+  return h('p', { class: 'scheduled' }, icon('clock'), t('prejoin.scheduled', { start: when, end: formatClock(b) }));
+}
+
+// join starts the built-in call, from the join button (btn) or, after a
+// reload during the call, by itself (btn null).
 function join(btn) {
-  btn.disabled = true;
-  btn.textContent = t('joining');
+  if (btn) {
+    btn.disabled = true;
+    btn.textContent = t('joining');
+  } else {
+    show(page('', h('main', { class: 'screen center', 'data-screen': 'rejoining' }, h('p', { class: 'loading', role: 'status', text: t('joining') }))));
+  }
   audioContext(); // unlocked by this click, for the meters and the sound
   const call = new Call(session, media);
-  call.addEventListener('welcome', () => showCall(call));
+  call.addEventListener('welcome', () => {
+    stored.set('inCall', 'builtin');
+    showCall(call);
+  });
   call.addEventListener('end', (e) => showEnd(e.detail.reason, e.detail.message));
   call.addEventListener('sessionfailed', (e) => {
     media.stopAll();
@@ -294,6 +455,7 @@ function join(btn) {
 // showEnd is the page after the call, for the end's reason.
 function showEnd(reason, message) {
   media.stopAll();
+  stored.set('inCall', '');
   const known = ['expired', 'revoked', 'cancelled', 'call-ended', 'replaced', 'left'];
   const key = known.includes(reason) ? reason : 'other';
   const actions = [];
@@ -788,7 +950,12 @@ function showCall(call) {
   // controls for keyboard users.
   controls.querySelector('button').focus({ preventScroll: true });
   renderRemotes();
+  // What a reload during the call turns on again.
+  const remember = () => stored.set('media', (media.want.audio ? 'a' : '') + (media.want.video ? 'v' : ''));
+  remember();
+  media.addEventListener('change', remember);
   onLeave(() => {
+    media.removeEventListener('change', remember);
     for (const s of sounds.values()) media.removeSink(s.el);
   });
 }
