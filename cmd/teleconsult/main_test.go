@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -396,6 +397,39 @@ func TestOpenAPICoversMountedRoutes(t *testing.T) {
 		method, path, _ := strings.Cut(r, " ")
 		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
 			t.Errorf("%s is served but not in openapi.json", r)
+		}
+	}
+}
+
+// Ensure the wired service's home page links the device check, the API
+// documentation and the health routes, and that every link answers 200.
+func TestLandingPageLinks(t *testing.T) {
+	s := startServer(t, nil)
+	resp, err := http.Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /: %d %s", resp.StatusCode, page)
+	}
+	var hrefs []string
+	for _, m := range regexp.MustCompile(`href="([^"]*)"`).FindAllSubmatch(page, -1) {
+		href := string(m[1])
+		hrefs = append(hrefs, href)
+		r, err := http.Get(s.URL + href)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			t.Errorf("GET %s (linked from /): %d", href, r.StatusCode)
+		}
+	}
+	for _, want := range []string{"/check", "/docs", "/healthz", "/readyz"} {
+		if !slices.Contains(hrefs, want) {
+			t.Errorf("/ does not link %s; links %v", want, hrefs)
 		}
 	}
 }

@@ -72,7 +72,7 @@ func TestRouting(t *testing.T) {
 		allow        string
 	}{
 		{"GET", "/nope", 404, ""},
-		{"GET", "/", 404, ""},
+		{"GET", "/index.html", 404, ""},
 		{"GET", api + "/", 404, ""},
 		{"GET", api + "/0123456789abcdef0123456789abcdef/extra", 404, ""},
 		{"GET", Prefix + "/settings/update", 404, ""},
@@ -83,6 +83,7 @@ func TestRouting(t *testing.T) {
 		{"OPTIONS", Prefix + "/sessions", 405, "POST"},
 		{"GET", Prefix + "/sessions", 405, "POST"},
 		{"DELETE", "/metrics", 405, "GET, HEAD"},
+		{"POST", "/", 405, "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,6 +97,15 @@ type route struct {
 
 func (rt route) pattern() string { return rt.method + " " + rt.path }
 
+// muxPath is the route's path as a [http.ServeMux] pattern: "/" matches
+// only itself ("/{$}"), not every path.
+func (rt route) muxPath() string {
+	if rt.path == "/" {
+		return "/{$}"
+	}
+	return rt.path
+}
+
 // New checks cfg and returns a server with every route registered and its
 // metrics registered in cfg.Registry.
 func New(cfg Config) (*Server, error) {
@@ -146,7 +156,8 @@ func New(cfg Config) (*Server, error) {
 	if s.metrics, err = newMetrics(reg, cfg.Service.Store, s.log); err != nil {
 		return nil, err
 	}
-	if s.docs, err = loadDocs(cfg.Version); err != nil {
+	check := slices.ContainsFunc(cfg.Mounts, func(m Mount) bool { return m.Method == http.MethodGet && m.Path == "/check" })
+	if s.docs, err = loadDocs(cfg.Version, check); err != nil {
 		return nil, err
 	}
 	s.routes = []route{
@@ -169,6 +180,7 @@ func New(cfg Config) (*Server, error) {
 		{"GET", "/metrics", false, s.handleMetrics},
 		{"GET", "/openapi.json", true, s.handleOpenAPI},
 		{"GET", "/docs", true, s.handleDocs},
+		{"GET", "/", true, s.handleLanding},
 	}
 	for _, m := range cfg.Mounts {
 		h := m.Handler
@@ -181,13 +193,14 @@ func New(cfg Config) (*Server, error) {
 	var paths []string
 	allowed := map[string][]string{}
 	for _, rt := range s.routes {
-		s.mux.Handle(rt.pattern(), s.operation(rt))
-		if allowed[rt.path] == nil {
-			paths = append(paths, rt.path)
+		p := rt.muxPath()
+		s.mux.Handle(rt.method+" "+p, s.operation(rt))
+		if allowed[p] == nil {
+			paths = append(paths, p)
 		}
-		allowed[rt.path] = append(allowed[rt.path], rt.method)
+		allowed[p] = append(allowed[p], rt.method)
 		if rt.method == http.MethodGet {
-			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
+			allowed[p] = append(allowed[p], http.MethodHead)
 		}
 	}
 	// A pattern without a method matches every method the path's own
@@ -242,7 +255,8 @@ func (s *Server) methodNotAllowed(methods []string) http.Handler {
 	})
 }
 
-// apiCSP is the Content-Security-Policy of every response but /docs: an
+// apiCSP is the Content-Security-Policy of every response but the pages
+// (/docs, /, and those of other packages, which set their own): an
 // API response is never a document that may load or run anything.
 const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
@@ -315,8 +329,11 @@ func routeLabel(pattern string) string {
 	if _, path, ok := strings.Cut(pattern, " "); ok {
 		pattern = path
 	}
-	if pattern == "" || pattern == "/" {
+	switch pattern {
+	case "", "/":
 		return "unmatched"
+	case "/{$}":
+		return "/"
 	}
 	return pattern
 }
