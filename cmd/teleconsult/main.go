@@ -180,6 +180,9 @@ func cmdConfig(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return 2
 	}
 	cfg.Print(stdout)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "teleconsult: warning: %s\n", w)
+	}
 	return 0
 }
 
@@ -412,6 +415,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	log.Info("listening", "addr", m.listener.Addr().String(), "public_url", cfg.PublicURL,
 		"video_provider", provider.Name(), "version", version)
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	return nil
 }
 
