@@ -406,7 +406,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	for _, rt := range pages.Routes() {
-		mounts = append(mounts, httpapi.Mount{Method: rt.Method, Path: rt.Path, Public: true, Handler: rt.Handler})
+		mounts = append(mounts, httpapi.Mount{Method: rt.Method, Path: rt.Path, Public: true, Handler: rt.Handler, Quiet: rt.Static})
 	}
 	// A crash mid-upload leaves at most files without records: remove them.
 	if n, err := m.Service.SweepUploads(ctx); err != nil {

@@ -544,3 +544,31 @@ func TestLandingPageLinks(t *testing.T) {
 		}
 	}
 }
+
+// Ensure that at LOG_LEVEL=info a page load logs the page, not each of its
+// static assets (those log at debug).
+func TestStaticAssetsLogAtDebug(t *testing.T) {
+	for _, level := range []string{"info", "debug"} {
+		logs := &syncBuffer{}
+		s := startServerLogged(t, map[string]string{"LOG_LEVEL": level}, logs)
+		for _, path := range []string{"/check", "/assets/style.css", "/assets/check.js"} {
+			resp, err := http.Get(s.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %d", path, resp.StatusCode)
+			}
+		}
+		text := logs.String()
+		if !strings.Contains(text, "level=INFO msg=request") || !strings.Contains(text, "route=/check ") {
+			t.Errorf("LOG_LEVEL=%s: the page's request is not logged at info:\n%s", level, text)
+		}
+		assets := strings.Count(text, `route=/assets/{file}`)
+		if want := map[string]int{"info": 0, "debug": 2}[level]; assets != want ||
+			(assets > 0 && strings.Count(text, `level=DEBUG msg=request`) < assets) {
+			t.Errorf("LOG_LEVEL=%s: %d asset request lines, want %d at debug:\n%s", level, assets, want, text)
+		}
+	}
+}

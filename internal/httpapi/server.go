@@ -67,6 +67,9 @@ type Mount struct {
 	// Public routes need no API key; the handler authenticates itself.
 	Public  bool
 	Handler http.Handler
+	// Quiet routes (static assets) log their requests at debug level
+	// instead of info.
+	Quiet bool
 }
 
 // Server is the HTTP API. Build it with [New]; it is safe for concurrent
@@ -84,6 +87,8 @@ type Server struct {
 	limiter *ipLimiter
 	metrics *metrics
 	docs    *apiDocs
+	// quiet holds the mux patterns of the routes logged at debug level.
+	quiet map[string]bool
 }
 
 // route is one registered operation.
@@ -182,12 +187,16 @@ func New(cfg Config) (*Server, error) {
 		{"GET", "/docs", true, s.handleDocs},
 		{"GET", "/", true, s.handleLanding},
 	}
+	s.quiet = map[string]bool{}
 	for _, m := range cfg.Mounts {
 		h := m.Handler
 		s.routes = append(s.routes, route{m.Method, m.Path, m.Public, func(w http.ResponseWriter, r *http.Request) error {
 			h.ServeHTTP(w, r)
 			return nil
 		}})
+		if m.Quiet {
+			s.quiet[m.Method+" "+m.Path] = true
+		}
 	}
 	s.mux = http.NewServeMux()
 	var paths []string
@@ -316,7 +325,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		method := methodLabel(r.Method)
 		route := routeLabel(r.Pattern)
 		s.metrics.observe(route, method, status, d)
-		s.log.Info("request", "request_id", id, "method", method, "route", route,
+		level := slog.LevelInfo
+		if s.quiet[r.Pattern] && status < 400 {
+			level = slog.LevelDebug
+		}
+		s.log.Log(r.Context(), level, "request", "request_id", id, "method", method, "route", route,
 			"status", status, "duration_ms", math.Round(d.Seconds()*1e6)/1e3)
 	}()
 	s.mux.ServeHTTP(sw, r)
