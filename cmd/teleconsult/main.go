@@ -130,8 +130,9 @@ func parseFlags(name, help string, args []string, stdout, stderr io.Writer, defi
 const serveHelp = `Usage: teleconsult serve
 
 Runs the service: the REST API under /api/v1/telecons-be, personal links
-under /join/, health (/healthz, /readyz), metrics (/metrics, with an API key)
-and the API documentation (/docs, /openapi.json).
+under /join/, health (/healthz, /readyz), metrics (/metrics, with an API key),
+the API documentation (/docs, /openapi.json) and a home page (/) linking
+them.
 
 With no configuration at all it listens on 127.0.0.1:8080, keeps a SQLite
 database under ./data, generates an encryption key and an API key there (the
@@ -168,7 +169,9 @@ const configHelp = `Usage: teleconsult config check
 Loads the configuration from the environment (and the JSON file of
 TELECONSULTATION_SERVICE_CONFIG_PATH), validates it and prints every effective
 setting with its source. Secrets are masked. Exits 2 if the configuration is
-invalid.
+invalid. Warnings about settings that are valid but will probably fail
+participants (a plain http PUBLIC_URL on another host, every interface with
+the default PUBLIC_URL) go to standard error.
 `
 
 func loadConfig(getenv func(string) string, stderr io.Writer) (*Config, bool) {
