@@ -166,9 +166,13 @@ func chromium() (string, error) {
 }
 
 // getBrowser returns the context of the shared browser, starting it on
-// first use. It fails the test (never skips) when Chromium is missing.
+// first use. It fails the test when Chromium is missing; it skips it only
+// with -short (testing.Short), for a quick local loop.
 func getBrowser(tb testing.TB) context.Context {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("a browser test: skipped with -short (scripts/test.sh without -short runs it)")
+	}
 	browserMu.Lock()
 	defer browserMu.Unlock()
 	if browserCtx == nil && browserErr == nil {

@@ -101,20 +101,15 @@ func cmdMail(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprint(stderr, mailHelp)
 		return 2
 	}
-	fs := flag.NewFlagSet("mail test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), mailHelp) }
-	to := fs.String("to", "", "")
-	lang := fs.String("language", mail.DefaultLanguage, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	var to, lang string
+	ok, code := parseFlags("mail test", mailHelp, args, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&to, "to", "", "")
+		fs.StringVar(&lang, "language", mail.DefaultLanguage, "")
+	})
+	if !ok {
+		return code
 	}
-	if fs.NArg() > 0 || *to == "" {
+	if to == "" {
 		fmt.Fprintf(stderr, "teleconsult mail test: --to ADDRESS is required\n\n%s", mailHelp)
 		return 2
 	}
@@ -131,7 +126,7 @@ func cmdMail(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "teleconsult mail test: %v\n", err)
 		return 2
 	}
-	if err := ml.SendTest(ctx, *to, *lang); err != nil {
+	if err := ml.SendTest(ctx, to, lang); err != nil {
 		var me *teleconsult.MailError
 		if errors.As(err, &me) {
 			err = errors.New(me.Reason)
@@ -139,6 +134,6 @@ func cmdMail(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "teleconsult mail test: not sent through %s: %v\n", cfg.SMTP, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "sent a test invitation to %s through %s\n", *to, cfg.SMTP)
+	fmt.Fprintf(stdout, "sent a test invitation to %s through %s\n", to, cfg.SMTP)
 	return 0
 }

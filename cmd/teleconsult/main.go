@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // participants' time zones without the host's zoneinfo
@@ -99,19 +100,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
-// parseFlags parses a subcommand's flags (it has none but --help); the
-// usage text explains the subcommand. It returns false with the exit status
+// parseFlags parses a subcommand's flags: --help, and those define adds
+// (when not nil). help is the subcommand's usage text: --help prints it
+// once, on stdout, and exits 0; a bad flag or argument prints the error and
+// the usage on stderr and exits 2. It returns false with the exit status
 // when the command should stop.
-func parseFlags(name, help string, args []string, stdout, stderr io.Writer) (bool, int) {
+func parseFlags(name, help string, args []string, stdout, stderr io.Writer, define func(*flag.FlagSet)) (bool, int) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), help) }
+	fs.SetOutput(stderr) // the error of a bad flag
+	fs.Usage = func() {} // printed below, once, where it belongs
+	if define != nil {
+		define(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			fmt.Fprint(stdout, help)
 			return false, 0
 		}
+		fmt.Fprintf(stderr, "\n%s", help)
 		return false, 2
 	}
 	if fs.NArg() > 0 {
@@ -124,8 +130,9 @@ func parseFlags(name, help string, args []string, stdout, stderr io.Writer) (boo
 const serveHelp = `Usage: teleconsult serve
 
 Runs the service: the REST API under /api/v1/telecons-be, personal links
-under /join/, health (/healthz, /readyz), metrics (/metrics, with an API key)
-and the API documentation (/docs, /openapi.json).
+under /join/, health (/healthz, /readyz), metrics (/metrics, with an API key),
+the API documentation (/docs, /openapi.json) and a home page (/) linking
+them.
 
 With no configuration at all it listens on 127.0.0.1:8080, keeps a SQLite
 database under ./data, generates an encryption key and an API key there (the
@@ -133,12 +140,22 @@ API key is printed once), and uses the built-in video provider. Database
 migrations run at start. SIGINT or SIGTERM stop it gracefully.
 `
 
-const demoHelp = `Usage: teleconsult demo
+const demoHelp = `Usage: teleconsult demo [--lang en|it] [--new]
 
 Runs the service like "serve" and creates a 30-minute visit starting now,
 between a doctor (Dr. Demo) and a patient (Pat Demo), then prints both
-personal links. Open each in its own browser tab (or on two devices of the
-same network, with LISTEN_ADDR and PUBLIC_URL set accordingly) to try a call.
+personal links and when the visit opens and ends. Open each in its own
+browser tab (or on two devices of the same network, with LISTEN_ADDR and
+PUBLIC_URL set accordingly: an https PUBLIC_URL, or browsers refuse the
+camera) to try a call. Ctrl+C stops the service.
+
+A later demo, while that visit is open, reuses it and prints the same links;
+once it is over, it makes a fresh one.
+
+Flags:
+  --lang LANG   the participants' language, en (default) or it: the call
+                page is in it (--language is the same flag)
+  --new         cancel the earlier demo visit and make a fresh one now
 `
 
 const migrateHelp = `Usage: teleconsult migrate
@@ -152,7 +169,9 @@ const configHelp = `Usage: teleconsult config check
 Loads the configuration from the environment (and the JSON file of
 TELECONSULTATION_SERVICE_CONFIG_PATH), validates it and prints every effective
 setting with its source. Secrets are masked. Exits 2 if the configuration is
-invalid.
+invalid. Warnings about settings that are valid but will probably fail
+participants (a plain http PUBLIC_URL on another host, every interface with
+the default PUBLIC_URL) go to standard error.
 `
 
 func loadConfig(getenv func(string) string, stderr io.Writer) (*Config, bool) {
@@ -172,7 +191,7 @@ func cmdConfig(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if args[0] == "check" {
 		args = args[1:]
 	}
-	if ok, code := parseFlags("config check", configHelp, args, stdout, stderr); !ok {
+	if ok, code := parseFlags("config check", configHelp, args, stdout, stderr, nil); !ok {
 		return code
 	}
 	cfg, ok := loadConfig(getenv, stderr)
@@ -180,6 +199,9 @@ func cmdConfig(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return 2
 	}
 	cfg.Print(stdout)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "teleconsult: warning: %s\n", w)
+	}
 	return 0
 }
 
@@ -218,7 +240,7 @@ func loadKeyring(cfg *Config, log *slog.Logger) (*teleconsult.Keyring, error) {
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if ok, code := parseFlags("migrate", migrateHelp, args, stdout, stderr); !ok {
+	if ok, code := parseFlags("migrate", migrateHelp, args, stdout, stderr, nil); !ok {
 		return code
 	}
 	cfg, ok := loadConfig(getenv, stderr)
@@ -251,11 +273,22 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, demo bool) int {
 	name, help := "serve", serveHelp
+	var opts DemoOptions
+	var define func(*flag.FlagSet)
 	if demo {
 		name, help = "demo", demoHelp
+		define = func(fs *flag.FlagSet) {
+			fs.StringVar(&opts.Lang, "lang", "en", "")
+			fs.StringVar(&opts.Lang, "language", "en", "")
+			fs.BoolVar(&opts.New, "new", false, "")
+		}
 	}
-	if ok, code := parseFlags(name, help, args, stdout, stderr); !ok {
+	if ok, code := parseFlags(name, help, args, stdout, stderr, define); !ok {
 		return code
+	}
+	if demo && opts.Lang != "en" && opts.Lang != "it" {
+		fmt.Fprintf(stderr, "teleconsult demo: --lang %q: expected en or it\n\n%s", opts.Lang, help)
+		return 2
 	}
 	cfg, ok := loadConfig(getenv, stderr)
 	if !ok {
@@ -270,7 +303,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return 1
 	}
 	if demo {
-		if err := m.Demo(ctx); err != nil {
+		if err := m.Demo(ctx, opts); err != nil {
 			m.Logger.Error("cannot create the demo visit", "err", err)
 			m.Close()
 			return 1
@@ -380,7 +413,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	for _, rt := range pages.Routes() {
-		mounts = append(mounts, httpapi.Mount{Method: rt.Method, Path: rt.Path, Public: true, Handler: rt.Handler})
+		mounts = append(mounts, httpapi.Mount{Method: rt.Method, Path: rt.Path, Public: true, Handler: rt.Handler, Quiet: rt.Static})
 	}
 	// A crash mid-upload leaves at most files without records: remove them.
 	if n, err := m.Service.SweepUploads(ctx); err != nil {
@@ -419,42 +452,85 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	log.Info("listening", "addr", m.listener.Addr().String(), "public_url", cfg.PublicURL,
 		"video_provider", provider.Name(), "version", version)
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	return nil
 }
 
+// DemoOptions are the flags of `teleconsult demo`.
+type DemoOptions struct {
+	// Lang is the participants' language (en or it): the call page's and
+	// the invitations'. Empty means en.
+	Lang string
+	// New cancels the earlier demo visit, if it is still open, and makes a
+	// fresh one.
+	New bool
+}
+
+// demoAppointment is the appointment id of every demo visit: a second demo
+// finds the first one's visit by it.
+const demoAppointment = "teleconsult-demo"
+
 // Demo creates a visit starting now between a demo doctor and a demo
-// patient and prints their personal links to Stdout. A second demo
-// replaces the first one's visit (same appointment id) once it is over;
-// while it is open, the first visit is kept and its links printed again.
-func (m *Main) Demo(ctx context.Context) error {
+// patient and prints their personal links to Stdout, with when the visit
+// opens and ends and how to stop the service. A second demo while the
+// first one's visit is open reuses it and says so; once it is over, or
+// with opts.New, or when its language is not opts.Lang, it makes a fresh
+// one (the earlier links stop working).
+func (m *Main) Demo(ctx context.Context, opts DemoOptions) error {
+	lang := opts.Lang
+	if lang == "" {
+		lang = "en"
+	}
 	priv := m.Service.Settings.Config.Privileges
 	d := 30 * time.Minute
 	in := teleconsult.CreateInput{
-		AppointmentID: "teleconsult-demo",
+		AppointmentID: demoAppointment,
 		StartDate:     m.Now().UTC().Truncate(time.Second),
 		Duration:      &d,
 		Number:        2,
 		Participants: []teleconsult.ParticipantInput{
-			{UserID: "demo-doctor", Groups: []string{priv.Plus.Groups[0]}, FullName: "Dr. Demo", Language: "en"},
-			{UserID: "demo-patient", Groups: []string{priv.Basic.Groups[0]}, FullName: "Pat Demo", Language: "en"},
+			{UserID: "demo-doctor", Groups: []string{priv.Plus.Groups[0]}, FullName: "Dr. Demo", Language: lang},
+			{UserID: "demo-patient", Groups: []string{priv.Basic.Groups[0]}, FullName: "Pat Demo", Language: lang},
 		},
 	}
 	// The demo's users are made up: never look them up in AUTH_SERVICE.
 	svc := *m.Service
 	svc.Directory = nil
+	var note string
+	old, err := m.DB.FindByAppointment(ctx, demoAppointment)
+	switch {
+	case teleconsult.ErrorCode(err) == teleconsult.ENOTFOUND:
+		old = nil
+	case err != nil:
+		return err
+	}
 	id, err := svc.Create(ctx, in)
-	if teleconsult.ErrorCode(err) == teleconsult.ECONFLICT {
-		// The previous demo visit is still open: show its links again.
-		old, ferr := m.DB.FindByAppointment(ctx, in.AppointmentID)
-		if ferr != nil {
+	switch {
+	case teleconsult.ErrorCode(err) == teleconsult.ECONFLICT && old != nil && !opts.New && demoLanguage(old) == lang:
+		// The earlier demo visit is still open: show its links again.
+		id, err = old.ID, nil
+		note = "Reusing the demo visit of an earlier run, which is still open (teleconsult demo --new makes a fresh one).\n"
+	case teleconsult.ErrorCode(err) == teleconsult.ECONFLICT && old != nil:
+		// Open, so it cannot be replaced: cancel it first.
+		if err := m.Service.Cancel(ctx, old.ID); err != nil {
 			return err
 		}
-		id, err = old.ID, nil
+		note = "Cancelled the earlier demo visit (its links no longer work) and made a fresh one"
+		if !opts.New {
+			note += fmt.Sprintf(" in %s, as asked (the earlier one is in %s)", languageName(lang), languageName(demoLanguage(old)))
+		}
+		note += ".\n"
+		id, err = svc.Create(ctx, in)
+	case err == nil && old != nil:
+		note = "The earlier demo visit is over: made a fresh one (the earlier links no longer work).\n"
 	}
 	if err != nil {
 		return err
 	}
 	links := map[string]string{}
+	var w teleconsult.Window
 	for _, user := range []string{"demo-doctor", "demo-patient"} {
 		v, err := m.Service.View(ctx, id, user, "")
 		if err != nil {
@@ -463,11 +539,43 @@ func (m *Main) Demo(ctx context.Context) error {
 		if v.AccessLinkURL == nil {
 			return fmt.Errorf("demo visit %s has no link yet", id)
 		}
-		links[user] = *v.AccessLinkURL
+		links[user], w = *v.AccessLinkURL, v.Window
 	}
-	fmt.Fprintf(m.Stdout, "\nDemo visit %s, open for 30 minutes from its start. Open each link in its own browser tab:\n\n"+
-		"  doctor:  %s\n  patient: %s\n\n", id, links["demo-doctor"], links["demo-patient"])
-	return nil
+	clock := func(t time.Time) string { return t.In(time.Local).Format("15:04 MST") }
+	var b strings.Builder
+	b.WriteString("\n" + note)
+	fmt.Fprintf(&b, "Demo visit %s, in %s: it opened at %s and ends at %s", id, languageName(lang), clock(w.Opens), clock(w.End))
+	if w.Limited {
+		b.WriteString(", when the call closes and everyone is ejected.\n")
+	} else {
+		b.WriteString("; the room stays open after that (UNLIMITED_TELECONSULTATION=true).\n")
+	}
+	fmt.Fprintf(&b, "Open each link in its own browser tab, allow the camera and microphone, and press Join:\n\n"+
+		"  doctor:  %s\n  patient: %s\n\n", links["demo-doctor"], links["demo-patient"])
+	if lang != "it" {
+		b.WriteString("For Italian participants (the call page in Italian): teleconsult demo --lang it\n")
+	}
+	b.WriteString("The service runs until you press Ctrl+C. A later demo reuses this visit while it is open.\n\n")
+	_, err = io.WriteString(m.Stdout, b.String())
+	return err
+}
+
+// demoLanguage is the language of a demo visit's participants.
+func demoLanguage(tc *teleconsult.Teleconsultation) string {
+	for _, p := range tc.Participants {
+		if p.Language != "" {
+			return p.Language
+		}
+	}
+	return "en"
+}
+
+// languageName names the demo's languages in English.
+func languageName(lang string) string {
+	if lang == "it" {
+		return "Italian"
+	}
+	return "English"
 }
 
 // Addr is the address the service listens on (after Open).

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -303,6 +304,32 @@ func TestGeneratedAPIKey(t *testing.T) {
 	}
 }
 
+// Ensure --help of every command prints its usage once, on stdout, and
+// nothing on stderr.
+func TestHelpPrintedOnce(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--help"}, "Usage: teleconsult serve\n"},
+		{[]string{"serve", "-h"}, "Usage: teleconsult serve\n"},
+		{[]string{"demo", "--help"}, "Usage: teleconsult demo [--lang en|it] [--new]\n"},
+		{[]string{"migrate", "-help"}, "Usage: teleconsult migrate\n"},
+		{[]string{"config", "--help"}, "Usage: teleconsult config check\n"},
+		{[]string{"config", "check", "--help"}, "Usage: teleconsult config check\n"},
+		{[]string{"mail", "--help"}, "Usage: teleconsult mail test --to ADDRESS"},
+		{[]string{"mail", "test", "--help"}, "Usage: teleconsult mail test --to ADDRESS"},
+		{[]string{"--help"}, "Usage:\n  teleconsult <command> [flags]"},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tt.args, func(string) string { return "" }, &out, &errb)
+		if code != 0 || errb.Len() != 0 || strings.Count(out.String(), tt.want) != 1 || strings.Count(out.String(), "Usage") != 1 {
+			t.Errorf("run %v = %d\nstdout: %q\nstderr: %q\nwant the usage once on stdout", tt.args, code, out.String(), errb.String())
+		}
+	}
+}
+
 func TestCommands(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"DATA_DIR": dir, "API_KEYS": "secret-key-0123456789", "ENCRYPTION_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
@@ -327,6 +354,9 @@ func TestCommands(t *testing.T) {
 		{[]string{"migrate"}, 0, "sqlite database", "", ""},
 		{[]string{"migrate"}, 0, "0 migration(s) applied", "", ""},
 		{[]string{"serve", "extra"}, 2, "", "unexpected argument", ""},
+		{[]string{"demo", "--lang", "fr"}, 2, "", `--lang "fr": expected en or it`, ""},
+		{[]string{"demo", "--bogus"}, 2, "", "flag provided but not defined: -bogus\n\nUsage: teleconsult demo", ""},
+		{[]string{"mail", "test"}, 2, "", "--to ADDRESS is required", ""},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
@@ -346,35 +376,117 @@ func TestCommands(t *testing.T) {
 // pgtestURL is pgtest.URL for benchmarks and tests alike.
 func pgtestURL(tb testing.TB) string { return pgtest.URL(tb) }
 
-// Ensure `teleconsult demo` prints two working personal links.
-func TestDemo(t *testing.T) {
-	s := startServer(t, nil)
-	if err := s.Main.Demo(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	out := s.Out.String()
+// demoLinks returns the link codes the demo printed, doctor's first.
+func demoLinks(t *testing.T, s *testServer) []string {
+	t.Helper()
 	var codes []string
-	for _, line := range strings.Split(out, "\n") {
+	for _, line := range strings.Split(s.Out.String(), "\n") {
 		if _, link, ok := strings.Cut(line, s.URL+"/join/"); ok {
 			codes = append(codes, link)
 		}
 	}
 	if len(codes) != 2 {
-		t.Fatalf("demo printed %q, want two links", out)
+		t.Fatalf("demo printed %q, want two links", s.Out.String())
 	}
-	for i, code := range codes {
-		var sess struct{ DisplayName string }
-		if st := s.do(t, "POST", api+"/sessions", "", map[string]string{"code": code}, &sess); st != 201 {
-			t.Errorf("link %d: %d", i, st)
-		}
-		if want := []string{"Dr. Demo", "Pat Demo"}[i]; sess.DisplayName != want {
-			t.Errorf("link %d is %q's, want %q", i, sess.DisplayName, want)
+	return codes
+}
+
+// demoSession trades a demo link code for a session; it returns the
+// status, the display name and the language.
+func demoSession(t *testing.T, s *testServer, code string) (int, string, string) {
+	t.Helper()
+	var sess struct{ DisplayName, Language string }
+	st := s.do(t, "POST", api+"/sessions", "", map[string]string{"code": code}, &sess)
+	return st, sess.DisplayName, sess.Language
+}
+
+// Ensure `teleconsult demo` prints two working personal links, when the
+// visit opens and ends, and how to stop; that a second run while the visit
+// is open reuses it and says so; that --lang it and --new make a fresh
+// visit (the earlier links die); and that a run after the end makes a
+// fresh one too.
+func TestDemo(t *testing.T) {
+	s := startServer(t, nil)
+	ctx := context.Background()
+	clock := func(t time.Time) string { return t.In(time.Local).Format("15:04 MST") }
+	start := s.Clock.Now().UTC().Truncate(time.Second)
+	if err := s.Main.Demo(ctx, DemoOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := s.Out.String()
+	for _, want := range []string{
+		"in English: it opened at " + clock(start) + " and ends at " + clock(start.Add(30*time.Minute)),
+		"press Ctrl+C", "teleconsult demo --lang it",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first demo printed %q, want %q", out, want)
 		}
 	}
-	// A second demo while the first visit is open shows its links again.
+	if strings.Contains(out, "earlier") {
+		t.Errorf("first demo speaks of an earlier visit: %q", out)
+	}
+	first := demoLinks(t, s)
+	for i, code := range first {
+		st, name, lang := demoSession(t, s, code)
+		if want := []string{"Dr. Demo", "Pat Demo"}[i]; st != 201 || name != want || lang != "en" {
+			t.Errorf("link %d: %d %q %q, want 201 %q en", i, st, name, lang, want)
+		}
+	}
+
+	// Five minutes later: the same visit, said to be reused, same times.
+	s.Clock.Set(start.Add(5 * time.Minute))
 	s.Out.Reset()
-	if err := s.Main.Demo(context.Background()); err != nil || !strings.Contains(s.Out.String(), codes[0]) {
-		t.Errorf("second demo: %v; printed %q", err, s.Out.String())
+	if err := s.Main.Demo(ctx, DemoOptions{Lang: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	out = s.Out.String()
+	if again := demoLinks(t, s); !slices.Equal(again, first) ||
+		!strings.Contains(out, "Reusing the demo visit of an earlier run") ||
+		!strings.Contains(out, "it opened at "+clock(start)+" and ends at "+clock(start.Add(30*time.Minute))) {
+		t.Errorf("second demo printed %q", out)
+	}
+
+	// --lang it: a fresh visit in Italian; the English links die.
+	s.Out.Reset()
+	if err := s.Main.Demo(ctx, DemoOptions{Lang: "it"}); err != nil {
+		t.Fatal(err)
+	}
+	out = s.Out.String()
+	italian := demoLinks(t, s)
+	if !strings.Contains(out, "made a fresh one in Italian, as asked (the earlier one is in English)") ||
+		strings.Contains(out, "--lang it") || slices.Contains(italian, first[0]) {
+		t.Errorf("demo --lang it printed %q", out)
+	}
+	if st, _, lang := demoSession(t, s, italian[1]); st != 201 || lang != "it" {
+		t.Errorf("Italian patient's link: %d %q", st, lang)
+	}
+	if st, _, _ := demoSession(t, s, first[1]); st != 410 {
+		t.Errorf("the earlier link after --lang it: %d, want 410", st)
+	}
+
+	// --new: a fresh visit even though this one is open.
+	s.Out.Reset()
+	if err := s.Main.Demo(ctx, DemoOptions{Lang: "it", New: true}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := demoLinks(t, s)
+	if out := s.Out.String(); !strings.Contains(out, "Cancelled the earlier demo visit (its links no longer work) and made a fresh one.") ||
+		slices.Contains(fresh, italian[0]) {
+		t.Errorf("demo --new printed %q", out)
+	}
+
+	// After the end: a fresh visit, said so.
+	later := start.Add(40 * time.Minute)
+	s.Clock.Set(later)
+	s.Out.Reset()
+	if err := s.Main.Demo(ctx, DemoOptions{Lang: "it"}); err != nil {
+		t.Fatal(err)
+	}
+	out = s.Out.String()
+	if over := demoLinks(t, s); slices.Contains(over, fresh[0]) ||
+		!strings.Contains(out, "The earlier demo visit is over: made a fresh one") ||
+		!strings.Contains(out, "it opened at "+clock(later)) {
+		t.Errorf("demo after the end printed %q", out)
 	}
 }
 
@@ -396,6 +508,67 @@ func TestOpenAPICoversMountedRoutes(t *testing.T) {
 		method, path, _ := strings.Cut(r, " ")
 		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
 			t.Errorf("%s is served but not in openapi.json", r)
+		}
+	}
+}
+
+// Ensure the wired service's home page links the device check, the API
+// documentation and the health routes, and that every link answers 200.
+func TestLandingPageLinks(t *testing.T) {
+	s := startServer(t, nil)
+	resp, err := http.Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /: %d %s", resp.StatusCode, page)
+	}
+	var hrefs []string
+	for _, m := range regexp.MustCompile(`href="([^"]*)"`).FindAllSubmatch(page, -1) {
+		href := string(m[1])
+		hrefs = append(hrefs, href)
+		r, err := http.Get(s.URL + href)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			t.Errorf("GET %s (linked from /): %d", href, r.StatusCode)
+		}
+	}
+	for _, want := range []string{"/check", "/docs", "/healthz", "/readyz"} {
+		if !slices.Contains(hrefs, want) {
+			t.Errorf("/ does not link %s; links %v", want, hrefs)
+		}
+	}
+}
+
+// Ensure that at LOG_LEVEL=info a page load logs the page, not each of its
+// static assets (those log at debug).
+func TestStaticAssetsLogAtDebug(t *testing.T) {
+	for _, level := range []string{"info", "debug"} {
+		logs := &syncBuffer{}
+		s := startServerLogged(t, map[string]string{"LOG_LEVEL": level}, logs)
+		for _, path := range []string{"/check", "/assets/style.css", "/assets/check.js"} {
+			resp, err := http.Get(s.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %d", path, resp.StatusCode)
+			}
+		}
+		text := logs.String()
+		if !strings.Contains(text, "level=INFO msg=request") || !strings.Contains(text, "route=/check ") {
+			t.Errorf("LOG_LEVEL=%s: the page's request is not logged at info:\n%s", level, text)
+		}
+		assets := strings.Count(text, `route=/assets/{file}`)
+		if want := map[string]int{"info": 0, "debug": 2}[level]; assets != want ||
+			(assets > 0 && strings.Count(text, `level=DEBUG msg=request`) < assets) {
+			t.Errorf("LOG_LEVEL=%s: %d asset request lines, want %d at debug:\n%s", level, assets, want, text)
 		}
 	}
 }

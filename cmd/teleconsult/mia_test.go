@@ -116,7 +116,7 @@ func TestTrustedProxiesEndToEnd(t *testing.T) {
 func TestDemoWithAuthService(t *testing.T) {
 	fake := miaAuthService(t)
 	s := startServer(t, map[string]string{"AUTH_SERVICE": fake.URL})
-	if err := s.Main.Demo(context.Background()); err != nil {
+	if err := s.Main.Demo(context.Background(), DemoOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(fake.Requests()); n != 0 {

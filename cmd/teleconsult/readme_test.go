@@ -3,8 +3,12 @@ package main
 import (
 	"flag"
 	"os"
+	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var updateREADME = flag.Bool("update-readme", false, "rewrite the README's configuration table from Variables()")
@@ -62,4 +66,143 @@ func TestREADMEConfigTable(t *testing.T) {
 		return
 	}
 	t.Error("README.md configuration table is out of date; run: go test ./cmd/teleconsult -run TestREADMEConfigTable -update-readme")
+}
+
+// walkThrough returns the lines of the README's curl walk-through: the
+// sh block that starts with the API key.
+func walkThrough(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(raw), "```sh\nKEY=")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no ```sh block starting with KEY=")
+	}
+	return strings.Split("KEY="+block, "\n")
+}
+
+var (
+	assignmentRE = regexp.MustCompile(`^([A-Z][A-Z_]*)=(.*)$`)
+	statusRE     = regexp.MustCompile(`^# → (\d{3})`)
+	roomIDRE     = regexp.MustCompile(`"roomId":"([0-9a-f]{32})"`)
+)
+
+// Ensure the README's walk-through works as written, against the whole
+// service on a port of its own: every command is run by bash with curl,
+// and each answers the status its "# → NNN" comment says. The test plays
+// the reader: it fills in the values marked … (the API key, the roomId and
+// the link code, from the answers before them), and where the reader
+// waits for the window to open it moves the service's clock to START.
+func TestREADMEWalkThrough(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal("bash is needed to run the README's commands")
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is needed to run the README's commands (apt-get install curl)")
+	}
+	s := startServer(t, map[string]string{"LISTEN_ADDR": "127.0.0.1:0"})
+	// A curl that prints the status after each answer.
+	const prelude = "set -eu\ncurl() { command curl -w '\\nstatus=%{http_code}\\n' \"$@\"; }\n"
+	var vars []string // assignments so far, frozen: NAME='value'
+	sh := func(script string) string {
+		t.Helper()
+		cmd := exec.Command(bash, "-c", prelude+strings.Join(vars, "\n")+"\n"+script)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("bash: %v\nscript:\n%s\noutput:\n%s", err, script, out)
+		}
+		return string(out)
+	}
+	set := func(name, value string) {
+		vars = append(vars, name+"='"+strings.ReplaceAll(value, "'", `'\''`)+"'")
+	}
+	var chunk []string // commands not run yet
+	var want []string  // their expected statuses
+	var lastOut string
+	run := func() {
+		if len(chunk) == 0 {
+			return
+		}
+		script := strings.Join(chunk, "\n")
+		lastOut = sh(script)
+		var got []string
+		for _, l := range strings.Split(lastOut, "\n") {
+			if v, ok := strings.CutPrefix(l, "status="); ok {
+				got = append(got, v)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("the commands\n%s\nanswered %v, the README says %v; output:\n%s", script, got, want, lastOut)
+		}
+		chunk, want = nil, nil
+	}
+	lines := walkThrough(t)
+	steps := 0
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		if m := assignmentRE.FindStringSubmatch(line); m != nil {
+			name, value := m[1], m[2]
+			if j := strings.Index(value, "  #"); j >= 0 {
+				value = strings.TrimSpace(value[:j])
+			}
+			run()
+			switch {
+			case name == "BASE":
+				set(name, s.URL) // the reader's own PUBLIC_URL
+			case name == "KEY":
+				set(name, s.Key)
+			case name == "ID":
+				m := roomIDRE.FindStringSubmatch(lastOut)
+				if m == nil {
+					t.Fatalf("no roomId in %q", lastOut)
+				}
+				set(name, m[1])
+			case name == "CODE":
+				_, code, ok := strings.Cut(lastOut, s.URL+"/join/")
+				code, _, _ = strings.Cut(code, `"`)
+				if !ok || code == "" {
+					t.Fatalf("no link under %s/join/ in %q", s.URL, lastOut)
+				}
+				set(name, code)
+			case strings.Contains(value, "…"):
+				t.Fatalf("README line %q: a value to fill in that the test does not know", line)
+			default:
+				set(name, sh(`printf %s "`+value+`"`))
+			}
+			continue
+		}
+		if strings.HasPrefix(line, "while ") || strings.HasPrefix(line, "sleep ") {
+			// The reader waits for START; the test moves the clock there.
+			run()
+			start, err := time.Parse(time.RFC3339, sh(`printf %s "$START"`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Clock.Set(start)
+			continue
+		}
+		if m := statusRE.FindStringSubmatch(line); m != nil {
+			want = append(want, m[1])
+			steps++
+			continue
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), "#") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		chunk = append(chunk, line)
+	}
+	run()
+	if steps < 7 {
+		t.Errorf("ran only %d commands with an expected status", steps)
+	}
+	// The walk-through ends with the visit cancelled.
+	var e struct{ Error string }
+	id := strings.Trim(strings.TrimPrefix(vars[slices.IndexFunc(vars, func(v string) bool { return strings.HasPrefix(v, "ID=") })], "ID="), "'")
+	if st := s.do(t, "GET", api+"/teleconsultation/"+id, "pat-1", nil, &e); st != 410 {
+		t.Errorf("after the walk-through: GET %d %+v, want 410", st, e)
+	}
 }

@@ -327,3 +327,17 @@ func (s *Server) handleDocs(w http.ResponseWriter, r *http.Request) error {
 	}
 	return nil
 }
+
+// handleLanding serves the page at /: what the service is, and links to the
+// device check, the API documentation and the health routes. It holds no
+// patient data.
+func (s *Server) handleLanding(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", s.docs.landingCSP)
+	h.Set("Content-Length", strconv.Itoa(len(s.docs.landing)))
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(s.docs.landing)
+	}
+	return nil
+}

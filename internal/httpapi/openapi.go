@@ -25,16 +25,26 @@ var docsTemplateText string
 
 var docsTemplate = template.Must(template.New("docs").Parse(docsTemplateText))
 
-// apiDocs is the served OpenAPI document and its HTML rendering, both made
-// once at start.
+//go:embed landing.html.tmpl
+var landingTemplateText string
+
+var landingTemplate = template.Must(template.New("landing").Parse(landingTemplateText))
+
+// apiDocs is the served OpenAPI document, its HTML rendering and the
+// landing page, all made once at start, with the Content-Security-Policy
+// of each page.
 type apiDocs struct {
-	json []byte
-	html []byte
-	csp  string
+	json    []byte
+	html    []byte
+	csp     string
+	landing []byte
+	// landingCSP is the landing page's policy.
+	landingCSP string
 }
 
-// loadDocs sets info.version to version (when given) and renders the page.
-func loadDocs(version string) (*apiDocs, error) {
+// loadDocs sets info.version to version (when given) and renders the
+// pages; the landing page links to the device check when check is true.
+func loadDocs(version string, check bool) (*apiDocs, error) {
 	doc := openAPIDocument
 	if version != "" {
 		v, _ := json.Marshal(version)
@@ -56,17 +66,37 @@ func loadDocs(version string) (*apiDocs, error) {
 	if err := docsTemplate.Execute(&buf, page); err != nil {
 		return nil, fmt.Errorf("httpapi: render docs: %w", err)
 	}
-	html := buf.Bytes()
-	// Allow exactly the page's one inline style sheet, by hash.
+	d := &apiDocs{json: doc, html: buf.Bytes()}
+	if d.csp, err = styleOnlyCSP(d.html); err != nil {
+		return nil, fmt.Errorf("httpapi: docs template: %w", err)
+	}
+	var landing bytes.Buffer
+	err = landingTemplate.Execute(&landing, struct {
+		Version string
+		Check   bool
+	}{page.Version, check})
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: render the landing page: %w", err)
+	}
+	d.landing = landing.Bytes()
+	if d.landingCSP, err = styleOnlyCSP(d.landing); err != nil {
+		return nil, fmt.Errorf("httpapi: landing template: %w", err)
+	}
+	return d, nil
+}
+
+// styleOnlyCSP returns the Content-Security-Policy of a page that loads
+// and runs nothing: it allows exactly the page's one inline style sheet,
+// by hash.
+func styleOnlyCSP(html []byte) (string, error) {
 	_, rest, ok1 := bytes.Cut(html, []byte("<style>"))
 	style, _, ok2 := bytes.Cut(rest, []byte("</style>"))
 	if !ok1 || !ok2 {
-		return nil, errors.New("httpapi: docs template has no <style>")
+		return "", errors.New("no <style>")
 	}
 	sum := sha256.Sum256(style)
-	csp := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-		"'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-	return &apiDocs{json: doc, html: html, csp: csp}, nil
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'", nil
 }
 
 // omap is a JSON object that keeps its keys' order, so that the page lists
@@ -156,6 +186,9 @@ func parseOrdered(data []byte) (*omap, error) {
 // The page's view model.
 type (
 	docsPage struct {
+		// Prefix is the base path of the API, which the curl commands
+		// write as $API.
+		Prefix      string
 		Title       string
 		Version     string
 		Summary     string
@@ -176,7 +209,12 @@ type (
 		Params       []docsField
 		Body         []docsField
 		BodyRequired bool
-		Responses    []docsResponse
+		// BodyExample is the request body's example, indented JSON.
+		BodyExample string
+		Responses   []docsResponse
+		// Curl is a command line that sends the request; empty for a
+		// WebSocket.
+		Curl string
 	}
 	docsField struct {
 		Name, In, Type string
@@ -187,7 +225,9 @@ type (
 		Status      string
 		Description []docsSpan
 		Fields      []docsField
-		Example     string
+		// Example is the response's example, indented JSON in the
+		// document's key order.
+		Example string
 	}
 	// docsBlock is a paragraph, a heading ("# Title") or preformatted
 	// text (every line indented by four spaces), as in Markdown.
@@ -254,6 +294,7 @@ func buildDocsPage(root *omap) (*docsPage, error) {
 	b := docsBuilder{root}
 	info := root.obj("info")
 	page := &docsPage{
+		Prefix:      Prefix,
 		Title:       info.str("title"),
 		Version:     info.str("version"),
 		Summary:     info.str("summary"),
@@ -284,20 +325,32 @@ func buildDocsPage(root *omap) (*docsPage, error) {
 			}
 			params, _ := item.get("parameters").([]any)
 			opParams, _ := op.get("parameters").([]any)
+			var resolved []*omap
 			for _, pv := range append(slices.Clone(params), opParams...) {
 				pm := b.resolve(pv)
+				resolved = append(resolved, pm)
 				do.Params = append(do.Params, docsField{
 					Name: pm.str("name"), In: pm.str("in"), Type: b.typeName(pm.get("schema")),
 					Required: pm.get("required") == true, Description: spans(pm.str("description")),
 				})
 			}
+			var bodyContent *omap
 			if rb := b.resolve(op.get("requestBody")); rb != nil {
 				do.BodyRequired = rb.get("required") == true
-				schema := rb.obj("content").obj("application/json").get("schema")
-				do.Body = b.fields(schema, "", 0)
+				bodyContent = rb.obj("content")
+				media := bodyContent.obj("application/json")
+				do.Body = b.fields(media.get("schema"), "", 0)
+				if ex := media.get("example"); ex != nil {
+					do.BodyExample = indentJSON(ex)
+				} else if media != nil {
+					// The curl command needs a body to send.
+					return nil, fmt.Errorf("%s %s: the JSON request body has no example", do.Method, p)
+				}
 			}
 			responses := op.obj("responses")
+			websocket := false
 			for _, status := range responses.names() {
+				websocket = websocket || status == "101"
 				rm := b.resolve(responses.get(status))
 				dr := docsResponse{Status: status, Description: spans(rm.str("description"))}
 				for _, ct := range rm.obj("content").names() {
@@ -306,10 +359,20 @@ func buildDocsPage(root *omap) (*docsPage, error) {
 						dr.Fields = b.fields(media.get("schema"), "", 0)
 					}
 					if ex := media.get("example"); ex != nil {
-						dr.Example = string(mustJSON(plain(ex)))
+						dr.Example = indentJSON(ex)
 					}
 				}
 				do.Responses = append(do.Responses, dr)
+			}
+			if !websocket {
+				auth := authNone
+				switch {
+				case !hasSec:
+					auth = authAPIKey
+				case len(sec) > 0:
+					auth = authToken
+				}
+				do.Curl = curlCommand(do.Method, p, auth, resolved, bodyContent)
 			}
 			dp.Ops = append(dp.Ops, do)
 		}
@@ -417,24 +480,125 @@ func (b docsBuilder) fields(v any, prefix string, depth int) []docsField {
 	return out
 }
 
-// plain turns parsed JSON back into values encoding/json writes in
-// order-insensitive form (for examples).
-func plain(v any) any {
-	switch t := v.(type) {
-	case *omap:
-		m := make(map[string]any, len(t.keys))
-		for _, k := range t.keys {
-			m[k] = plain(t.vals[k])
-		}
-		return m
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = plain(e)
-		}
-		return out
+// Who a curl command authenticates as.
+const (
+	authNone   = iota // a public route
+	authAPIKey        // a trusted caller
+	authToken         // a participant's session token, or an API key
+)
+
+// curlCommand writes a shell command that sends the operation: the API's
+// own paths under $API, the others under $BASE; path parameters and
+// header parameters as shell variables named after them ({userId} is
+// $USER_ID); the content of a JSON body from its example, a multipart body
+// with a file per binary field.
+func curlCommand(method, path string, auth int, params []*omap, body *omap) string {
+	url := "$BASE" + path
+	if rest, ok := strings.CutPrefix(path, Prefix); ok {
+		url = "$API" + rest
 	}
-	return v
+	for _, p := range params {
+		if p.str("in") == "path" {
+			url = strings.ReplaceAll(url, "{"+p.str("name")+"}", "$"+shellName(p.str("name")))
+		}
+	}
+	var b strings.Builder
+	b.WriteString("curl -s")
+	if method != "GET" {
+		b.WriteString(" -X " + method)
+	}
+	b.WriteString(` "` + url + `"`)
+	line := func(s string) { b.WriteString(" \\\n  " + s) }
+	switch auth {
+	case authAPIKey:
+		line(`-H "Authorization: Bearer $KEY"`)
+	case authToken:
+		line(`-H "Authorization: Bearer $TOKEN"`)
+	}
+	for _, p := range params {
+		if p.str("in") == "header" {
+			line(`-H "` + p.str("name") + `: $` + shellName(p.str("name")) + `"`)
+		}
+	}
+	if ex := body.obj("application/json").get("example"); ex != nil {
+		data := string(compactJSON(ex))
+		if len(data) > 72 {
+			data = indentJSON(ex)
+		}
+		line(`-H 'Content-Type: application/json'`)
+		line(`-d '` + strings.ReplaceAll(data, "'", `'\''`) + `'`)
+	}
+	form := body.obj("multipart/form-data").obj("schema").obj("properties")
+	for _, name := range form.names() {
+		if form.obj(name).str("format") == "binary" {
+			line("-F " + name + "=@$" + shellName(name))
+		}
+	}
+	return b.String()
+}
+
+// shellName turns a parameter's name into a shell variable's: fileId and
+// file-id are FILE_ID.
+func shellName(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		switch {
+		case r == '-':
+			b.WriteByte('_')
+		case r >= 'A' && r <= 'Z' && i > 0 && name[i-1] >= 'a' && name[i-1] <= 'z':
+			b.WriteByte('_')
+			b.WriteRune(r)
+		default:
+			b.WriteString(strings.ToUpper(string(r)))
+		}
+	}
+	return b.String()
+}
+
+// compactJSON writes parsed JSON on one line, object keys in the document's
+// order.
+func compactJSON(v any) []byte {
+	var buf bytes.Buffer
+	var write func(v any)
+	write = func(v any) {
+		switch t := v.(type) {
+		case *omap:
+			buf.WriteByte('{')
+			for i, k := range t.keys {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				buf.Write(mustJSON(k))
+				buf.WriteByte(':')
+				write(t.vals[k])
+			}
+			buf.WriteByte('}')
+		case []any:
+			buf.WriteByte('[')
+			for i, e := range t {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				write(e)
+			}
+			buf.WriteByte(']')
+		case json.Number:
+			buf.WriteString(t.String())
+		default:
+			buf.Write(mustJSON(t))
+		}
+	}
+	write(v)
+	return buf.Bytes()
+}
+
+// indentJSON is compactJSON indented by two spaces.
+func indentJSON(v any) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, compactJSON(v), "", "  "); err != nil {
+		return string(compactJSON(v))
+	}
+	return buf.String()
 }
 
 func mustJSON(v any) []byte {

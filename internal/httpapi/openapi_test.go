@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"html"
 	"net/http"
 	"os"
@@ -69,8 +70,8 @@ func TestOpenAPIRoutesInSync(t *testing.T) {
 			t.Errorf("openapi.json documents %s, which the router lacks", r)
 		}
 	}
-	if got := len(e.srv.Routes()); got != 19 {
-		t.Errorf("router has %d routes, want 19", got)
+	if got := len(e.srv.Routes()); got != 20 {
+		t.Errorf("router has %d routes, want 20", got)
 	}
 }
 
@@ -192,6 +193,214 @@ func TestDocsPage(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
+}
+
+// Ensure /docs shows every example of the document, each in the section
+// of the operation it belongs to (the components' examples under every
+// operation that refers to them), as JSON equal to the document's.
+func TestDocsPageExamples(t *testing.T) {
+	e := newEnv(t)
+	doc := openAPIDoc(t, e)
+	page := e.do("GET", "/docs", "", noKey()).Body.String()
+	resolve := func(v any) map[string]any {
+		m, _ := v.(map[string]any)
+		if ref, ok := m["$ref"].(string); ok {
+			var cur any = doc
+			for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+				cur = cur.(map[string]any)[part]
+			}
+			m, _ = cur.(map[string]any)
+		}
+		return m
+	}
+	examplesOf := func(content any) []any {
+		var out []any
+		for _, media := range resolve(content) {
+			if ex, ok := media.(map[string]any)["example"]; ok {
+				out = append(out, ex)
+			}
+		}
+		return out
+	}
+	exampleRE := regexp.MustCompile(`(?s)<pre class="example">(.*?)</pre>`)
+	total, inComponents := 0, map[string]bool{}
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, opv := range item.(map[string]any) {
+			op, ok := opv.(map[string]any)
+			if !ok || method == "parameters" {
+				continue
+			}
+			var want []any
+			if rb := resolve(op["requestBody"]); rb != nil {
+				want = append(want, examplesOf(rb["content"])...)
+			}
+			for _, rv := range op["responses"].(map[string]any) {
+				if ref, ok := rv.(map[string]any)["$ref"].(string); ok {
+					inComponents[ref] = true
+				}
+				want = append(want, examplesOf(resolve(rv)["content"])...)
+			}
+			total += len(want)
+			id := op["operationId"].(string)
+			_, section, ok := strings.Cut(page, `<div class="op" id="`+id+`">`)
+			section, _, _ = strings.Cut(section, `<div class="op"`)
+			if !ok {
+				t.Errorf("%s %s: no section %s", method, path, id)
+				continue
+			}
+			var got []any
+			for _, m := range exampleRE.FindAllStringSubmatch(section, -1) {
+				var v any
+				if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &v); err != nil {
+					t.Errorf("%s: example %q is not JSON: %v", id, m[1], err)
+				}
+				got = append(got, v)
+			}
+			if !sameJSONValues(got, want) {
+				t.Errorf("%s %s: the page shows the examples\n%v\nwant\n%v", method, path, got, want)
+			}
+		}
+	}
+	// Every example of the document is under some operation.
+	all := 0
+	var count func(v any, under string)
+	count = func(v any, under string) {
+		switch t2 := v.(type) {
+		case map[string]any:
+			for k, c := range t2 {
+				if k == "example" {
+					all++
+					parts := strings.Split(under, "/")
+					if len(parts) > 3 && parts[1] == "components" && parts[2] == "responses" && !inComponents[strings.Join(parts[:4], "/")] {
+						t.Errorf("%s has an example that no operation shows", under)
+					}
+					continue
+				}
+				count(c, under+"/"+k)
+			}
+		case []any:
+			for _, c := range t2 {
+				count(c, under)
+			}
+		}
+	}
+	count(doc, "#")
+	if all < 25 || total < all {
+		t.Errorf("found %d examples in the document, %d shown in operations", all, total)
+	}
+}
+
+// sameJSONValues reports whether a and b hold the same JSON values, in any
+// order.
+func sameJSONValues(a, b []any) bool {
+	enc := func(vs []any) []string {
+		var out []string
+		for _, v := range vs {
+			j, _ := json.Marshal(v)
+			out = append(out, string(j))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(enc(a), enc(b))
+}
+
+// Ensure every operation but the WebSocket has a curl command on /docs,
+// with its method, its path under $API or $BASE, the API key unless it is
+// public, and a body when it takes one.
+func TestDocsPageCurl(t *testing.T) {
+	e := newEnv(t)
+	page := e.do("GET", "/docs", "", noKey()).Body.String()
+	curlRE := regexp.MustCompile(`(?s)<div class="op" id="(\w+)">.*?(?:<pre class="curl">(.*?)</pre>|</div>)`)
+	got := map[string]string{}
+	for _, m := range curlRE.FindAllStringSubmatch(page, -1) {
+		got[m[1]] = html.UnescapeString(m[2])
+	}
+	tests := []struct {
+		op   string
+		want string
+	}{
+		{"createTeleconsultation", `curl -s -X POST "$API/teleconsultation" \
+  -H "Authorization: Bearer $KEY" \
+  -H "miauserid: $MIAUSERID" \
+  -H 'Content-Type: application/json' \
+  -d '{
+  "appointmentId": "appt-1001",`},
+		{"getTeleconsultation", `curl -s "$API/teleconsultation/$ID" \
+  -H "Authorization: Bearer $KEY" \
+  -H "miauserid: $MIAUSERID"`},
+		{"updateTeleconsultation", `-d '{"duration_in_seconds":2700}'`},
+		{"getInvitation", `curl -s "$API/teleconsultation/$ID/participants/$USER_ID/invitation"`},
+		{"createSession", `curl -s -X POST "$API/sessions" \
+  -H 'Content-Type: application/json' \
+  -d '{"code":"Xb1mK3pQ7sT9vW2yZ4aC6eG8iL0nR5uD1fH3jM7oP9q"}'`},
+		{"uploadFile", `curl -s -X POST "$API/teleconsultation/$ID/uploads" \
+  -H "Authorization: Bearer $TOKEN" \
+  -H "miauserid: $MIAUSERID" \
+  -F file=@$FILE`},
+		{"downloadUpload", `"$API/teleconsultation/$ID/uploads/$FILE_ID"`},
+		{"dailyWebhook", `-H "X-Webhook-Signature: $X_WEBHOOK_SIGNATURE"`},
+		{"health", `curl -s "$BASE/healthz"`},
+		{"landing", `curl -s "$BASE/"`},
+		{"metrics", `curl -s "$BASE/metrics" \
+  -H "Authorization: Bearer $KEY"`},
+	}
+	for _, tt := range tests {
+		if c, ok := got[tt.op]; !ok || !strings.Contains(c, tt.want) {
+			t.Errorf("%s: curl command\n%s\nwant it to contain\n%s", tt.op, c, tt.want)
+		}
+	}
+	if c := got["health"]; strings.Contains(c, "Authorization") || strings.Contains(c, "-X") {
+		t.Errorf("public GET: %q", c)
+	}
+	for op, c := range got {
+		if c == "" && op != "callSignalling" {
+			t.Errorf("%s has no curl command", op)
+		}
+	}
+	if len(got) < 20 || got["callSignalling"] != "" {
+		t.Errorf("operations found: %d; WebSocket command %q", len(got), got["callSignalling"])
+	}
+}
+
+// Ensure GET / is a page without scripts or patient data that links to
+// the documentation and health routes, each of which answers 200; and that
+// other unknown paths stay 404.
+func TestLandingPage(t *testing.T) {
+	e := newEnv(t)
+	w := e.do("GET", "/", "", noKey())
+	wantStatus(t, w, http.StatusOK)
+	if ct := w.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	page := w.Body.String()
+	_, rest, _ := strings.Cut(page, "<style>")
+	style, _, _ := strings.Cut(rest, "</style>")
+	sum := sha256.Sum256([]byte(style))
+	if want := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.HasPrefix(w.Header().Get("Content-Security-Policy"), want) {
+		t.Errorf("CSP = %q, want %s", w.Header().Get("Content-Security-Policy"), want)
+	}
+	if strings.Contains(strings.ToLower(page), "<script") || strings.Contains(page, "src=") {
+		t.Error("the landing page loads or runs something")
+	}
+	links := regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	var hrefs []string
+	for _, l := range links {
+		hrefs = append(hrefs, l[1])
+		wantStatus(t, e.do("GET", l[1], "", noKey()), http.StatusOK)
+	}
+	for _, want := range []string{"/docs", "/openapi.json", "/healthz", "/readyz"} {
+		if !slices.Contains(hrefs, want) {
+			t.Errorf("the landing page does not link %s (links: %v)", want, hrefs)
+		}
+	}
+	if slices.Contains(hrefs, "/check") {
+		t.Error("links /check, which this server does not mount")
+	}
+	wantStatus(t, e.do("HEAD", "/", "", noKey()), http.StatusOK)
+	wantStatus(t, e.do("POST", "/", "", noKey()), http.StatusMethodNotAllowed)
+	wantStatus(t, e.do("GET", "/nope", "", noKey()), http.StatusNotFound)
+	wantStatus(t, e.do("GET", "/docs/", "", noKey()), http.StatusNotFound)
 }
 
 // declaresPathParam reports whether a path item declares the path

@@ -72,7 +72,7 @@ func TestRouting(t *testing.T) {
 		allow        string
 	}{
 		{"GET", "/nope", 404, ""},
-		{"GET", "/", 404, ""},
+		{"GET", "/index.html", 404, ""},
 		{"GET", api + "/", 404, ""},
 		{"GET", api + "/0123456789abcdef0123456789abcdef/extra", 404, ""},
 		{"GET", Prefix + "/settings/update", 404, ""},
@@ -83,6 +83,7 @@ func TestRouting(t *testing.T) {
 		{"OPTIONS", Prefix + "/sessions", 405, "POST"},
 		{"GET", Prefix + "/sessions", 405, "POST"},
 		{"DELETE", "/metrics", 405, "GET, HEAD"},
+		{"POST", "/", 405, "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -281,5 +282,41 @@ func TestRealServer(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("status = %d, want 401", resp.StatusCode)
+	}
+}
+
+// Ensure the requests of a quiet mount (static assets) log at debug level
+// while failing ones, and every other route, log at info.
+func TestQuietMountLogsAtDebug(t *testing.T) {
+	asset := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("file") == "missing.js" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	e := newEnv(t, func(c *Config, _ *teleconsult.Settings) {
+		c.Mounts = []Mount{
+			{Method: "GET", Path: "/assets/{file}", Public: true, Handler: asset, Quiet: true},
+			{Method: "GET", Path: "/page", Public: true, Handler: asset},
+		}
+	})
+	tests := []struct {
+		method, path string
+		level        string
+	}{
+		{"GET", "/assets/call.js", "DEBUG"},
+		{"HEAD", "/assets/call.js", "DEBUG"},
+		{"GET", "/assets/missing.js", "INFO"},
+		{"GET", "/page", "INFO"},
+		{"GET", "/healthz", "INFO"},
+	}
+	for _, tt := range tests {
+		before := len(e.logs.String())
+		e.do(tt.method, tt.path, "", noKey())
+		line := e.logs.String()[before:]
+		if !strings.Contains(line, "level="+tt.level+` msg=request`) {
+			t.Errorf("%s %s logged %q, want level %s", tt.method, tt.path, line, tt.level)
+		}
 	}
 }

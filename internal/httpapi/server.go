@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +76,9 @@ type Mount struct {
 	// Public routes need no API key; the handler authenticates itself.
 	Public  bool
 	Handler http.Handler
+	// Quiet routes (static assets) log their requests at debug level
+	// instead of info.
+	Quiet bool
 }
 
 // Server is the HTTP API. Build it with [New]; it is safe for concurrent
@@ -94,6 +98,8 @@ type Server struct {
 	limiter *ipLimiter
 	metrics *metrics
 	docs    *apiDocs
+	// quiet holds the mux patterns of the routes logged at debug level.
+	quiet map[string]bool
 }
 
 // route is one registered operation.
@@ -106,6 +112,15 @@ type route struct {
 }
 
 func (rt route) pattern() string { return rt.method + " " + rt.path }
+
+// muxPath is the route's path as a [http.ServeMux] pattern: "/" matches
+// only itself ("/{$}"), not every path.
+func (rt route) muxPath() string {
+	if rt.path == "/" {
+		return "/{$}"
+	}
+	return rt.path
+}
 
 // New checks cfg and returns a server with every route registered and its
 // metrics registered in cfg.Registry.
@@ -162,7 +177,8 @@ func New(cfg Config) (*Server, error) {
 	if s.metrics, err = newMetrics(reg, cfg.Service.Store, s.log); err != nil {
 		return nil, err
 	}
-	if s.docs, err = loadDocs(cfg.Version); err != nil {
+	check := slices.ContainsFunc(cfg.Mounts, func(m Mount) bool { return m.Method == http.MethodGet && m.Path == "/check" })
+	if s.docs, err = loadDocs(cfg.Version, check); err != nil {
 		return nil, err
 	}
 	s.routes = []route{
@@ -185,25 +201,31 @@ func New(cfg Config) (*Server, error) {
 		{"GET", "/metrics", false, s.handleMetrics},
 		{"GET", "/openapi.json", true, s.handleOpenAPI},
 		{"GET", "/docs", true, s.handleDocs},
+		{"GET", "/", true, s.handleLanding},
 	}
+	s.quiet = map[string]bool{}
 	for _, m := range cfg.Mounts {
 		h := m.Handler
 		s.routes = append(s.routes, route{m.Method, m.Path, m.Public, func(w http.ResponseWriter, r *http.Request) error {
 			h.ServeHTTP(w, r)
 			return nil
 		}})
+		if m.Quiet {
+			s.quiet[m.Method+" "+m.Path] = true
+		}
 	}
 	s.mux = http.NewServeMux()
 	var paths []string
 	allowed := map[string][]string{}
 	for _, rt := range s.routes {
-		s.mux.Handle(rt.pattern(), s.operation(rt))
-		if allowed[rt.path] == nil {
-			paths = append(paths, rt.path)
+		p := rt.muxPath()
+		s.mux.Handle(rt.method+" "+p, s.operation(rt))
+		if allowed[p] == nil {
+			paths = append(paths, p)
 		}
-		allowed[rt.path] = append(allowed[rt.path], rt.method)
+		allowed[p] = append(allowed[p], rt.method)
 		if rt.method == http.MethodGet {
-			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
+			allowed[p] = append(allowed[p], http.MethodHead)
 		}
 	}
 	// A pattern without a method matches every method the path's own
@@ -261,7 +283,8 @@ func (s *Server) methodNotAllowed(methods []string) http.Handler {
 	})
 }
 
-// apiCSP is the Content-Security-Policy of every response but /docs: an
+// apiCSP is the Content-Security-Policy of every response but the pages
+// (/docs, /, and those of other packages, which set their own): an
 // API response is never a document that may load or run anything.
 const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
@@ -321,7 +344,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		method := methodLabel(r.Method)
 		route := routeLabel(r.Pattern)
 		s.metrics.observe(route, method, status, d)
-		s.log.Info("request", "request_id", id, "method", method, "route", route,
+		level := slog.LevelInfo
+		if s.quiet[r.Pattern] && status < 400 {
+			level = slog.LevelDebug
+		}
+		s.log.Log(r.Context(), level, "request", "request_id", id, "method", method, "route", route,
 			"status", status, "duration_ms", math.Round(d.Seconds()*1e6)/1e3)
 	}()
 	s.mux.ServeHTTP(sw, r)
@@ -334,8 +361,11 @@ func routeLabel(pattern string) string {
 	if _, path, ok := strings.Cut(pattern, " "); ok {
 		pattern = path
 	}
-	if pattern == "" || pattern == "/" {
+	switch pattern {
+	case "", "/":
 		return "unmatched"
+	case "/{$}":
+		return "/"
 	}
 	return pattern
 }

@@ -2,8 +2,10 @@ package sfu
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/rtcp"
 
@@ -56,6 +58,40 @@ func TestCallForwardsMedia(t *testing.T) {
 	e.waitState(id, teleconsult.StateInProgress)
 	if strings.Contains(e.logs.String(), "Mario Rossi") || strings.Contains(e.logs.String(), "Anna Verdi") {
 		t.Error("a display name reached the logs")
+	}
+	// The state is stored just before its log line is written.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(e.logs.String(), `msg="call started" id=`+id) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	logs := e.logs.String()
+	for _, want := range []string{`msg="call started" id=` + id, `msg="participant joined"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the logs lack %s", want)
+		}
+	}
+	joined := regexp.MustCompile(`msg="participant joined" .*role=(\w+)`).FindAllStringSubmatch(logs, -1)
+	if len(joined) != 2 || joined[0][1] != "plus" || joined[1][1] != "basic" {
+		t.Errorf("participant joined lines %q, want the doctor's role plus, then the patient's basic", joined)
+	}
+	checkLogMessages(t, logs)
+}
+
+// checkLogMessages fails t for a log message (msg= of slog's text format)
+// that repeats a word, as "call call started" did.
+func checkLogMessages(t *testing.T, logs string) {
+	t.Helper()
+	n := 0
+	for _, m := range regexp.MustCompile(`msg=("(?:[^"\\]|\\.)*"|\S+)`).FindAllStringSubmatch(logs, -1) {
+		n++
+		words := strings.Fields(strings.Trim(m[1], `"`))
+		for i := 1; i < len(words); i++ {
+			if strings.EqualFold(words[i], words[i-1]) {
+				t.Errorf("log message %s repeats %q", m[1], words[i])
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no log messages to check")
 	}
 }
 

@@ -382,7 +382,7 @@ func (c *conn) authenticate(token string) {
 		c.end(endCancelled, closeGone, "this visit's room was closed: open your link again", detachNone)
 		return
 	}
-	c.log.Info("participant joined", "peers", len(peers))
+	c.log.Info("participant joined", "role", adm.Role.String(), "peers", len(peers))
 	w := adm.Window
 	c.send(outWelcome{
 		Type: typeWelcome, ParticipantID: c.pid, Name: adm.DisplayName, Role: adm.Role.String(),

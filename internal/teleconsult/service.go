@@ -824,7 +824,7 @@ func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
 			if err != nil {
 				return err
 			}
-			s.log().Info("call "+ev.String(), "id", id)
+			s.log().Info(ev.String(), "id", id)
 			// TELECONSULTATION_DELETE_UPLOADS: a call's files go when it ends.
 			if ev == EventCallEnded && s.Settings.DeleteUploads {
 				_, _ = s.deleteUploads(ctx, tc) // logged there

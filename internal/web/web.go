@@ -75,6 +75,9 @@ type Config struct {
 type Route struct {
 	Method, Path string
 	Handler      http.Handler
+	// Static routes serve files that every page load fetches (scripts,
+	// styles, images): worth a log line only when debugging.
+	Static bool
 }
 
 // Pages serves the call page, the check page and their assets. Build it
@@ -257,9 +260,9 @@ func origin(raw string) (string, error) {
 // Routes returns the routes of the pages.
 func (p *Pages) Routes() []Route {
 	return []Route{
-		{http.MethodGet, "/join/{code}", http.HandlerFunc(p.serveJoin)},
-		{http.MethodGet, "/check", http.HandlerFunc(p.serveCheck)},
-		{http.MethodGet, "/assets/{file}", http.HandlerFunc(p.serveAsset)},
+		{http.MethodGet, "/join/{code}", http.HandlerFunc(p.serveJoin), false},
+		{http.MethodGet, "/check", http.HandlerFunc(p.serveCheck), false},
+		{http.MethodGet, "/assets/{file}", http.HandlerFunc(p.serveAsset), true},
 	}
 }
 
