@@ -270,9 +270,9 @@ func (s *Service) load(ctx context.Context, id string) (*Teleconsultation, error
 	}
 	switch tc.State {
 	case StateCancelled:
-		return nil, Errorf(EGONE, "teleconsultation %s was cancelled", id)
+		return nil, &Error{Code: EGONE, Message: "teleconsultation " + id + " was cancelled", Reason: ReasonCancelled}
 	case StateReplaced:
-		return nil, Errorf(EGONE, "teleconsultation %s was replaced by a newer one for the same appointment", id)
+		return nil, &Error{Code: EGONE, Message: "teleconsultation " + id + " was replaced by a newer one for the same appointment", Reason: ReasonRescheduled}
 	}
 	return tc, nil
 }
@@ -641,22 +641,18 @@ type CallSession struct {
 	Join *JoinTarget
 }
 
-// gone is an EGONE refusal of a link with a machine-readable reason
-// (revoked, cancelled, rescheduled, ended) for the call page.
-func gone(reason, msg string) *Error {
-	return &Error{Code: EGONE, Message: msg, Data: map[string]string{"reason": reason}}
-}
-
 // linkCodeLen is the length of a link code (base64url of 32 bytes).
 const linkCodeLen = 43
 
 // ErrUnknownLink is returned for a link code that matches no participant.
-var ErrUnknownLink = &Error{Code: EUNAUTHORIZED, Message: "unknown link: check that the whole link was copied"}
+var ErrUnknownLink = &Error{Code: EUNAUTHORIZED, Message: "unknown link: check that the whole link was copied", Reason: ReasonUnauthorized}
 
 // Exchange trades a personal link code for a session token and the call
-// configuration. Unknown codes are EUNAUTHORIZED; a link used before its
-// window opens is EFORBIDDEN with opensAt; revoked links, cancelled,
-// replaced or expired teleconsultations are EGONE.
+// configuration. Every refusal carries a [Reason]: unknown codes are
+// EUNAUTHORIZED (unauthorized); a link used before its window opens is
+// EFORBIDDEN (not-open, with opensAt and startDate), or not-ready while
+// participants are missing; revoked links, cancelled, replaced
+// (rescheduled) or ended teleconsultations are EGONE.
 func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, error) {
 	if len(code) != linkCodeLen {
 		return nil, ErrUnknownLink
@@ -680,20 +676,8 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 	}
 	now := s.now()
 	w := tc.Window(&s.Settings)
-	switch {
-	case !p.Active():
-		return nil, gone("revoked", "this link was revoked: you are no longer a participant of this visit")
-	case tc.State == StateCancelled:
-		return nil, gone("cancelled", "this visit was cancelled")
-	case tc.State == StateReplaced:
-		return nil, gone("rescheduled", "this visit was rescheduled: use the link of the newer invitation")
-	case tc.State == StateWaiting:
-		return nil, Errorf(EFORBIDDEN, "this visit is not ready yet: not every participant is known")
-	case !w.Locked(now):
-		return nil, &Error{Code: EFORBIDDEN, Message: "this visit opens at " + w.Opens.Format(TimeLayout),
-			Data: map[string]string{"opensAt": w.Opens.UTC().Format(TimeLayout), "startDate": w.Start.UTC().Format(TimeLayout)}}
-	case w.Closed(now):
-		return nil, gone("ended", "this visit has ended")
+	if err := s.refusal(tc, p, w, now); err != nil {
+		return nil, err
 	}
 	exp := now.Add(s.Settings.SessionTTL)
 	if w.Limited && exp.After(w.End) {
