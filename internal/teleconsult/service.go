@@ -800,7 +800,7 @@ func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
 			tc.CallStartedAt = now
 		case EventCallEnded:
 			tc.CallUsed += now.Sub(tc.CallStartedAt)
-			tc.CallStartedAt = time.Time{}
+			tc.CallStartedAt, tc.CallEndedAt = time.Time{}, now
 		}
 		tc.UpdatedAt = now
 		err = s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}})
