@@ -82,7 +82,8 @@ type providerDetails struct {
 }
 
 // addProvider merges what the provider says about the room: its fields,
-// its count of the time used when larger than ours, and its disabled flag.
+// its count of the time used when larger than ours, its disabled flag, and
+// its live flag (the LIVE_TELECONSULTATION the room was made with).
 func (d *viewDetails) addProvider(p *teleconsult.RoomDetails) {
 	if p == nil {
 		return
@@ -94,4 +95,7 @@ func (d *viewDetails) addProvider(p *teleconsult.RoomDetails) {
 		}
 	}
 	d.Disabled = d.Disabled || p.Disabled
+	if p.Live != nil {
+		d.Live = *p.Live
+	}
 }

@@ -24,6 +24,8 @@ type hosted struct {
 	uploads   int
 	failNext  map[string]error // by method name, once
 	lastToken string
+	// joinLanguage is the language of the participant last given to Join.
+	joinLanguage string
 }
 
 var (
@@ -86,6 +88,7 @@ func (h *hosted) Join(_ context.Context, t *tc.Teleconsultation, p *tc.Participa
 	if err := h.takeFail("Join"); err != nil {
 		return nil, err
 	}
+	h.joinLanguage = p.Language
 	return &tc.JoinTarget{Provider: "hosted", URL: p.ProviderLink, Token: "tok-" + p.UserID, ExpiresAt: until}, nil
 }
 

@@ -654,6 +654,19 @@ var ErrUnknownLink = &Error{Code: EUNAUTHORIZED, Message: "unknown link: check t
 // participants are missing; revoked links, cancelled, replaced
 // (rescheduled) or ended teleconsultations are EGONE.
 func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, error) {
+	return s.ExchangeIn(ctx, code, "")
+}
+
+// ExchangeIn is [Service.Exchange] for a page asked for in language (the
+// personal link's ?lang=, which GET's language puts there; "" for none).
+// As Mia's GET language=it|en gives the provider's link in that language,
+// the provider's join target (the Kaleyra link) is made in it; the
+// session's Language stays the participant's own when they have one (the
+// call page's rule), else it is language.
+func (s *Service) ExchangeIn(ctx context.Context, code, language string) (*CallSession, error) {
+	if language != "" && !languageRE.MatchString(language) {
+		return nil, invalid("language: must be a two-letter code such as en or it")
+	}
 	if len(code) != linkCodeLen {
 		return nil, ErrUnknownLink
 	}
@@ -694,14 +707,22 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 	if tc.Provider != s.Provider.Name() {
 		return nil, Errorf(ECONFLICT, "this visit was set up with video provider %s, but the service now uses %s: confirm its appointment again to move it", tc.Provider, s.Provider.Name())
 	}
-	join, err := s.Provider.Join(ctx, tc, p, &s.Settings, exp)
+	joiner := *p
+	if language != "" {
+		joiner.Language = language
+	}
+	join, err := s.Provider.Join(ctx, tc, &joiner, &s.Settings, exp)
 	if err != nil {
 		return nil, err
+	}
+	sessionLanguage := p.Language
+	if sessionLanguage == "" {
+		sessionLanguage = language
 	}
 	cs := &CallSession{
 		Token: token, ExpiresAt: exp, TeleconsultationID: tc.ID, UserID: p.UserID,
 		DisplayName: p.FullName, Role: p.Role, Tools: s.Settings.Config.Privileges.Tools(p.Role),
-		Language: p.Language, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
+		Language: sessionLanguage, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
 		Window: w, Status: tc.Status(now, &s.Settings), Join: join,
 	}
 	for _, o := range tc.ActiveParticipants() {
