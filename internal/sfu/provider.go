@@ -53,7 +53,10 @@ type Provider struct {
 	callsClosed bool
 }
 
-var _ teleconsult.VideoProvider = (*Provider)(nil)
+var (
+	_ teleconsult.VideoProvider = (*Provider)(nil)
+	_ teleconsult.CallNotifier  = (*Provider)(nil)
+)
 
 // NewProvider returns the built-in provider. svc may be nil and given
 // later with [Provider.SetService] (the Service holds the provider, so
