@@ -82,6 +82,15 @@ type Server struct {
 	APIKey string
 	// Domain is the Daily domain: room URLs are https://<Domain>.daily.co/<name>.
 	Domain string
+	// Now is the clock of simulated meetings (the time of the leaves an
+	// eject causes); time.Now when nil.
+	Now func() time.Time
+
+	// Simulated meetings (Join, Leave) and the webhooks they make; guarded
+	// by mu.
+	meetings map[string]*meeting // by room name: the meeting running in it
+	events   []WebhookEvent      // made, not yet taken
+	eventSeq int
 
 	mu       sync.Mutex
 	hipaa    bool
@@ -92,14 +101,6 @@ type Server struct {
 	requests []Request
 	faults   []*fault
 	stop     chan struct{}
-
-	// Now is the clock of simulated meetings (the time of the leaves an
-	// eject causes); time.Now when nil.
-	Now func() time.Time
-
-	meetings map[string]*meeting // by room name: the meeting running in it
-	events   []WebhookEvent      // made, not yet taken
-	eventSeq int
 }
 
 // meeting is a call running in a room of the fake: its id, start, and the
