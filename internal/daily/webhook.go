@@ -136,7 +136,9 @@ func malformed(what string) error {
 
 // DecodeEvent decodes a (verified) webhook body into a call event. Events
 // other than meeting.started|ended and participant.joined|left are
-// returned as CallEventIgnored.
+// returned as CallEventIgnored. The event's time is the payload's own
+// (start_ts, end_ts, joined_at, joined_at + duration), else event_ts; an
+// end's Start is start_ts (meeting.ended) or joined_at (participant.left).
 func DecodeEvent(body []byte) (teleconsult.CallEvent, error) {
 	if len(body) > MaxWebhookBytes {
 		return teleconsult.CallEvent{}, malformed("body too large")
@@ -179,6 +181,9 @@ func DecodeEvent(body []byte) (teleconsult.CallEvent, error) {
 		if t, ok2 := unixTime(pl.EndTS); ok2 {
 			at, ok = t, true
 		}
+		if t, ok2 := unixTime(pl.StartTS); ok2 {
+			ev.Start = t
+		}
 	case teleconsult.CallEventParticipantJoined, teleconsult.CallEventParticipantLeft:
 		if !sessionRE.MatchString(pl.SessionID) {
 			return teleconsult.CallEvent{}, malformed("payload.session_id")
@@ -188,8 +193,11 @@ func DecodeEvent(body []byte) (teleconsult.CallEvent, error) {
 		if kind == teleconsult.CallEventParticipantJoined && okJ {
 			at, ok = joined, true
 		}
-		if d, okD := seconds(pl.Duration); kind == teleconsult.CallEventParticipantLeft && okJ && okD {
-			at, ok = joined.Add(d), true
+		if kind == teleconsult.CallEventParticipantLeft && okJ {
+			ev.Start = joined
+			if d, okD := seconds(pl.Duration); okD {
+				at, ok = joined.Add(d), true
+			}
 		}
 	}
 	if ok {

@@ -53,12 +53,13 @@ func TestParseWebhook(t *testing.T) {
 		"room": "r1", "session_id": "sess-1", "joined_at": float64(now.Add(-time.Minute).Unix()), "duration": 42.5,
 	}, now)
 	if ev, err := p.ParseWebhook(signed(left, now, secret), now); err != nil || ev.Kind != teleconsult.CallEventParticipantLeft ||
-		!ev.At.Equal(now.Add(-time.Minute+42500*time.Millisecond)) {
+		!ev.At.Equal(now.Add(-time.Minute+42500*time.Millisecond)) || !ev.Start.Equal(now.Add(-time.Minute)) {
 		t.Errorf("left: %+v %v", ev, err)
 	}
 	ended := dailytest.Event("meeting.ended", "evt-3", map[string]any{"room": "r1", "meeting_id": "m",
 		"start_ts": float64(now.Add(-time.Hour).Unix()), "end_ts": float64(now.Add(-time.Minute).Unix())}, now)
-	if ev, err := p.ParseWebhook(signed(ended, now, secret), now); err != nil || ev.Kind != teleconsult.CallEventMeetingEnded || !ev.At.Equal(now.Add(-time.Minute)) {
+	if ev, err := p.ParseWebhook(signed(ended, now, secret), now); err != nil || ev.Kind != teleconsult.CallEventMeetingEnded || !ev.At.Equal(now.Add(-time.Minute)) ||
+		!ev.Start.Equal(now.Add(-time.Hour)) {
 		t.Errorf("ended: %+v %v", ev, err)
 	}
 	recording := dailytest.Event("recording.started", "evt-4", map[string]any{"room": "r1"}, now)

@@ -220,18 +220,20 @@ func decodeCredentials(v any) (time.Duration, error) {
 	return seconds(n), err
 }
 
-// decodeSession reads the body of POST /sessions: {"code": "..."}.
-func decodeSession(v any) (string, error) {
-	m, err := object(v, "", "code")
+// decodeSession reads the body of POST /sessions: {"code": "...",
+// "language"?: "it"}.
+func decodeSession(v any) (code, language string, err error) {
+	m, err := object(v, "", "code", "language")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	code, ok, err := stringField(m, "", "code")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if !ok {
-		return "", badRequest("code: required")
+		return "", "", badRequest("code: required")
 	}
-	return code, nil
+	language, _, err = stringField(m, "", "language")
+	return code, language, err
 }

@@ -95,6 +95,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			body[k] = v
 		}
 	}
+	if reason := teleconsult.ReasonOf(err); reason != "" {
+		body["reason"] = string(reason) // why a link or a call is refused: teleconsult.Refusals
+	}
 	body["error"] = teleconsult.ErrorMessage(err)
 	s.writeJSON(w, r, status, body)
 }

@@ -254,11 +254,11 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	code, err := decodeSession(body)
+	code, language, err := decodeSession(body)
 	if err != nil {
 		return err
 	}
-	cs, err := s.svc.Exchange(r.Context(), code)
+	cs, err := s.svc.ExchangeIn(r.Context(), code, language)
 	if err != nil {
 		return err
 	}

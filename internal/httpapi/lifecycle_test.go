@@ -96,7 +96,11 @@ func TestLifecycle(t *testing.T) {
 	// Cancelled: gone everywhere.
 	wantStatus(t, e.do("DELETE", api+"/"+id, ""), http.StatusNoContent)
 	wantStatus(t, e.do("GET", api+"/"+id, "", asUser("d1")), http.StatusGone)
-	wantStatus(t, e.do("POST", Prefix+"/sessions", sessionJSON(codeD), noKey()), http.StatusGone)
+	w = e.do("POST", Prefix+"/sessions", sessionJSON(codeD), noKey())
+	wantStatus(t, w, http.StatusGone)
+	if b := body(t, w); b["reason"] != "cancelled" {
+		t.Fatalf("410 of a cancelled visit's link = %v, want reason cancelled", b)
+	}
 	wantStatus(t, e.do("DELETE", api+"/"+id, ""), http.StatusGone)
 
 	// Nothing personal in the logs.

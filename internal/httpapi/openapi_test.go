@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
 func openAPIDoc(t *testing.T, e *env) map[string]any {
@@ -418,4 +420,31 @@ func declaresPathParam(doc, item map[string]any, name string) bool {
 		}
 	}
 	return false
+}
+
+// Ensure the reasons of refusals are answered as the domain's table says:
+// its HTTP status is the one of its code, and openapi.json's Reason lists
+// every reason of the table, in order.
+func TestRefusalReasonsInHTTP(t *testing.T) {
+	var reasons []any
+	for _, ref := range teleconsult.Refusals() {
+		if statusOf[ref.Code] != ref.HTTPStatus {
+			t.Errorf("%s: code %s answers %d, the table says %d", ref.Reason, ref.Code, statusOf[ref.Code], ref.HTTPStatus)
+		}
+		reasons = append(reasons, string(ref.Reason))
+	}
+	e := newEnv(t)
+	doc := openAPIDoc(t, e)
+	schema := doc["components"].(map[string]any)["schemas"].(map[string]any)["Reason"].(map[string]any)
+	if got, _ := schema["enum"].([]any); !slices.Equal(got, reasons) {
+		t.Errorf("openapi.json Reason enum %v, the table has %v", got, reasons)
+	}
+	gone := doc["paths"].(map[string]any)["/api/v1/telecons-be/sessions"].(map[string]any)["post"].(map[string]any)["responses"].(map[string]any)["410"].(map[string]any)
+	enum := gone["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)["properties"].(map[string]any)["reason"].(map[string]any)["enum"].([]any)
+	for _, r := range enum {
+		ref, ok := teleconsult.Reason(r.(string)).Refusal()
+		if !ok || ref.HTTPStatus != http.StatusGone {
+			t.Errorf("POST /sessions 410 documents reason %v, not a 410 of the table", r)
+		}
+	}
 }

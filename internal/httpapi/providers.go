@@ -4,14 +4,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
 // Routes and fields of the hosted video providers (Daily, Kaleyra): the
-// Daily webhook, upload deletion, the join target of a session and the
-// provider's room details in GET.
+// providers' webhooks, upload deletion, the join target of a session and
+// the provider's room details in GET.
 
 // maxWebhookBytes bounds a webhook body: Daily's events are a few hundred
 // bytes.
@@ -21,12 +22,22 @@ type webhookResponse struct {
 	Status string `json:"status"`
 }
 
-// handleDailyWebhook receives Daily's webhooks: public (Daily holds no API
-// key), authenticated by their signature, which the service checks before
+// providerName is the shape of {provider} in a webhook route: a name as in
+// VIDEO_PROVIDER. Anything else is not found, and never echoed.
+var providerName = regexp.MustCompile(`^[a-z][a-z0-9]{0,31}$`)
+
+// handleWebhook receives the webhooks of the video provider named by
+// {provider} (POST /webhooks/daily): public (the provider holds no API
+// key), authenticated by their signature, which the provider checks before
 // anything changes. It answers 200 for an event applied, already handled
 // (a replay) or ignored (not ours, not followed); 401 for a missing or bad
-// signature or a stale timestamp.
-func (s *Server) handleDailyWebhook(w http.ResponseWriter, r *http.Request) error {
+// signature or a stale timestamp; 404 when the configured provider is not
+// {provider} or takes no webhooks.
+func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) error {
+	provider := r.PathValue("provider")
+	if !providerName.MatchString(provider) {
+		return &httpError{status: http.StatusNotFound, msg: "not found"}
+	}
 	tooLarge := &httpError{status: http.StatusRequestEntityTooLarge, msg: "webhook body too large"}
 	if r.ContentLength > maxWebhookBytes {
 		return tooLarge
@@ -38,7 +49,7 @@ func (s *Server) handleDailyWebhook(w http.ResponseWriter, r *http.Request) erro
 		}
 		return badRequest("could not read the request body")
 	}
-	outcome, err := s.svc.Webhook(r.Context(), "daily", teleconsult.WebhookRequest{Header: r.Header, Body: body})
+	outcome, err := s.svc.Webhook(r.Context(), provider, teleconsult.WebhookRequest{Header: r.Header, Body: body})
 	if err != nil {
 		return err
 	}
@@ -82,7 +93,8 @@ type providerDetails struct {
 }
 
 // addProvider merges what the provider says about the room: its fields,
-// its count of the time used when larger than ours, and its disabled flag.
+// its count of the time used when larger than ours, its disabled flag, and
+// its live flag (the LIVE_TELECONSULTATION the room was made with).
 func (d *viewDetails) addProvider(p *teleconsult.RoomDetails) {
 	if p == nil {
 		return
@@ -94,4 +106,7 @@ func (d *viewDetails) addProvider(p *teleconsult.RoomDetails) {
 		}
 	}
 	d.Disabled = d.Disabled || p.Disabled
+	if p.Live != nil {
+		d.Live = *p.Live
+	}
 }

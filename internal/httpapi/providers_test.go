@@ -197,3 +197,37 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// Ensure the webhook route takes the provider from its path: the
+// configured one's webhooks are handled (/webhooks/daily as before),
+// another provider's, or an odd name, are 404 without echoing the name.
+func TestWebhookRouteByProvider(t *testing.T) {
+	e, _ := newHostedEnv(t)
+	id := e.create(2, "", doctor, patient)
+	stored, err := e.store.FindByID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := withHeader("X-Webhook-Signature", "good")
+	body := webhookJSON("e1", "participant.joined", stored.ProviderRoomID)
+	for _, tt := range []struct {
+		path   string
+		status int
+		msg    string
+	}{
+		{Prefix + "/webhooks/kaleyra", http.StatusNotFound, "webhooks of kaleyra are not enabled: VIDEO_PROVIDER is daily"},
+		{Prefix + "/webhooks/builtin", http.StatusNotFound, "webhooks of builtin are not enabled: VIDEO_PROVIDER is daily"},
+		{Prefix + "/webhooks/Da%3Cb%3Eily", http.StatusNotFound, "not found"},
+		{Prefix + "/webhooks/" + strings.Repeat("d", 33), http.StatusNotFound, "not found"},
+		{Prefix + "/webhooks/daily", http.StatusOK, ""},
+	} {
+		w := e.do("POST", tt.path, body, noKey(), signed)
+		wantStatus(t, w, tt.status)
+		if tt.msg != "" && errorOf(t, w) != tt.msg {
+			t.Errorf("%s: %q, want %q", tt.path, errorOf(t, w), tt.msg)
+		}
+	}
+	if got := e.view(id, "p1")["details"].(map[string]any)["status"]; got != "in_progress" {
+		t.Errorf("details.status %v after a join through /webhooks/daily", got)
+	}
+}

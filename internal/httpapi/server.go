@@ -191,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 		{"GET", Prefix + "/teleconsultation/{id}/uploads", true, s.handleListUploads},
 		{"GET", Prefix + "/teleconsultation/{id}/uploads/{fileId}", true, s.handleDownload},
 		{"DELETE", Prefix + "/teleconsultation/{id}/uploads", true, s.handleDeleteUploads},
-		{"POST", Prefix + "/webhooks/daily", true, s.handleDailyWebhook},
+		{"POST", Prefix + "/webhooks/{provider}", true, s.handleWebhook},
 		{"GET", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleInvitation},
 		{"POST", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleResendInvitation},
 		{"POST", Prefix + "/credentials", false, s.handleCredentials},

@@ -250,9 +250,14 @@ type roomParticipant struct {
 	Tools   tools  `json:"tools"`
 }
 
+// createRoomRequest is the body of POST /v2/rooms. Live is
+// LIVE_TELECONSULTATION: the room's live flag, which Mia's GET shows as
+// details.live and which ends the call when fewer than two participants
+// remain (the name is Mia's; Kaleyra's reference does not confirm it).
 type createRoomRequest struct {
 	Participants []roomParticipant `json:"participants"`
 	Duration     int64             `json:"duration,omitempty"`
+	Live         bool              `json:"live"`
 }
 
 // roomResponse is the answer to POST /v2/rooms: the room id and, per
@@ -273,7 +278,7 @@ func (p *Provider) CreateRoom(ctx context.Context, tc *teleconsult.Teleconsultat
 	if len(parts) < 2 {
 		return nil, teleconsult.Errorf(teleconsult.EINVALID, "participants.number: a Kaleyra room needs at least 2 participants")
 	}
-	req := createRoomRequest{}
+	req := createRoomRequest{Live: s.Live}
 	byKaleyra := map[string]string{} // Kaleyra user id → external user id
 	for _, pt := range parts {
 		if pt.ProviderUserID == "" {

@@ -506,3 +506,27 @@ func FuzzLinkURL(f *testing.F) {
 		}
 	})
 }
+
+// Ensure LIVE_TELECONSULTATION becomes the room's live flag, and that the
+// room's details report the flag the room was made with.
+func TestRoomLive(t *testing.T) {
+	for _, live := range []bool{true, false} {
+		t.Run(fmt.Sprint("live=", live), func(t *testing.T) {
+			f := newFixture(t, time.Second)
+			v := f.visit(t)
+			s := settings(false)
+			s.Live = live
+			room, err := f.p.CreateRoom(ctx, v, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rm := f.fake.Rooms()[room.ID]; rm.Body["live"] != live || rm.Live != live {
+				t.Errorf("room sent with live %v (%v), want %v", rm.Body["live"], rm.Live, live)
+			}
+			v.ProviderRoomID = room.ID
+			if d, err := f.p.RoomDetails(ctx, v); err != nil || d.Live == nil || *d.Live != live {
+				t.Errorf("details %+v %v, want live %v", d, err, live)
+			}
+		})
+	}
+}

@@ -122,8 +122,13 @@ func (c *conn) serve() {
 
 // end ends the connection once: the queued messages and then, unless
 // reason is empty, end{reason, message} are written, and the socket is
-// closed with code. mode says what it means for the participant.
-func (c *conn) end(reason string, code websocket.StatusCode, message string, mode detachMode) {
+// closed with the reason's code ([endCodes]; going away for none). mode
+// says what it means for the participant.
+func (c *conn) end(reason, message string, mode detachMode) {
+	code, ok := endCodes[reason]
+	if !ok {
+		code = websocket.StatusGoingAway
+	}
 	c.endOnce.Do(func() {
 		if reason != "" {
 			c.endMsg, _ = json.Marshal(outEnd{Type: typeEnd, Reason: reason, Message: message})
@@ -134,7 +139,7 @@ func (c *conn) end(reason string, code websocket.StatusCode, message string, mod
 }
 
 // dropped ends a connection whose socket failed: nothing can be written.
-func (c *conn) dropped() { c.end("", websocket.StatusGoingAway, "", detachGrace) }
+func (c *conn) dropped() { c.end("", "", detachGrace) }
 
 // send queues a message.
 func (c *conn) send(v any) {
@@ -158,7 +163,7 @@ func (c *conn) sendRaw(b []byte) {
 	case c.out <- b:
 	default:
 		c.log.Warn("outgoing queue full: disconnecting")
-		c.end(endTooSlow, websocket.StatusPolicyViolation, "the connection cannot keep up", detachGrace)
+		c.end(endTooSlow, "the connection cannot keep up", detachGrace)
 	}
 }
 
@@ -277,11 +282,11 @@ func (c *conn) run() {
 			return
 		case <-auth.C:
 			if c.adm == nil {
-				c.end(endUnauthorized, closeUnauthorized, "no auth message in time", detachNone)
+				c.end(endUnauthorized, "no auth message in time", detachNone)
 			}
 		case <-idle.C:
 			if time.Since(time.Unix(0, c.lastSeen.Load())) > c.p.cfg.IdleTimeout {
-				c.end(endTimeout, websocket.StatusGoingAway, "nothing received for too long", detachGrace)
+				c.end(endTimeout, "nothing received for too long", detachGrace)
 			}
 		case ev := <-c.in:
 			c.handle(ev)
@@ -302,7 +307,7 @@ func (c *conn) refuse(msg string) {
 	c.bad++
 	if c.bad > maxBadMessages {
 		c.log.Info("too many bad messages: disconnecting")
-		c.end(endPolicy, websocket.StatusPolicyViolation, "too many invalid messages", detachGrace)
+		c.end(endPolicy, "too many invalid messages", detachGrace)
 		return
 	}
 	c.sendError(msg)
@@ -311,12 +316,12 @@ func (c *conn) refuse(msg string) {
 func (c *conn) handle(ev inEvent) {
 	if errors.Is(ev.err, ErrMessageTooLarge) {
 		c.sendError(ErrMessageTooLarge.Error())
-		c.end(endTooLarge, websocket.StatusMessageTooBig, ErrMessageTooLarge.Error(), detachGrace)
+		c.end(endTooLarge, ErrMessageTooLarge.Error(), detachGrace)
 		return
 	}
 	if c.adm == nil {
 		if ev.err != nil || ev.msg.Type != typeAuth {
-			c.end(endUnauthorized, closeUnauthorized, "the first message must be {\"type\":\"auth\",\"token\":…}", detachNone)
+			c.end(endUnauthorized, "the first message must be {\"type\":\"auth\",\"token\":…}", detachNone)
 			return
 		}
 		c.authenticate(ev.msg.Token)
@@ -346,7 +351,7 @@ func (c *conn) handle(ev inEvent) {
 		c.present(m.On)
 	case typeLeave:
 		c.log.Info("participant left")
-		c.end(endLeft, websocket.StatusNormalClosure, "", detachRemove)
+		c.end(endLeft, "", detachRemove)
 	case typePing:
 		c.send(outType{Type: typePong})
 	}
@@ -359,12 +364,12 @@ func (c *conn) authenticate(token string) {
 	defer cancel()
 	adm, err := c.svc.Admit(ctx, token, c.tcID)
 	if err == nil && adm.RoomID == "" {
-		err = teleconsult.Errorf(teleconsult.EFORBIDDEN, "this visit is not ready yet")
+		err = teleconsult.Refuse(teleconsult.ReasonNotReady, "this visit is not ready yet")
 	}
 	if err != nil {
-		reason, code, _ := c.p.classify(ctx, c.svc, c.tcID, err)
+		reason, _, _ := refusalEnd(err)
 		c.log.Info("connection refused", "reason", reason, "code", teleconsult.ErrorCode(err))
-		c.end(reason, code, teleconsult.ErrorMessage(err), detachNone)
+		c.end(reason, teleconsult.ErrorMessage(err), detachNone)
 		return
 	}
 	c.adm, c.pid = adm, adm.ParticipantID
@@ -373,13 +378,13 @@ func (c *conn) authenticate(token string) {
 	switch {
 	case errors.Is(err, errRoomFull):
 		c.log.Info("connection refused: room full", "expected", adm.Expected)
-		c.end(endFull, closeForbidden, fmt.Sprintf("this visit is for %d participants and they are all connected", adm.Expected), detachNone)
+		c.end(endFull, fmt.Sprintf("this visit is for %d participants and they are all connected", adm.Expected), detachNone)
 		return
 	case errors.Is(err, ErrClosed):
-		c.end(endShutdown, websocket.StatusGoingAway, "the service is restarting: reconnect in a moment", detachNone)
+		c.end(endShutdown, "the service is restarting: reconnect in a moment", detachNone)
 		return
 	case err != nil:
-		c.end(endCancelled, closeGone, "this visit's room was closed: open your link again", detachNone)
+		c.end(endCancelled, "this visit's room was closed: open your link again", detachNone)
 		return
 	}
 	c.log.Info("participant joined", "role", adm.Role.String(), "peers", len(peers))
@@ -396,7 +401,7 @@ func (c *conn) authenticate(token string) {
 	}
 	if err := c.startMedia(); err != nil {
 		c.log.Error("cannot start the peer connection", "err", err)
-		c.end(endMediaFailed, websocket.StatusInternalError, "the media connection could not start: reconnect", detachGrace)
+		c.end(endMediaFailed, "the media connection could not start: reconnect", detachGrace)
 	}
 }
 
@@ -449,7 +454,7 @@ func (c *conn) startMedia() error {
 			}
 		case webrtc.PeerConnectionStateFailed:
 			c.log.Info("media connection failed")
-			c.end(endMediaFailed, websocket.StatusInternalError, "the media connection failed: reconnect", detachGrace)
+			c.end(endMediaFailed, "the media connection failed: reconnect", detachGrace)
 		}
 	})
 	pc.OnTrack(c.onTrack)
@@ -508,11 +513,11 @@ func (c *conn) negotiate() {
 	changed, err := c.syncSubscriptions()
 	if err == errSessionTooLarge {
 		c.log.Info("media session too large: the page must reconnect", "freed", c.freed)
-		c.end(endMediaFailed, websocket.StatusInternalError, "the media session must be remade: reconnect", detachGrace)
+		c.end(endMediaFailed, "the media session must be remade: reconnect", detachGrace)
 		return
 	} else if err != nil {
 		c.log.Error("cannot update forwarded tracks", "err", err)
-		c.end(endMediaFailed, websocket.StatusInternalError, "the media connection could not be updated: reconnect", detachGrace)
+		c.end(endMediaFailed, "the media connection could not be updated: reconnect", detachGrace)
 		return
 	}
 	if !changed && c.pc.LocalDescription() != nil {
@@ -528,7 +533,7 @@ func (c *conn) negotiate() {
 	}
 	if err != nil {
 		c.log.Error("cannot make an offer", "err", err)
-		c.end(endMediaFailed, websocket.StatusInternalError, "the media connection could not be updated: reconnect", detachGrace)
+		c.end(endMediaFailed, "the media connection could not be updated: reconnect", detachGrace)
 		return
 	}
 	c.offer = &parsed

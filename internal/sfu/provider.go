@@ -53,7 +53,10 @@ type Provider struct {
 	callsClosed bool
 }
 
-var _ teleconsult.VideoProvider = (*Provider)(nil)
+var (
+	_ teleconsult.VideoProvider = (*Provider)(nil)
+	_ teleconsult.CallNotifier  = (*Provider)(nil)
+)
 
 // NewProvider returns the built-in provider. svc may be nil and given
 // later with [Provider.SetService] (the Service holds the provider, so
@@ -139,12 +142,10 @@ func (p *Provider) DeleteRoom(_ context.Context, tc *teleconsult.Teleconsultatio
 	if r == nil {
 		return nil
 	}
-	reason, msg := endRevoked, "this visit was changed: open your link again"
-	if tc.State == teleconsult.StateCancelled || tc.State == teleconsult.StateReplaced {
-		reason, msg = endCancelled, "this visit was cancelled"
-	}
-	p.log.Info("room deleted: disconnecting", "id", tc.ID, "room", tc.ProviderRoomID, "reason", reason)
-	r.closeAll(reason, closeGone, msg, !tc.State.Final())
+	gone := tc.Gone()
+	reason := endOf(gone)
+	p.log.Info("room deleted: disconnecting", "id", tc.ID, "room", tc.ProviderRoomID, "reason", gone.Reason)
+	r.closeAll(reason, gone.Message, !tc.State.Final())
 	return nil
 }
 
@@ -208,10 +209,10 @@ func (p *Provider) Close() error {
 	}
 	p.mu.Unlock()
 	for _, r := range rooms {
-		r.closeAll(endShutdown, websocket.StatusGoingAway, "the service is restarting: reconnect in a moment", true)
+		r.closeAll(endShutdown, "the service is restarting: reconnect in a moment", true)
 	}
 	for _, c := range conns {
-		c.end(endShutdown, websocket.StatusGoingAway, "the service is restarting: reconnect in a moment", detachNone)
+		c.end(endShutdown, "the service is restarting: reconnect in a moment", detachNone)
 	}
 	p.connWG.Wait()
 	p.cancel()
@@ -384,32 +385,6 @@ func (p *Provider) dropRoom(r *room) {
 	if p.rooms[r.key] == r {
 		delete(p.rooms, r.key)
 	}
-}
-
-// classify turns a refusal of Admit or Recheck into an end reason and a
-// close code. transient is true when the refusal may come from the store
-// being unreachable rather than from a rule: the participant is then
-// neither refused for good nor ejected.
-func (p *Provider) classify(ctx context.Context, svc *teleconsult.Service, tcID string, err error) (reason string, code websocket.StatusCode, transient bool) {
-	switch teleconsult.ErrorCode(err) {
-	case teleconsult.EUNAUTHORIZED:
-		return endUnauthorized, closeUnauthorized, false
-	case teleconsult.EFORBIDDEN:
-		return endForbidden, closeForbidden, false
-	case teleconsult.EGONE:
-	default:
-		return endUnavailable, websocket.StatusTryAgainLater, true
-	}
-	tc, ferr := svc.Store.FindByID(ctx, tcID)
-	switch {
-	case ferr != nil && teleconsult.ErrorCode(ferr) != teleconsult.ENOTFOUND:
-		return endUnavailable, websocket.StatusTryAgainLater, true
-	case ferr != nil || tc.State == teleconsult.StateCancelled || tc.State == teleconsult.StateReplaced:
-		return endCancelled, closeGone, false
-	case tc.Window(&svc.Settings).Closed(p.now()):
-		return endExpired, closeGone, false
-	}
-	return endRevoked, closeGone, false
 }
 
 // serveCall is the WebSocket endpoint.

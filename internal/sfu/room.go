@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -13,15 +14,17 @@ import (
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
-// End reasons (end.reason) and close codes: see docs/signalling.md.
+// End reasons (end.reason) and close codes: see docs/signalling.md, whose
+// table is checked against [endCodes]. The reasons of refusals (the first
+// five) are the domain's, from [teleconsult.Refusals].
 const (
 	endUnauthorized = "unauthorized"
 	endForbidden    = "forbidden"
-	endFull         = "full"
 	endRevoked      = "revoked"
 	endCancelled    = "cancelled"
-	endReplaced     = "replaced"
 	endExpired      = "expired"
+	endFull         = "full"
+	endReplaced     = "replaced"
 	endCallEnded    = "call-ended"
 	endLeft         = "left"
 	endShutdown     = "shutdown"
@@ -32,10 +35,59 @@ const (
 	endMediaFailed  = "media-failed"
 	endUnavailable  = "unavailable"
 
-	closeUnauthorized websocket.StatusCode = 4401
-	closeForbidden    websocket.StatusCode = 4403
-	closeGone         websocket.StatusCode = 4410
+	closeUnauthorized websocket.StatusCode = teleconsult.CloseUnauthorized
+	closeForbidden    websocket.StatusCode = teleconsult.CloseForbidden
+	closeGone         websocket.StatusCode = teleconsult.CloseGone
 )
+
+// ownEnds are the ends this package decides by itself (the protocol's),
+// with their close codes.
+var ownEnds = map[string]websocket.StatusCode{
+	endFull:        closeForbidden,
+	endReplaced:    closeGone,
+	endCallEnded:   websocket.StatusNormalClosure,
+	endLeft:        websocket.StatusNormalClosure,
+	endShutdown:    websocket.StatusGoingAway,
+	endTimeout:     websocket.StatusGoingAway,
+	endPolicy:      websocket.StatusPolicyViolation,
+	endTooSlow:     websocket.StatusPolicyViolation,
+	endTooLarge:    websocket.StatusMessageTooBig,
+	endMediaFailed: websocket.StatusInternalError,
+	endUnavailable: websocket.StatusTryAgainLater,
+}
+
+// endCodes maps every end reason to its close code: ownEnds and the
+// refusals of the domain (each [teleconsult.Refusal]'s End and CloseCode).
+var endCodes = func() map[string]websocket.StatusCode {
+	m := maps.Clone(ownEnds)
+	for _, ref := range teleconsult.Refusals() {
+		code := websocket.StatusCode(ref.CloseCode)
+		if c, ok := m[ref.End]; ok && c != code {
+			panic("sfu: end reason " + ref.End + " has two close codes")
+		}
+		m[ref.End] = code
+	}
+	return m
+}()
+
+// endOf returns the end reason of a refusal.
+func endOf(err error) string {
+	reason, _, _ := refusalEnd(err)
+	return reason
+}
+
+// refusalEnd returns the end reason and close code of a refusal of
+// Admit or Recheck (or of a deleted room). transient is true for an error
+// that is not a refusal (the store is unreachable): the participant is then
+// neither refused for good nor ejected, and a connection being opened is
+// told to try again later.
+func refusalEnd(err error) (reason string, code websocket.StatusCode, transient bool) {
+	ref, ok := teleconsult.ReasonOf(err).Refusal()
+	if !ok {
+		return endUnavailable, endCodes[endUnavailable], true
+	}
+	return ref.End, websocket.StatusCode(ref.CloseCode), false
+}
 
 var (
 	errRoomDead = errors.New("sfu: room ended")
@@ -127,7 +179,7 @@ func (r *room) join(c *conn) ([]peerInfo, error) {
 	r.mu.Unlock()
 	if old != nil {
 		old.log.Info("connection replaced by a newer one")
-		old.end(endReplaced, closeGone, "you joined from another window or device", detachNone)
+		old.end(endReplaced, "you joined from another window or device", detachNone)
 	}
 	if start {
 		r.p.recordCall(r.key.tc, true)
@@ -195,15 +247,15 @@ func (r *room) afterRemoval() {
 	case r.callRunning && svc != nil && svc.Settings.CallEndsWhenLeaving(remaining):
 		r.mu.Unlock()
 		r.p.log.Info("call ended by the LIVE rule", "id", r.key.tc, "room", r.key.room, "remaining", remaining)
-		r.closeAll(endCallEnded, websocket.StatusNormalClosure, "the call has ended", true)
+		r.closeAll(endCallEnded, "the call has ended", true)
 	default:
 		r.mu.Unlock()
 	}
 }
 
 // closeAll ends the room: every member's connection gets end{reason} and
-// code, and with endCall a running call is recorded as ended.
-func (r *room) closeAll(reason string, code websocket.StatusCode, message string, endCall bool) {
+// its close code, and with endCall a running call is recorded as ended.
+func (r *room) closeAll(reason, message string, endCall bool) {
 	r.mu.Lock()
 	r.dead = true
 	var conns []*conn
@@ -217,7 +269,7 @@ func (r *room) closeAll(reason string, code websocket.StatusCode, message string
 	r.callRunning = false
 	r.mu.Unlock()
 	for _, c := range conns {
-		c.end(reason, code, message, detachNone)
+		c.end(reason, message, detachNone)
 	}
 	r.p.dropRoom(r)
 	if running && endCall {
@@ -306,7 +358,8 @@ func (r *room) check(ctx context.Context, now time.Time) {
 	if r.window.Limited && !now.Before(r.window.End) {
 		if !r.isDead() {
 			r.p.log.Info("window closed: ejecting everyone", "id", r.key.tc, "room", r.key.room)
-			r.closeAll(endExpired, closeGone, "this visit has ended", true)
+			ended := teleconsult.Refuse(teleconsult.ReasonEnded, "this visit has ended")
+			r.closeAll(endOf(ended), ended.Message, true)
 		}
 		return
 	}
@@ -359,12 +412,12 @@ func (r *room) check(ctx context.Context, now time.Time) {
 		if err == nil {
 			continue
 		}
-		reason, code, transient := r.p.classify(ctx, svc, r.key.tc, err)
+		reason, _, transient := refusalEnd(err)
 		if transient {
 			c.log.Warn("recheck failed: participant kept", "err", err)
 			continue
 		}
-		out = append(out, ejection{c: c, reason: reason, code: code, message: teleconsult.ErrorMessage(err)})
+		out = append(out, ejection{c: c, reason: reason, message: teleconsult.ErrorMessage(err)})
 	}
 	if len(out) > 0 {
 		r.eject(out)
@@ -375,7 +428,6 @@ func (r *room) check(ctx context.Context, now time.Time) {
 type ejection struct {
 	c       *conn
 	reason  string
-	code    websocket.StatusCode
 	message string
 }
 
@@ -391,7 +443,7 @@ func (r *room) eject(list []ejection) {
 			continue
 		}
 		ej.c.log.Info("participant ejected", "reason", ej.reason)
-		ej.c.end(ej.reason, ej.code, ej.message, detachNone)
+		ej.c.end(ej.reason, ej.message, detachNone)
 		r.removeLocked(m)
 		removed = true
 	}

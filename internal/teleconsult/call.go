@@ -34,26 +34,23 @@ type Admission struct {
 // that is neither cancelled nor replaced, inside its window, with a token
 // for the current room. A participant token names its teleconsultation; a
 // user token (POST /credentials) is good for any teleconsultation its user
-// takes part in. Refusals are EUNAUTHORIZED (bad token), EFORBIDDEN (not
-// yet open, or not a participant) and EGONE (revoked, cancelled, replaced,
-// expired).
+// takes part in. Every refusal carries a [Reason]: EUNAUTHORIZED
+// (unauthorized: bad token), EFORBIDDEN (not-participant, not-ready,
+// not-open) or EGONE (revoked, changed, cancelled, rescheduled, ended).
+// Other errors (the database is down) carry none.
 func (s *Service) Admit(ctx context.Context, token, id string) (*Admission, error) {
 	now := s.now()
 	c, err := s.Tokens.Verify(token, now)
 	if err != nil {
-		return nil, err
+		return nil, &Error{Code: EUNAUTHORIZED, Message: ErrorMessage(err), Reason: ReasonUnauthorized, Err: err}
 	}
 	if c.Kind == SessionParticipant && c.TeleconsultationID != id {
-		return nil, Errorf(EFORBIDDEN, "this session is for another visit")
+		return nil, Refuse(ReasonNotParticipant, "this session is for another visit")
 	}
-	tc, err := s.load(ctx, id)
-	switch ErrorCode(err) {
-	case "":
-	case EGONE:
-		return nil, err
-	case ENOTFOUND:
-		return nil, Errorf(EFORBIDDEN, "not a participant of this visit")
-	default:
+	tc, err := s.Store.FindByID(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Refuse(ReasonNotParticipant, "not a participant of this visit")
+	} else if err != nil {
 		return nil, err
 	}
 	a, err := s.admission(tc, c.UserID, now)
@@ -61,52 +58,45 @@ func (s *Service) Admit(ctx context.Context, token, id string) (*Admission, erro
 		return nil, err
 	}
 	if c.Kind == SessionParticipant && c.RoomRevision != tc.RoomRevision {
-		return nil, Errorf(EGONE, "the visit was changed since this session began: open your link again")
+		return nil, Refuse(ReasonChanged, "the visit was changed since this session began: open your link again")
 	}
 	return a, nil
 }
 
 // Recheck tells whether an admitted participant may stay: nil, or the same
-// refusals as [Service.Admit]. Providers call it on every reconnect and
-// periodically, so that a revocation made through another replica reaches
-// the call too.
+// refusals as [Service.Admit] (a teleconsultation no longer in the store is
+// cancelled). Providers call it on every reconnect and periodically, so
+// that a revocation made through another replica reaches the call too. An
+// error without a [Reason] (the database is down) is not a reason to eject
+// anyone.
 func (s *Service) Recheck(ctx context.Context, a *Admission) error {
-	tc, err := s.load(ctx, a.TeleconsultationID)
-	switch ErrorCode(err) {
-	case "":
-	case EGONE:
+	tc, err := s.Store.FindByID(ctx, a.TeleconsultationID)
+	if ErrorCode(err) == ENOTFOUND {
+		return Refuse(ReasonCancelled, "this visit is no longer available")
+	} else if err != nil {
 		return err
-	case ENOTFOUND:
-		return Errorf(EGONE, "this visit is no longer available")
-	default:
-		return err // the database is down: not a reason to eject anyone
 	}
-	if tc.RoomRevision != a.RoomRevision {
-		return Errorf(EGONE, "the visit was changed: open your link again")
+	if tc.State.Final() || tc.Participant(a.UserID) == nil || tc.RoomRevision == a.RoomRevision {
+		_, err = s.admission(tc, a.UserID, s.now())
+		return err
 	}
-	_, err = s.admission(tc, a.UserID, s.now())
-	return err
+	return Refuse(ReasonChanged, "the visit was changed: open your link again")
 }
 
+// admission admits userID to tc's call at now, or returns the refusal.
 func (s *Service) admission(tc *Teleconsultation, userID string, now time.Time) (*Admission, error) {
 	p := tc.Participant(userID)
 	if p == nil {
-		for _, q := range tc.Participants {
-			if q.UserID == userID {
-				return nil, Errorf(EGONE, "you are no longer a participant of this visit")
+		for i := range tc.Participants {
+			if tc.Participants[i].UserID == userID {
+				p = &tc.Participants[i] // removed
+				break
 			}
 		}
-		return nil, Errorf(EFORBIDDEN, "not a participant of this visit")
 	}
 	w := tc.Window(&s.Settings)
-	switch {
-	case tc.State == StateWaiting:
-		return nil, Errorf(EFORBIDDEN, "this visit is not ready yet: not every participant is known")
-	case !w.Locked(now):
-		return nil, &Error{Code: EFORBIDDEN, Message: "this visit opens at " + w.Opens.Format(TimeLayout),
-			Data: map[string]string{"opensAt": w.Opens.UTC().Format(TimeLayout)}}
-	case w.Closed(now):
-		return nil, Errorf(EGONE, "this visit has ended")
+	if err := s.refusal(tc, p, w, now); err != nil {
+		return nil, err
 	}
 	return &Admission{
 		TeleconsultationID: tc.ID, UserID: p.UserID, ParticipantID: p.ProviderUserID,
@@ -114,6 +104,32 @@ func (s *Service) admission(tc *Teleconsultation, userID string, now time.Time) 
 		Language: p.Language, Window: w, RoomID: tc.ProviderRoomID, RoomRevision: tc.RoomRevision,
 		Expected: tc.ExpectedParticipants,
 	}, nil
+}
+
+// refusal is the one check of whether participant p of tc (nil: none;
+// possibly removed) may use their link or be in the call at now, w being
+// tc's window. It returns nil or the refusal, whose [Reason] says why; the
+// order of the checks decides which reason wins when several hold.
+func (s *Service) refusal(tc *Teleconsultation, p *Participant, w Window, now time.Time) *Error {
+	switch {
+	case p == nil:
+		return Refuse(ReasonNotParticipant, "not a participant of this visit")
+	case !p.Active():
+		return Refuse(ReasonRevoked, "this link was revoked: you are no longer a participant of this visit")
+	case tc.State == StateCancelled:
+		return Refuse(ReasonCancelled, "this visit was cancelled")
+	case tc.State == StateReplaced:
+		return Refuse(ReasonRescheduled, "this visit was rescheduled: use the link of the newer invitation")
+	case tc.State == StateWaiting:
+		return Refuse(ReasonNotReady, "this visit is not ready yet: not every participant is known")
+	case !w.Locked(now):
+		e := Refuse(ReasonNotOpen, "this visit opens at "+w.Opens.Format(TimeLayout))
+		e.Data = map[string]string{"opensAt": w.Opens.UTC().Format(TimeLayout), "startDate": w.Start.UTC().Format(TimeLayout)}
+		return e
+	case w.Closed(now):
+		return Refuse(ReasonEnded, "this visit has ended")
+	}
+	return nil
 }
 
 // CallEndsWhenLeaving is the LIVE rule: with LIVE_TELECONSULTATION, a call

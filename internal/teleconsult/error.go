@@ -28,6 +28,9 @@ type Error struct {
 	// Data holds more caller-safe fields for the response (for example
 	// opensAt when a link is used too early).
 	Data map[string]string
+	// Reason says why a link or a call is refused (see [Reason]); empty
+	// for other errors.
+	Reason Reason
 	// Err is an underlying cause, logged but never shown to the caller.
 	Err error
 }

@@ -124,6 +124,10 @@ type CallEvent struct {
 	Session string
 	// At is when it happened; zero means when it was received.
 	At time.Time
+	// Start is, for an end (meeting ended, participant left), when what
+	// ended began (the meeting's start, the participant's join); zero
+	// when the provider does not say.
+	Start time.Time
 }
 
 // ProviderEvents keeps what the webhooks of a hosted provider need: which
@@ -221,13 +225,19 @@ func (s *Service) Webhook(ctx context.Context, provider string, req WebhookReque
 // applyCallEvent turns a provider's call event into call state: in progress
 // on a join, ended when the meeting ends, and, with LIVE_TELECONSULTATION,
 // ended as soon as a participant leaves and fewer than two remain. Time
-// used counts from the event times. When the call ends, uploads are deleted
+// used counts from the event times, from the first start to the end (see
+// [Teleconsultation.CallEndedAt] for events that come late, twice or out of
+// order). When the call ends, uploads are deleted
 // (TELECONSULTATION_DELETE_UPLOADS).
 func (s *Service) applyCallEvent(ctx context.Context, provider, id string, ev CallEvent) error {
 	now := s.now()
 	at := ev.At.UTC()
 	if at.IsZero() || at.After(now) {
 		at = now
+	}
+	begin := ev.Start.UTC()
+	if !begin.Before(at) {
+		begin = time.Time{}
 	}
 	present := -1
 	var err error
@@ -248,18 +258,20 @@ func (s *Service) applyCallEvent(ctx context.Context, provider, id string, ev Ca
 		} else if err != nil {
 			return err
 		}
-		var started, ended bool
+		var f callFold
 		switch ev.Kind {
 		case CallEventMeetingStarted, CallEventParticipantJoined:
-			started = startCall(tc, at)
+			f = foldStart(tc, at)
 		case CallEventParticipantLeft:
-			if present == 0 || s.Settings.Live && present < 2 {
-				ended = endCall(tc, at)
+			if present == 0 || s.Settings.CallEndsWhenLeaving(present) {
+				f = foldEnd(tc, begin, at)
+			} else if !begin.IsZero() {
+				f = foldStart(tc, begin) // others are in: the call runs, at least since the leaver joined
 			}
 		case CallEventMeetingEnded:
-			ended = endCall(tc, at)
+			f = foldEnd(tc, begin, at)
 		}
-		if !started && !ended {
+		if !f.changed {
 			return nil
 		}
 		tc.UpdatedAt = now
@@ -270,11 +282,16 @@ func (s *Service) applyCallEvent(ctx context.Context, provider, id string, ev Ca
 		if err != nil {
 			return err
 		}
-		if started {
+		switch {
+		case f.started:
 			s.log().Info("call started", "id", id, "provider", provider, "event", ev.Type)
+		case !f.ended:
+			s.log().Info("call time counted", "id", id, "provider", provider, "event", ev.Type, "used_s", int64(tc.CallUsed/time.Second))
+		}
+		if !f.ended {
 			return nil
 		}
-		s.log().Info("call ended", "id", id, "provider", provider, "event", ev.Type, "present", present)
+		s.log().Info("call ended", "id", id, "provider", provider, "event", ev.Type, "present", present, "used_s", int64(tc.CallUsed/time.Second))
 		if ender, ok := s.Provider.(CallEnder); ok && ev.Kind == CallEventParticipantLeft && present > 0 {
 			if err := ender.EndCall(ctx, tc); err != nil {
 				s.log().Warn("could not end the call at the provider", "id", id, "room", tc.ProviderRoomID, "err", err)
@@ -287,29 +304,77 @@ func (s *Service) applyCallEvent(ctx context.Context, provider, id string, ev Ca
 	}
 }
 
-// startCall moves tc into a running call started at at, if it is not in
-// one; it reports whether tc changed.
-func startCall(tc *Teleconsultation, at time.Time) bool {
-	next, err := Transition(tc.State, EventCallStarted, true)
-	if err != nil {
-		return false
-	}
-	tc.State, tc.CallStartedAt = next, at
-	return true
+// callFold is what folding a call event into a teleconsultation did.
+type callFold struct {
+	changed bool // tc changed: store it
+	started bool // a call started
+	ended   bool // the running call (or one whose start was not seen) ended
 }
 
-// endCall ends tc's running call at at and adds its length to the time
-// used; it reports whether tc changed.
-func endCall(tc *Teleconsultation, at time.Time) bool {
-	next, err := Transition(tc.State, EventCallEnded, true)
+// foldStart records that a call ran from at (a meeting's start, a
+// participant's join). A start at or before [Teleconsultation.CallEndedAt]
+// belongs to a call already counted and changes nothing; a start earlier
+// than the running call's moves its start back (events out of order).
+func foldStart(tc *Teleconsultation, at time.Time) callFold {
+	if !tc.CallEndedAt.IsZero() && !at.After(tc.CallEndedAt) {
+		return callFold{}
+	}
+	if tc.State == StateInProgress {
+		if at.Before(tc.CallStartedAt) {
+			tc.CallStartedAt = at
+			return callFold{changed: true}
+		}
+		return callFold{}
+	}
+	next, err := Transition(tc.State, EventCallStarted, true)
 	if err != nil {
-		return false
+		return callFold{}
 	}
-	if used := at.Sub(tc.CallStartedAt); used > 0 && !tc.CallStartedAt.IsZero() {
-		tc.CallUsed += used
+	tc.State, tc.CallStartedAt = next, at
+	return callFold{changed: true, started: true}
+}
+
+// foldEnd records that a call, begun at begin (zero: not said), ended at
+// at, and counts its time once:
+//   - an end at or before [Teleconsultation.CallEndedAt] was counted
+//     already (a replay under another id, the meeting's end after the
+//     last leave): nothing changes;
+//   - the running call ends at at, counted from its start, or from begin
+//     when that is earlier (a start reported late or never);
+//   - a call whose start was never seen (the webhook subscribed to ends
+//     only, or a lost event) counts from begin if begin is after the last
+//     counted end; one that overlaps a counted call adds nothing.
+func foldEnd(tc *Teleconsultation, begin, at time.Time) callFold {
+	if !tc.CallEndedAt.IsZero() && !at.After(tc.CallEndedAt) {
+		return callFold{}
 	}
-	tc.State, tc.CallStartedAt = next, time.Time{}
-	return true
+	if tc.State == StateInProgress && !at.Before(tc.CallStartedAt) {
+		from := tc.CallStartedAt
+		if !begin.IsZero() && begin.Before(from) && !begin.Before(tc.CallEndedAt) {
+			from = begin
+		}
+		next, err := Transition(tc.State, EventCallEnded, true)
+		if err != nil {
+			return callFold{}
+		}
+		tc.CallUsed += at.Sub(from)
+		tc.State, tc.CallStartedAt, tc.CallEndedAt = next, time.Time{}, at
+		return callFold{changed: true, ended: true}
+	}
+	if begin.IsZero() || begin.Before(tc.CallEndedAt) {
+		return callFold{}
+	}
+	f := callFold{changed: true}
+	if tc.State != StateInProgress {
+		// A whole call, start unseen: scheduled or ended → in progress → ended.
+		if _, err := Transition(tc.State, EventCallStarted, true); err != nil {
+			return callFold{}
+		}
+		tc.State, f.ended = StateEnded, true
+	} // else an earlier call, ended before the running one began
+	tc.CallUsed += at.Sub(begin)
+	tc.CallEndedAt = at
+	return f
 }
 
 // deleteUploads deletes the uploads of tc: those this service keeps (the

@@ -24,6 +24,8 @@ type hosted struct {
 	uploads   int
 	failNext  map[string]error // by method name, once
 	lastToken string
+	// joinLanguage is the language of the participant last given to Join.
+	joinLanguage string
 }
 
 var (
@@ -86,6 +88,7 @@ func (h *hosted) Join(_ context.Context, t *tc.Teleconsultation, p *tc.Participa
 	if err := h.takeFail("Join"); err != nil {
 		return nil, err
 	}
+	h.joinLanguage = p.Language
 	return &tc.JoinTarget{Provider: "hosted", URL: p.ProviderLink, Token: "tok-" + p.UserID, ExpiresAt: until}, nil
 }
 
@@ -122,18 +125,21 @@ func (h *hosted) Credentials(_ context.Context, pid string, ttl time.Duration) (
 }
 
 // ParseWebhook takes "sig=ok" as a good signature and the body
-// "<id> <kind> <room> <session> <unix seconds>".
+// "<id> <kind> <room> <session> <unix seconds> [<start unix seconds>]".
 func (h *hosted) ParseWebhook(req tc.WebhookRequest, _ time.Time) (tc.CallEvent, error) {
 	if sig := req.Header["Sig"]; len(sig) != 1 || sig[0] != "ok" {
 		return tc.CallEvent{}, tc.Errorf(tc.EUNAUTHORIZED, "bad signature")
 	}
 	var ev tc.CallEvent
 	var kind string
-	var at int64
-	if _, err := fmt.Sscan(string(req.Body), &ev.ID, &kind, &ev.Room, &ev.Session, &at); err != nil {
+	var at, begin int64
+	if n, _ := fmt.Sscan(string(req.Body), &ev.ID, &kind, &ev.Room, &ev.Session, &at, &begin); n < 5 {
 		return tc.CallEvent{}, tc.Errorf(tc.EINVALID, "malformed")
 	}
 	ev.Type, ev.At = kind, time.Unix(at, 0)
+	if begin != 0 {
+		ev.Start = time.Unix(begin, 0)
+	}
 	ev.Kind = map[string]tc.CallEventKind{"started": tc.CallEventMeetingStarted, "ended": tc.CallEventMeetingEnded,
 		"joined": tc.CallEventParticipantJoined, "left": tc.CallEventParticipantLeft}[kind]
 	return ev, nil

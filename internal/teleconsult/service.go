@@ -270,9 +270,9 @@ func (s *Service) load(ctx context.Context, id string) (*Teleconsultation, error
 	}
 	switch tc.State {
 	case StateCancelled:
-		return nil, Errorf(EGONE, "teleconsultation %s was cancelled", id)
+		return nil, &Error{Code: EGONE, Message: "teleconsultation " + id + " was cancelled", Reason: ReasonCancelled}
 	case StateReplaced:
-		return nil, Errorf(EGONE, "teleconsultation %s was replaced by a newer one for the same appointment", id)
+		return nil, &Error{Code: EGONE, Message: "teleconsultation " + id + " was replaced by a newer one for the same appointment", Reason: ReasonRescheduled}
 	}
 	return tc, nil
 }
@@ -641,23 +641,32 @@ type CallSession struct {
 	Join *JoinTarget
 }
 
-// gone is an EGONE refusal of a link with a machine-readable reason
-// (revoked, cancelled, rescheduled, ended) for the call page.
-func gone(reason, msg string) *Error {
-	return &Error{Code: EGONE, Message: msg, Data: map[string]string{"reason": reason}}
-}
-
 // linkCodeLen is the length of a link code (base64url of 32 bytes).
 const linkCodeLen = 43
 
 // ErrUnknownLink is returned for a link code that matches no participant.
-var ErrUnknownLink = &Error{Code: EUNAUTHORIZED, Message: "unknown link: check that the whole link was copied"}
+var ErrUnknownLink = &Error{Code: EUNAUTHORIZED, Message: "unknown link: check that the whole link was copied", Reason: ReasonUnauthorized}
 
 // Exchange trades a personal link code for a session token and the call
-// configuration. Unknown codes are EUNAUTHORIZED; a link used before its
-// window opens is EFORBIDDEN with opensAt; revoked links, cancelled,
-// replaced or expired teleconsultations are EGONE.
+// configuration. Every refusal carries a [Reason]: unknown codes are
+// EUNAUTHORIZED (unauthorized); a link used before its window opens is
+// EFORBIDDEN (not-open, with opensAt and startDate), or not-ready while
+// participants are missing; revoked links, cancelled, replaced
+// (rescheduled) or ended teleconsultations are EGONE.
 func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, error) {
+	return s.ExchangeIn(ctx, code, "")
+}
+
+// ExchangeIn is [Service.Exchange] for a page asked for in language (the
+// personal link's ?lang=, which GET's language puts there; "" for none).
+// As Mia's GET language=it|en gives the provider's link in that language,
+// the provider's join target (the Kaleyra link) is made in it; the
+// session's Language stays the participant's own when they have one (the
+// call page's rule), else it is language.
+func (s *Service) ExchangeIn(ctx context.Context, code, language string) (*CallSession, error) {
+	if language != "" && !languageRE.MatchString(language) {
+		return nil, invalid("language: must be a two-letter code such as en or it")
+	}
 	if len(code) != linkCodeLen {
 		return nil, ErrUnknownLink
 	}
@@ -680,20 +689,8 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 	}
 	now := s.now()
 	w := tc.Window(&s.Settings)
-	switch {
-	case !p.Active():
-		return nil, gone("revoked", "this link was revoked: you are no longer a participant of this visit")
-	case tc.State == StateCancelled:
-		return nil, gone("cancelled", "this visit was cancelled")
-	case tc.State == StateReplaced:
-		return nil, gone("rescheduled", "this visit was rescheduled: use the link of the newer invitation")
-	case tc.State == StateWaiting:
-		return nil, Errorf(EFORBIDDEN, "this visit is not ready yet: not every participant is known")
-	case !w.Locked(now):
-		return nil, &Error{Code: EFORBIDDEN, Message: "this visit opens at " + w.Opens.Format(TimeLayout),
-			Data: map[string]string{"opensAt": w.Opens.UTC().Format(TimeLayout), "startDate": w.Start.UTC().Format(TimeLayout)}}
-	case w.Closed(now):
-		return nil, gone("ended", "this visit has ended")
+	if err := s.refusal(tc, p, w, now); err != nil {
+		return nil, err
 	}
 	exp := now.Add(s.Settings.SessionTTL)
 	if w.Limited && exp.After(w.End) {
@@ -710,14 +707,22 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 	if tc.Provider != s.Provider.Name() {
 		return nil, Errorf(ECONFLICT, "this visit was set up with video provider %s, but the service now uses %s: confirm its appointment again to move it", tc.Provider, s.Provider.Name())
 	}
-	join, err := s.Provider.Join(ctx, tc, p, &s.Settings, exp)
+	joiner := *p
+	if language != "" {
+		joiner.Language = language
+	}
+	join, err := s.Provider.Join(ctx, tc, &joiner, &s.Settings, exp)
 	if err != nil {
 		return nil, err
+	}
+	sessionLanguage := p.Language
+	if sessionLanguage == "" {
+		sessionLanguage = language
 	}
 	cs := &CallSession{
 		Token: token, ExpiresAt: exp, TeleconsultationID: tc.ID, UserID: p.UserID,
 		DisplayName: p.FullName, Role: p.Role, Tools: s.Settings.Config.Privileges.Tools(p.Role),
-		Language: p.Language, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
+		Language: sessionLanguage, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
 		Window: w, Status: tc.Status(now, &s.Settings), Join: join,
 	}
 	for _, o := range tc.ActiveParticipants() {
@@ -816,7 +821,7 @@ func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
 			tc.CallStartedAt = now
 		case EventCallEnded:
 			tc.CallUsed += now.Sub(tc.CallStartedAt)
-			tc.CallStartedAt = time.Time{}
+			tc.CallStartedAt, tc.CallEndedAt = time.Time{}, now
 		}
 		tc.UpdatedAt = now
 		err = s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}})

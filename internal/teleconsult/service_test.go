@@ -535,7 +535,7 @@ func TestCancel(t *testing.T) {
 	}
 	_, err = f.svc.Exchange(ctx, code(t, v.AccessLinkURL))
 	var e *tc.Error
-	if !errors.As(err, &e) || e.Code != tc.EGONE || e.Data["reason"] != "cancelled" {
+	if !errors.As(err, &e) || e.Code != tc.EGONE || tc.ReasonOf(err) != tc.ReasonCancelled {
 		t.Errorf("link after cancel: %v, want gone with reason cancelled", err)
 	}
 	wantCode(t, f.svc.Cancel(ctx, id), tc.EGONE)

@@ -49,9 +49,13 @@ type Teleconsultation struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	// CallStartedAt is set while a call runs; CallUsed is the sum of the
-	// durations of calls already ended.
+	// durations of calls already ended, and CallEndedAt the end of the
+	// last of them (zero before the first): time up to it is counted, so
+	// a provider's event about it that comes late or twice changes
+	// nothing.
 	CallStartedAt time.Time
 	CallUsed      time.Duration
+	CallEndedAt   time.Time
 
 	// CalendarSequence is the iCalendar SEQUENCE that the next invitation
 	// messages will carry: each change that queues messages raises it.

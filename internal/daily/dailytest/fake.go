@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +82,15 @@ type Server struct {
 	APIKey string
 	// Domain is the Daily domain: room URLs are https://<Domain>.daily.co/<name>.
 	Domain string
+	// Now is the clock of simulated meetings (the time of the leaves an
+	// eject causes); time.Now when nil.
+	Now func() time.Time
+
+	// Simulated meetings (Join, Leave) and the webhooks they make; guarded
+	// by mu.
+	meetings map[string]*meeting // by room name: the meeting running in it
+	events   []WebhookEvent      // made, not yet taken
+	eventSeq int
 
 	mu       sync.Mutex
 	hipaa    bool
@@ -97,10 +107,31 @@ type Server struct {
 	media    []string
 }
 
+// meeting is a call running in a room of the fake: its id, start, and the
+// sessions in it (session id → user id and join time).
+type meeting struct {
+	id       string
+	start    time.Time
+	sessions map[string]session
+}
+
+type session struct {
+	userID string
+	joined time.Time
+}
+
+// WebhookEvent is a webhook the fake made for a simulated meeting, as Daily
+// sends it: the body in Daily's envelope, with the documented payload.
+type WebhookEvent struct {
+	ID, Type string
+	Body     []byte
+}
+
 // New starts a fake Daily API on 127.0.0.1 that accepts apiKey; it stops
 // when the test ends.
 func New(tb interface{ Cleanup(func()) }, apiKey string) *Server {
-	s := &Server{APIKey: apiKey, Domain: "acme", rooms: map[string]*Room{}, ejects: map[string][][]string{}, stop: make(chan struct{})}
+	s := &Server{APIKey: apiKey, Domain: "acme", rooms: map[string]*Room{}, ejects: map[string][][]string{},
+		meetings: map[string]*meeting{}, stop: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -540,7 +571,21 @@ func (s *Server) eject(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	s.ejects[name] = append(s.ejects[name], ids)
-	writeJSON(w, map[string]any{"ejected_ids": []string{}})
+	// The ejected sessions leave the meeting now, as at Daily.
+	var ejected []string
+	if m := s.meetings[name]; m != nil {
+		now := s.now()
+		for sid, se := range m.sessions {
+			if slices.Contains(ids, se.userID) {
+				ejected = append(ejected, sid)
+			}
+		}
+		slices.Sort(ejected)
+		for _, sid := range ejected {
+			s.leaveLocked(name, sid, now)
+		}
+	}
+	writeJSON(w, map[string]any{"ejected_ids": ejected})
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
@@ -596,4 +641,87 @@ func Int(v any) int64 {
 		return -1
 	}
 	return i
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Join simulates session (a browser's connection) of userID joining room
+// at: meeting.started first when no meeting runs in the room, then
+// participant.joined. The events are kept for [Server.TakeEvents].
+func (s *Server) Join(room, sessionID, userID string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.meetings[room]
+	if m == nil {
+		s.eventSeq++
+		m = &meeting{id: fmt.Sprintf("meeting-%04d", s.eventSeq), start: at, sessions: map[string]session{}}
+		s.meetings[room] = m
+		s.addEvent("meeting.started", at, map[string]any{"start_ts": unixSeconds(at), "meeting_id": m.id, "room": room})
+	}
+	m.sessions[sessionID] = session{userID: userID, joined: at}
+	s.addEvent("participant.joined", at, s.participant(room, sessionID, m.sessions[sessionID], nil))
+}
+
+// Leave simulates session leaving room at: participant.left (with the
+// seconds it was in the call), then meeting.ended when the room is empty.
+// Leaving a session that is not in the room does nothing.
+func (s *Server) Leave(room, sessionID string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leaveLocked(room, sessionID, at)
+}
+
+func (s *Server) leaveLocked(room, sessionID string, at time.Time) {
+	m := s.meetings[room]
+	if m == nil {
+		return
+	}
+	se, ok := m.sessions[sessionID]
+	if !ok {
+		return
+	}
+	delete(m.sessions, sessionID)
+	d := int64(at.Sub(se.joined) / time.Second)
+	s.addEvent("participant.left", at, s.participant(room, sessionID, se, &d))
+	if len(m.sessions) == 0 {
+		delete(s.meetings, room)
+		s.addEvent("meeting.ended", at, map[string]any{"start_ts": unixSeconds(m.start), "end_ts": unixSeconds(at),
+			"meeting_id": m.id, "room": room})
+	}
+}
+
+// participant is the payload of participant.joined and .left (duration
+// only for left).
+func (s *Server) participant(room, sessionID string, se session, duration *int64) map[string]any {
+	p := map[string]any{"joined_at": unixSeconds(se.joined), "session_id": sessionID, "room": room,
+		"user_id": se.userID, "user_name": "Guest", "owner": false, "will_eject_at": 0,
+		"permissions": map[string]any{"hasPresence": true, "canSend": true}}
+	if duration != nil {
+		p["duration"] = *duration
+	}
+	return p
+}
+
+func (s *Server) addEvent(typ string, at time.Time, payload map[string]any) {
+	s.eventSeq++
+	id := fmt.Sprintf("%08x-0000-4000-8000-%012x", s.eventSeq, s.eventSeq)
+	s.events = append(s.events, WebhookEvent{ID: id, Type: typ, Body: Event(typ, id, payload, at)})
+}
+
+// unixSeconds is t as Daily's payloads give times: Unix seconds.
+func unixSeconds(t time.Time) int64 { return t.Unix() }
+
+// TakeEvents returns the webhooks made by simulated meetings since the last
+// call, in the order Daily would send them, and forgets them.
+func (s *Server) TakeEvents() []WebhookEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ev := s.events
+	s.events = nil
+	return ev
 }

@@ -40,7 +40,10 @@ type Room struct {
 	ID           string
 	Participants []Participant
 	// Duration is the duration sent, 0 when none.
-	Duration     int64
+	Duration int64
+	// Live is the live flag sent (true when none: Kaleyra's default is
+	// not documented, Mia's LIVE_TELECONSULTATION defaults to true).
+	Live         bool
 	Body         map[string]any
 	CreatedAt    time.Time
 	DurationUsed int64
@@ -380,7 +383,15 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rm := &Room{ID: "room_" + random(9), Body: m, CreatedAt: time.Now().UTC()}
+	rm := &Room{ID: "room_" + random(9), Body: m, CreatedAt: time.Now().UTC(), Live: true}
+	if l, ok := m["live"]; ok {
+		b, isBool := l.(bool)
+		if !isBool {
+			apiError(w, http.StatusBadRequest, "bad_request", "live must be a boolean")
+			return
+		}
+		rm.Live = b
+	}
 	if d, ok := m["duration"]; ok {
 		n, isNum := d.(json.Number)
 		v, err := strconv.ParseInt(string(n), 10, 64)
@@ -470,7 +481,7 @@ func (s *Server) getRoom(w http.ResponseWriter, id string) {
 	}
 	body := map[string]any{"room_id": rm.ID, "recording": "none", "recording_status": "stopped", "call_type": "audio_video",
 		"status": "NOT_RUNNING", "disabled": false, "creation_date": rm.CreatedAt.Format(time.RFC3339),
-		"duration_used_in_seconds": rm.DurationUsed, "live": true}
+		"duration_used_in_seconds": rm.DurationUsed, "live": rm.Live}
 	if rm.Duration > 0 {
 		body["duration_in_seconds"] = rm.Duration
 	}

@@ -22,7 +22,7 @@ export class Session {
       resp = await fetch(new URL('sessions', api), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ code: this.code }),
+        body: JSON.stringify(exchangeBody(this.code)),
         cache: 'no-store',
         credentials: 'omit',
       });
@@ -147,4 +147,11 @@ export function saveBlob(blob, name) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// exchangeBody is the body of POST /sessions: the code, and the language of
+// the link (?lang=, which GET language= puts there) for the provider's link.
+function exchangeBody(code) {
+  const lang = new URLSearchParams(location.search).get('lang') || '';
+  return /^[a-z]{2}$/.test(lang) ? { code, language: lang } : { code };
 }

@@ -1,0 +1,12 @@
+-- When the last call counted in call_used_us ended, PostgreSQL dialect (the
+-- SQLite twin is migrations/sqlite/00007_call_ended_at.sql). A provider's
+-- call events (Daily's webhooks) may come late, twice under different ids,
+-- or out of order: a start reported at or before this time belongs to a
+-- call already counted, and an end at or before it changes nothing, so no
+-- time is counted twice. NULL: no call ended yet.
+
+-- +goose Up
+ALTER TABLE teleconsultations ADD COLUMN call_ended_at timestamptz;
+
+-- +goose Down
+ALTER TABLE teleconsultations DROP COLUMN call_ended_at;
