@@ -166,22 +166,24 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) error {
 
 // handleDeleteUploads is Mia's DELETE /teleconsultation/{id}/uploads: 200
 // {total, deleted} with TELECONSULTATION_DELETE_UPLOADS=true, else 204.
+// Who may delete is the domain's rule: a trusted caller acting for nobody,
+// or a participant (session token, or an API key acting for them) who may
+// read the uploads and has file_upload.
 func (s *Server) handleDeleteUploads(w http.ResponseWriter, r *http.Request) error {
 	id, err := roomID(r)
 	if err != nil {
 		return err
 	}
-	if !s.validAPIKey(r) {
-		if _, err := s.admit(r, id); err != nil {
-			return err
+	var res *teleconsult.UploadsDeleted
+	if s.validAPIKey(r) {
+		res, err = s.svc.DeleteUploads(r.Context(), id, s.userID(r))
+	} else {
+		a, aerr := s.admit(r, id)
+		if aerr != nil {
+			return aerr
 		}
-	} else if _, err := s.svc.Store.FindByID(r.Context(), id); err != nil {
-		if teleconsult.ErrorCode(err) == teleconsult.ENOTFOUND {
-			return teleconsult.Errorf(teleconsult.ENOTFOUND, "Room with id %s not found", id)
-		}
-		return err
+		res, err = s.svc.DeleteUploadsAs(r.Context(), a)
 	}
-	res, err := s.svc.DeleteUploads(r.Context(), id)
 	if err != nil {
 		return err
 	}

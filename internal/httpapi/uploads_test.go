@@ -196,3 +196,66 @@ func FuzzUpload(f *testing.F) {
 		fuzzCheck(t, e, r)
 	})
 }
+
+// Ensure DELETE /uploads admits the callers that may read the uploads and
+// also hold file_upload, or a trusted caller acting for nobody, and that a
+// refused caller deletes nothing. The refusals are those of reading
+// (GET /uploads), plus 403 for a participant without file_upload.
+func TestDeleteUploadsCallers(t *testing.T) {
+	tests := []struct {
+		name   string
+		caller func(e *env, id, other string) reqOption
+		status int // 0: as GET /uploads answers this caller
+		// deletes is true when the files go.
+		deletes bool
+	}{
+		{"API key acting for nobody", func(*env, string, string) reqOption { return withKey(testKey) }, http.StatusOK, true},
+		{"API key acting for the doctor", func(*env, string, string) reqOption { return asUser("d1") }, http.StatusOK, true},
+		{"API key acting for a participant without file_upload", func(*env, string, string) reqOption { return asUser("p1") }, http.StatusForbidden, false},
+		{"API key acting for a participant of another visit", func(*env, string, string) reqOption { return asUser("p2") }, 0, false},
+		{"API key acting for an unknown user", func(*env, string, string) reqOption { return asUser("nobody-known") }, 0, false},
+		{"session of the doctor", func(e *env, id, _ string) reqOption { return bearer(e.sessionToken(id, "d1")) }, http.StatusOK, true},
+		{"session of a participant without file_upload", func(e *env, id, _ string) reqOption { return bearer(e.sessionToken(id, "p1")) }, http.StatusForbidden, false},
+		{"session of a participant of another visit", func(e *env, _, other string) reqOption { return bearer(e.sessionToken(other, "p2")) }, 0, false},
+		{"session of the other visit's doctor", func(e *env, _, other string) reqOption { return bearer(e.sessionToken(other, "d1")) }, 0, false},
+		{"no credentials", func(*env, string, string) reqOption { return noKey() }, 0, false},
+		{"a forged session token", func(e *env, id, _ string) reqOption { return bearer(e.sessionToken(id, "d1") + "x") }, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(_ *Config, s *teleconsult.Settings) {
+				s.DeleteUploads = true
+				s.Config.Privileges.Basic.Tools.FileUpload = false
+			})
+			id := e.create(2, "", doctor, patient)
+			other := e.create(2, "", doctor, patient2)
+			tok := e.sessionToken(id, "d1")
+			wantStatus(t, e.upload(id, tok, "a.txt", []byte("one")), http.StatusCreated)
+			wantStatus(t, e.upload(id, tok, "b.txt", []byte("two")), http.StatusCreated)
+			caller := tt.caller(e, id, other)
+			want := tt.status
+			if want == 0 {
+				want = e.do("GET", api+"/"+id+"/uploads", "", caller).Code
+				if want < 400 {
+					t.Fatalf("reading answers this caller %d: the case is wrong", want)
+				}
+			}
+			w := e.do("DELETE", api+"/"+id+"/uploads", "", caller)
+			wantStatus(t, w, want)
+			ups, _ := e.svc.Uploads.Uploads(t.Context(), id)
+			entries, _ := os.ReadDir(e.filesDir)
+			if tt.deletes {
+				if b := body(t, w); b["total"] != 2.0 || b["deleted"] != 2.0 || len(ups) != 0 || len(entries) != 0 {
+					t.Errorf("body %v, %d records and %d files left", b, len(ups), len(entries))
+				}
+				return
+			}
+			if errorOf(t, w) == "" {
+				t.Error("no error message")
+			}
+			if len(ups) != 2 || len(entries) != 2 {
+				t.Errorf("refused, yet %d records and %d files are left of 2", len(ups), len(entries))
+			}
+		})
+	}
+}

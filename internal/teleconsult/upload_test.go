@@ -125,7 +125,58 @@ func TestUploadRules(t *testing.T) {
 		t.Errorf("deleted upload still opens: %v", err)
 	}
 	f.svc.Settings.DeleteUploads = false
-	if res, err := f.svc.DeleteUploads(ctx, id); err != nil || res != nil {
+	if res, err := f.svc.DeleteUploads(ctx, id, ""); err != nil || res != nil {
 		t.Errorf("DeleteUploads with the setting off: %+v, %v; want nothing done", res, err)
+	}
+}
+
+// Ensure the rule of who may delete a visit's uploads: a trusted caller
+// acting for nobody, or a participant admitted now who has file_upload;
+// any other caller is refused and nothing is deleted.
+func TestDeleteUploadsWho(t *testing.T) {
+	tests := []struct {
+		name string
+		// caller is the user a trusted caller acts for ("" for nobody), or
+		// with session, the participant admitted by a session token.
+		caller  string
+		session bool
+		want    string // error code; "" deletes
+	}{
+		{"trusted, acting for nobody", "", false, ""},
+		{"trusted, acting for the doctor", "doc-1", false, ""},
+		{"trusted, acting for the patient without file_upload", "pat-1", false, tc.EFORBIDDEN},
+		{"trusted, acting for a user of no visit", "someone-else", false, tc.EUNAUTHORIZED},
+		{"the doctor's session", "doc-1", true, ""},
+		{"the patient's session, without file_upload", "pat-1", true, tc.EFORBIDDEN},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, dir, id, a := uploadFixture(t, true)
+			f.svc.Settings.Config.Privileges.Basic.Tools.FileUpload = false
+			for _, n := range []string{"a.txt", "b.txt"} {
+				if _, err := f.svc.AddUpload(ctx, a, n, "", strings.NewReader("hello")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var res *tc.UploadsDeleted
+			var err error
+			if tt.session {
+				who, aerr := f.svc.AdmitUser(ctx, id, tt.caller)
+				if aerr != nil {
+					t.Fatal(aerr)
+				}
+				res, err = f.svc.DeleteUploadsAs(ctx, who)
+			} else {
+				res, err = f.svc.DeleteUploads(ctx, id, tt.caller)
+			}
+			wantCode(t, err, tt.want)
+			entries, _ := os.ReadDir(dir)
+			switch {
+			case tt.want == "" && (res == nil || res.Deleted != 2 || len(entries) != 0):
+				t.Errorf("deleted %+v, %d files left", res, len(entries))
+			case tt.want != "" && len(entries) != 2:
+				t.Errorf("refused, yet %d files of 2 are left", len(entries))
+			}
+		})
 	}
 }
