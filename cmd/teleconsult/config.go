@@ -1016,6 +1016,7 @@ func (c *Config) Settings() teleconsult.Settings {
 		Live:            c.Live,
 		DeleteUploads:   c.DeleteUploads,
 		UploadMaxBytes:  c.Media.UploadMaxBytes,
+		UploadTypes:     slices.Clone(c.Media.UploadTypes),
 		StartAudioOff:   c.StartAudioOff,
 		StartVideoOff:   c.StartVideoOff,
 		AuthService:     c.AuthService,

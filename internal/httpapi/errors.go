@@ -19,6 +19,7 @@ var statusOf = map[string]int{
 	teleconsult.ECONFLICT:     http.StatusConflict,
 	teleconsult.EGONE:         http.StatusGone,
 	teleconsult.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	teleconsult.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	teleconsult.ERATELIMIT:    http.StatusTooManyRequests,
 	teleconsult.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	teleconsult.EBADGATEWAY:   http.StatusBadGateway,

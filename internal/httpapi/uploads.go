@@ -92,7 +92,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 			part.Close()
 			continue
 		}
-		u, err := s.svc.AddUpload(r.Context(), a, part.FileName(), part.Header.Get("Content-Type"), part)
+		u, err := s.svc.AddUpload(r.Context(), a, part.FileName(), part)
 		part.Close()
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -111,7 +111,7 @@ func TestUploadRefused(t *testing.T) {
 		req    func() *httptest.ResponseRecorder
 	}{
 		{"over the limit", http.StatusRequestEntityTooLarge, func() *httptest.ResponseRecorder {
-			return e.upload(id, docTok, "big.bin", bytes.Repeat([]byte("x"), 1001))
+			return e.upload(id, docTok, "big.txt", bytes.Repeat([]byte("x"), 1001))
 		}},
 		{"far over the limit", http.StatusRequestEntityTooLarge, func() *httptest.ResponseRecorder {
 			return e.upload(id, docTok, "big.bin", bytes.Repeat([]byte("x"), 200<<10))
@@ -258,4 +258,68 @@ func TestDeleteUploadsCallers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Ensure only the allowed types are stored, and only when the content is
+// of the type its extension names: the rest is a 415 that names the
+// allowed types, and nothing is stored.
+func TestUploadTypes(t *testing.T) {
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 64)...)
+	html := []byte("<!DOCTYPE html><html><script>alert(document.cookie)</script></html>")
+	tests := []struct {
+		name    string
+		file    string
+		content []byte
+		status  int
+		ct      string // served Content-Type, when stored
+	}{
+		{"a PNG", "scan.PNG", png, http.StatusCreated, "image/png"},
+		{"a PDF", "referto.pdf", []byte("%PDF-1.7\n..."), http.StatusCreated, "application/pdf"},
+		{"plain text", "note.txt", []byte("pressione 120/80\n"), http.StatusCreated, "text/plain; charset=utf-8"},
+		{"CSV", "values.csv", []byte("a,b\n1,2\n"), http.StatusCreated, "text/csv; charset=utf-8"},
+		{"a Word document (OLE2)", "lettera.doc", []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest"), http.StatusCreated, "application/msword"},
+		{"HTML named .png", "x.png", html, http.StatusUnsupportedMediaType, ""},
+		{"HTML named .txt", "x.txt", html, http.StatusUnsupportedMediaType, ""},
+		{"HTML", "x.html", html, http.StatusUnsupportedMediaType, ""},
+		{"SVG", "x.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), http.StatusUnsupportedMediaType, ""},
+		{"a PNG named .pdf", "x.pdf", png, http.StatusUnsupportedMediaType, ""},
+		{"an executable", "setup.exe", []byte("MZ\x90\x00"), http.StatusUnsupportedMediaType, ""},
+		{"no extension", "README", []byte("hello"), http.StatusUnsupportedMediaType, ""},
+		{"a right-to-left override hiding .exe", "report\u202Egpj.exe", []byte("MZ\x90\x00"), http.StatusUnsupportedMediaType, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			id := e.create(2, "", doctor, patient)
+			tok := e.sessionToken(id, "d1")
+			w := e.upload(id, tok, tt.file, tt.content)
+			wantStatus(t, w, tt.status)
+			if tt.status != http.StatusCreated {
+				msg := errorOf(t, w)
+				if !strings.Contains(msg, ".pdf") || !strings.Contains(msg, ".png") || strings.Contains(msg, tt.file) {
+					t.Errorf("message %q: want the allowed types, not the file name", msg)
+				}
+				if entries, _ := os.ReadDir(e.filesDir); len(entries) != 0 {
+					t.Errorf("stored: %v", entries)
+				}
+				return
+			}
+			up := body(t, w)
+			w = e.do("GET", api+"/"+id+"/uploads/"+up["id"].(string), "", bearer(tok))
+			wantStatus(t, w, http.StatusOK)
+			if got := w.Header().Get("Content-Type"); got != tt.ct || up["contentType"] != tt.ct {
+				t.Errorf("served as %q, listed as %v; want %q", got, up["contentType"], tt.ct)
+			}
+		})
+	}
+	// UPLOAD_ALLOWED_TYPES narrows the list.
+	e := newEnv(t, func(_ *Config, s *teleconsult.Settings) { s.UploadTypes = []string{"pdf"} })
+	id := e.create(2, "", doctor, patient)
+	tok := e.sessionToken(id, "d1")
+	w := e.upload(id, tok, "scan.png", png)
+	wantStatus(t, w, http.StatusUnsupportedMediaType)
+	if msg := errorOf(t, w); !strings.Contains(msg, "are .pdf") || strings.Contains(msg, ".png") {
+		t.Errorf("message %q: want only .pdf", msg)
+	}
+	wantStatus(t, e.upload(id, tok, "r.pdf", []byte("%PDF-1.4")), http.StatusCreated)
 }

@@ -25,6 +25,12 @@ func TestSanitizeFileName(t *testing.T) {
 		"/":                        "file",
 		"dir/":                     "dir",
 		strings.Repeat("é", 300):   strings.Repeat("é", 200),
+		// Bidirectional overrides and other format characters (Cf) go:
+		// "report\u202Egpj.exe" shows as "reportexe.jpg".
+		"report\u202Egpj.exe":                  "reportgpj.exe",
+		"\u2066a\u2069\u200e\u200f.pdf":        "a.pdf",
+		"x\u200b\ufeff\u00ad\u061c\u2060y.txt": "xy.txt",
+		"\u202a\u202b\u202c\u202d":             "file",
 	}
 	for in, want := range tests {
 		if got := tc.SanitizeFileName(in); got != want {
@@ -67,14 +73,14 @@ func uploadFixture(t *testing.T, deleteUploads bool) (*fixture, string, string, 
 func TestUploadCrashSafety(t *testing.T) {
 	f, dir, _, a := uploadFixture(t, false)
 	f.svc.Uploads = &failingUploads{&inmem.Uploads{}}
-	if _, err := f.svc.AddUpload(ctx, a, "x.txt", "", strings.NewReader("hello")); tc.ErrorCode(err) != tc.EUNAVAILABLE {
+	if _, err := f.svc.AddUpload(ctx, a, "x.txt", strings.NewReader("hello")); tc.ErrorCode(err) != tc.EUNAVAILABLE {
 		t.Fatalf("AddUpload with the database down: %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("file left after a failed record: %v", entries)
 	}
 	f.svc.Uploads = &inmem.Uploads{}
-	kept, err := f.svc.AddUpload(ctx, a, "kept.txt", "", strings.NewReader("kept"))
+	kept, err := f.svc.AddUpload(ctx, a, "kept.txt", strings.NewReader("kept"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,15 +104,15 @@ func TestUploadRules(t *testing.T) {
 	f, _, id, a := uploadFixture(t, true)
 	basic := *a
 	basic.Tools.FileUpload = false
-	if _, err := f.svc.AddUpload(ctx, &basic, "x.txt", "", strings.NewReader("x")); tc.ErrorCode(err) != tc.EFORBIDDEN {
+	if _, err := f.svc.AddUpload(ctx, &basic, "x.txt", strings.NewReader("x")); tc.ErrorCode(err) != tc.EFORBIDDEN {
 		t.Errorf("without file_upload: %v", err)
 	}
 	f.svc.Settings.UploadMaxBytes = 4
-	if _, err := f.svc.AddUpload(ctx, a, "x.txt", "", strings.NewReader("12345")); tc.ErrorCode(err) != tc.ETOOLARGE {
+	if _, err := f.svc.AddUpload(ctx, a, "x.txt", strings.NewReader("12345")); tc.ErrorCode(err) != tc.ETOOLARGE {
 		t.Errorf("over the limit: %v", err)
 	}
 	f.svc.Settings.UploadMaxBytes = 0 // the default
-	u, err := f.svc.AddUpload(ctx, a, "notes.csv", "text/csv", strings.NewReader("a,b\n1,2\n"))
+	u, err := f.svc.AddUpload(ctx, a, "notes.csv", strings.NewReader("a,b\n1,2\n"))
 	if err != nil || u.ContentType != "text/csv; charset=utf-8" || u.UploadedBy != a.ParticipantID {
 		t.Fatalf("upload %+v, %v", u, err)
 	}
@@ -154,7 +160,7 @@ func TestDeleteUploadsWho(t *testing.T) {
 			f, dir, id, a := uploadFixture(t, true)
 			f.svc.Settings.Config.Privileges.Basic.Tools.FileUpload = false
 			for _, n := range []string{"a.txt", "b.txt"} {
-				if _, err := f.svc.AddUpload(ctx, a, n, "", strings.NewReader("hello")); err != nil {
+				if _, err := f.svc.AddUpload(ctx, a, n, strings.NewReader("hello")); err != nil {
 					t.Fatal(err)
 				}
 			}
