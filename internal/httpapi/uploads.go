@@ -158,10 +158,30 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": u.Name}))
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = io.Copy(w, rc)
+	if r.Method == http.MethodHead {
+		return nil
 	}
-	return nil
+	// Only authenticated content comes out of rc. If a later part of the
+	// stored file is damaged, the response cannot say so any more: it is
+	// aborted (the connection closed, or the HTTP/2 stream reset) short of
+	// its Content-Length, so that no client takes what it got for the file.
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := rc.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil // the client went away
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			s.log.Error("download aborted: the stored file cannot be read", "request_id", requestIDFrom(r.Context()),
+				"id", id, "upload", u.ID, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	}
 }
 
 // handleDeleteUploads is Mia's DELETE /teleconsultation/{id}/uploads: 200

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -322,4 +323,105 @@ func TestUploadTypes(t *testing.T) {
 		t.Errorf("message %q: want only .pdf", msg)
 	}
 	wantStatus(t, e.upload(id, tok, "r.pdf", []byte("%PDF-1.4")), http.StatusCreated)
+}
+
+// scanDir fails the test if a file under dir holds needle.
+func scanDir(t *testing.T, dir string, needle []byte) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("nothing stored: %v", err)
+	}
+	for _, en := range entries {
+		b, err := os.ReadFile(dir + "/" + en.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, needle) {
+			t.Errorf("%s holds the uploaded content in plain", en.Name())
+		}
+	}
+}
+
+// Ensure an uploaded file's content is not on disk in plain, and that its
+// size and Content-Length are the content's.
+func TestUploadEncryptedAtRest(t *testing.T) {
+	e := newEnv(t)
+	id := e.create(2, "", doctor, patient)
+	tok := e.sessionToken(id, "d1")
+	content := []byte(strings.Repeat("REFERTO Bob Marker: emocromo nella norma.\n", 5000)) // 210 kB
+	w := e.upload(id, tok, "referto.txt", content)
+	wantStatus(t, w, http.StatusCreated)
+	up := body(t, w)
+	if up["size"] != float64(len(content)) {
+		t.Errorf("size %v, want %d", up["size"], len(content))
+	}
+	scanDir(t, e.filesDir, []byte("REFERTO Bob Marker"))
+	w = e.do("GET", api+"/"+id+"/uploads/"+up["id"].(string), "", bearer(tok))
+	wantStatus(t, w, http.StatusOK)
+	if w.Header().Get("Content-Length") != fmt.Sprint(len(content)) || !bytes.Equal(w.Body.Bytes(), content) {
+		t.Errorf("download: Content-Length %s, %d bytes", w.Header().Get("Content-Length"), w.Body.Len())
+	}
+}
+
+// Ensure a stored file that was altered is never served as the file: damage
+// at its start is a 500 with a clear message before anything is sent;
+// damage further on aborts the response short of its Content-Length after
+// only the intact part, so the client sees a failed download.
+func TestDownloadDamaged(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	id := e.create(2, "", doctor, patient)
+	tok := e.sessionToken(id, "d1")
+	content := []byte(strings.Repeat("REFERTO Bob Marker: emocromo nella norma.\n", 5000)) // 210 kB: 4 chunks
+	tests := []struct {
+		name string
+		at   func(size int) int // offset of the byte flipped
+		// early is true when the error comes before the headers.
+		early bool
+	}{
+		{"at the start", func(int) int { return 60 }, true},
+		{"in the third chunk", func(int) int { return 2*(64<<10+16) + 1000 }, false},
+		{"cut", func(size int) int { return -1 }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.upload(id, tok, "referto.txt", content)
+			wantStatus(t, w, http.StatusCreated)
+			fileID := body(t, w)["id"].(string)
+			name := e.filesDir + "/" + fileID
+			raw, _ := os.ReadFile(name)
+			if off := tt.at(len(raw)); off >= 0 {
+				raw[off] ^= 0x20
+			} else {
+				raw = raw[:len(raw)-100]
+			}
+			os.WriteFile(name, raw, 0o600)
+
+			req, _ := http.NewRequest("GET", srv.URL+api+"/"+id+"/uploads/"+fileID, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got, rerr := io.ReadAll(resp.Body)
+			if tt.early {
+				if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(got), "damaged or was altered") {
+					t.Errorf("status %d, body %q; want 500 saying the file is damaged", resp.StatusCode, got)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(content)) {
+				t.Fatalf("status %d, length %d", resp.StatusCode, resp.ContentLength)
+			}
+			if rerr == nil || len(got) >= len(content) || !bytes.Equal(got, content[:len(got)]) || len(got)%(64<<10) != 0 {
+				t.Errorf("read %d of %d bytes, then %v: want an aborted response with whole intact chunks only", len(got), len(content), rerr)
+			}
+			if !strings.Contains(e.logs.String(), "download aborted") || strings.Contains(e.logs.String(), "REFERTO") {
+				t.Error("the abort is not logged, or the log holds content")
+			}
+		})
+	}
 }

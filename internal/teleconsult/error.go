@@ -18,6 +18,7 @@ const (
 	ERATELIMIT    = "rate_limited" // too many attempts: 429
 	EUNAVAILABLE  = "unavailable"  // a dependency (database, video provider) is down: 503
 	EBADGATEWAY   = "bad_gateway"  // the video provider answered wrongly (error, malformed, huge): 502
+	EDAMAGED      = "damaged"      // stored data failed authentication (cut, edited): 500, with its message
 	EINTERNAL     = "internal"     // anything else: 500, details only in the log
 )
 

@@ -48,10 +48,12 @@ type UploadStore interface {
 // FileStore keeps the uploaded files' bytes (implemented on disk).
 type FileStore interface {
 	// Put stores r under id durably (it is complete on disk when Put
-	// returns) and returns its size and first bytes (up to 512, for type
-	// detection). More than max bytes is ETOOLARGE and nothing is left.
-	Put(ctx context.Context, id string, r io.Reader, max int64) (size int64, head []byte, err error)
-	// Open returns the file's content.
+	// returns) and returns its size. More than max bytes is ETOOLARGE and
+	// nothing is left.
+	Put(ctx context.Context, id string, r io.Reader, max int64) (size int64, err error)
+	// Open returns the file's content. Content that is not what Put
+	// stored (damaged or altered) is an EDAMAGED error, from Open or from
+	// a Read; no byte of it is returned.
 	Open(ctx context.Context, id string) (io.ReadCloser, error)
 	// Delete removes a file; a missing file is not an error.
 	Delete(ctx context.Context, id string) error
@@ -133,7 +135,7 @@ func (s *Service) AddUpload(ctx context.Context, a *Admission, name string, r io
 	if u.ContentType, err = CheckUploadType(u.Name, head, s.Settings.UploadTypes); err != nil {
 		return nil, err
 	}
-	if u.Size, _, err = s.Files.Put(ctx, u.ID, io.MultiReader(bytes.NewReader(head), r), max); err != nil {
+	if u.Size, err = s.Files.Put(ctx, u.ID, io.MultiReader(bytes.NewReader(head), r), max); err != nil {
 		return nil, err
 	}
 	if err := s.Uploads.AddUpload(ctx, u); err != nil {

@@ -50,7 +50,7 @@ func uploadFixture(t *testing.T, deleteUploads bool) (*fixture, string, string, 
 	t.Helper()
 	f := newFixture(t, func(s *tc.Settings) { s.DeleteUploads = deleteUploads })
 	dir := filepath.Join(t.TempDir(), "uploads")
-	fs, err := files.Open(dir)
+	fs, err := files.Open(dir, f.svc.Keys.FileKey())
 	if err != nil {
 		t.Fatal(err)
 	}
