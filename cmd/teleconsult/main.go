@@ -233,7 +233,7 @@ func loadKeyring(cfg *Config, log *slog.Logger) (*teleconsult.Keyring, error) {
 		return nil, err
 	}
 	if generated {
-		log.Warn("generated a new encryption key; back it up: without it the stored names and emails cannot be read",
+		log.Warn("generated a new encryption key; back it up: without it the stored names, emails and uploaded files cannot be read",
 			"file", filepath.Join(cfg.DataDir, EncryptionKeyFile))
 	}
 	return teleconsult.NewKeyring(master)
