@@ -61,7 +61,7 @@ func isHEIF(h []byte) bool {
 		return false
 	}
 	switch string(h[8:12]) {
-	case "heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1", "avif":
+	case "heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1":
 		return true
 	}
 	return false
