@@ -377,7 +377,7 @@ func variables() []variable {
 		},
 		{
 			VarDoc: VarDoc{Name: "ENCRYPTION_KEY", Default: "",
-				Description: "Master key of the patient data encrypted at rest: standard base64 of exactly 32 random bytes (`openssl rand -base64 32`). Unset: the key in DATA_DIR/encryption.key is used, generated on first start. Losing it makes stored names and emails unreadable: back it up apart from the database.",
+				Description: "Master key of the patient data encrypted at rest: standard base64 of exactly 32 random bytes (`openssl rand -base64 32`). Unset: the key in DATA_DIR/encryption.key is used, generated on first start. Losing it makes stored names, emails and uploaded files unreadable: back it up apart from the database and DATA_DIR/uploads.",
 				Secret:      true},
 			parse: func(c *Config, v string) error {
 				if v == "" {
@@ -1016,6 +1016,7 @@ func (c *Config) Settings() teleconsult.Settings {
 		Live:            c.Live,
 		DeleteUploads:   c.DeleteUploads,
 		UploadMaxBytes:  c.Media.UploadMaxBytes,
+		UploadTypes:     slices.Clone(c.Media.UploadTypes),
 		StartAudioOff:   c.StartAudioOff,
 		StartVideoOff:   c.StartVideoOff,
 		AuthService:     c.AuthService,

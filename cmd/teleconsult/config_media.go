@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
 // MediaConfig is the configuration of the built-in video: the SFU, its ICE
@@ -13,6 +15,9 @@ import (
 type MediaConfig struct {
 	// UploadMaxBytes (UPLOAD_MAX_BYTES) limits one uploaded file.
 	UploadMaxBytes int64
+	// UploadTypes (UPLOAD_ALLOWED_TYPES) are the extensions of the types
+	// of file participants may upload.
+	UploadTypes []string
 	// UDPPortMin..UDPPortMax (RTC_UDP_PORT): one port means a single muxed
 	// UDP port; a range means one port per connection from it; 0 means
 	// ephemeral ports.
@@ -56,6 +61,16 @@ func mediaVariables() []variable {
 				return nil
 			},
 			show: func(c *Config) shown { return shown{value: strconv.FormatInt(c.Media.UploadMaxBytes, 10)} },
+		},
+		{
+			VarDoc: VarDoc{Name: "UPLOAD_ALLOWED_TYPES", Default: strings.Join(teleconsult.FileTypes(), ","),
+				Description: "Types of file a participant may upload, as comma-separated extensions from the default list (images, PDF, plain text, office documents). A file must have one of them and content of that type (an HTML page named x.png is refused); others get 415 with the allowed types."},
+			value: strings.Join(teleconsult.FileTypes(), ","),
+			parse: func(c *Config, v string) (err error) {
+				c.Media.UploadTypes, err = teleconsult.ParseFileTypes(v)
+				return err
+			},
+			show: func(c *Config) shown { return shown{value: strings.Join(c.Media.UploadTypes, ",")} },
 		},
 		{
 			VarDoc: VarDoc{Name: "RTC_UDP_PORT", Default: "",

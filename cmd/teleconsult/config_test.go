@@ -126,7 +126,11 @@ func TestLoadConfigValues(t *testing.T) {
 		"LIVE_TELECONSULTATION":                "0",
 		"IMMUTABLE_PERIOD_MS":                  "600000",
 		"TELECONSULTATION_DELETE_UPLOADS":      "1",
+		"UPLOAD_ALLOWED_TYPES":                 " PDF,.jpg ",
 	})
+	if got := c.Settings().UploadTypes; !slices.Equal(got, []string{"pdf", "jpg"}) {
+		t.Errorf("UPLOAD_ALLOWED_TYPES: %v", got)
+	}
 	for _, tt := range []struct {
 		name      string
 		got, want any
@@ -239,6 +243,8 @@ func TestLoadConfigBadValues(t *testing.T) {
 		{"DATABASE_URL", "mysql://u:p@db/x", "postgres://"},
 		{"DATABASE_URL", "host=db user=tc", "postgres://"},
 		{"DATABASE_URL", "postgres://u:p%zz@db/x", "not a valid URL"},
+		{"UPLOAD_ALLOWED_TYPES", "pdf,html", `"html" is not a known file type: expected some of png,jpg`},
+		{"UPLOAD_ALLOWED_TYPES", " , ", "at least one of png"},
 		{"API_KEYS", "short", "at least 16"},
 		{"API_KEYS", "abcdefghijklmnop,short", "key 2 of 2"},
 		{"API_KEYS", "abcdefghijklmnop qrstuv", "Bearer token"},

@@ -233,7 +233,7 @@ func loadKeyring(cfg *Config, log *slog.Logger) (*teleconsult.Keyring, error) {
 		return nil, err
 	}
 	if generated {
-		log.Warn("generated a new encryption key; back it up: without it the stored names and emails cannot be read",
+		log.Warn("generated a new encryption key; back it up: without it the stored names, emails and uploaded files cannot be read",
 			"file", filepath.Join(cfg.DataDir, EncryptionKeyFile))
 	}
 	return teleconsult.NewKeyring(master)
@@ -388,7 +388,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	uploads, err := files.Open(filepath.Join(cfg.DataDir, "uploads"))
+	uploads, err := files.Open(filepath.Join(cfg.DataDir, "uploads"), keys.FileKey())
 	if err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
@@ -420,6 +420,12 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("uploads: %w", err)
 	} else if n > 0 {
 		log.Info("removed files left by an interrupted upload", "files", n)
+	}
+	// Files stored in plain by a version before encryption: encrypt them.
+	if n, err := uploads.Migrate(ctx); err != nil {
+		return fmt.Errorf("uploads: encrypting the files stored in plain: %w", err)
+	} else if n > 0 {
+		log.Info("encrypted the uploaded files stored in plain", "files", n)
 	}
 	if err := m.openInvitations(); err != nil {
 		return err

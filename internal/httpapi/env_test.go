@@ -116,7 +116,7 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 	}
 	e.spy = &spyStore{Store: e.store}
 	e.filesDir = tb.TempDir()
-	fs, err := files.Open(e.filesDir)
+	fs, err := files.Open(e.filesDir, keys.FileKey())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -19,9 +19,11 @@ var statusOf = map[string]int{
 	teleconsult.ECONFLICT:     http.StatusConflict,
 	teleconsult.EGONE:         http.StatusGone,
 	teleconsult.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	teleconsult.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	teleconsult.ERATELIMIT:    http.StatusTooManyRequests,
 	teleconsult.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	teleconsult.EBADGATEWAY:   http.StatusBadGateway,
+	teleconsult.EDAMAGED:      http.StatusInternalServerError,
 	teleconsult.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -76,15 +78,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	id := requestIDFrom(r.Context())
-	status, ok := statusOf[teleconsult.ErrorCode(err)]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	code := teleconsult.ErrorCode(err)
+	status, ok := statusOf[code]
 	switch {
+	case !ok || code == teleconsult.EINTERNAL:
+		s.log.Error("request failed", "request_id", id, "route", routeLabel(r.Pattern), "err", err)
+		s.writeJSON(w, r, http.StatusInternalServerError, errorBody{Error: internalMessage(id)})
+		return
 	case status == http.StatusInternalServerError:
 		s.log.Error("request failed", "request_id", id, "route", routeLabel(r.Pattern), "err", err)
-		s.writeJSON(w, r, status, errorBody{Error: internalMessage(id)})
-		return
 	case status >= 500:
 		s.log.Warn("request failed", "request_id", id, "route", routeLabel(r.Pattern), "err", err)
 	}

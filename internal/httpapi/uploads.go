@@ -92,7 +92,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 			part.Close()
 			continue
 		}
-		u, err := s.svc.AddUpload(r.Context(), a, part.FileName(), part.Header.Get("Content-Type"), part)
+		u, err := s.svc.AddUpload(r.Context(), a, part.FileName(), part)
 		part.Close()
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -158,30 +158,52 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": u.Name}))
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = io.Copy(w, rc)
+	if r.Method == http.MethodHead {
+		return nil
 	}
-	return nil
+	// Only authenticated content comes out of rc. If a later part of the
+	// stored file is damaged, the response cannot say so any more: it is
+	// aborted (the connection closed, or the HTTP/2 stream reset) short of
+	// its Content-Length, so that no client takes what it got for the file.
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := rc.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil // the client went away
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			s.log.Error("download aborted: the stored file cannot be read", "request_id", requestIDFrom(r.Context()),
+				"id", id, "upload", u.ID, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	}
 }
 
 // handleDeleteUploads is Mia's DELETE /teleconsultation/{id}/uploads: 200
 // {total, deleted} with TELECONSULTATION_DELETE_UPLOADS=true, else 204.
+// Who may delete is the domain's rule: a trusted caller acting for nobody,
+// or a participant (session token, or an API key acting for them) who may
+// read the uploads and has file_upload.
 func (s *Server) handleDeleteUploads(w http.ResponseWriter, r *http.Request) error {
 	id, err := roomID(r)
 	if err != nil {
 		return err
 	}
-	if !s.validAPIKey(r) {
-		if _, err := s.admit(r, id); err != nil {
-			return err
+	var res *teleconsult.UploadsDeleted
+	if s.validAPIKey(r) {
+		res, err = s.svc.DeleteUploads(r.Context(), id, s.userID(r))
+	} else {
+		a, aerr := s.admit(r, id)
+		if aerr != nil {
+			return aerr
 		}
-	} else if _, err := s.svc.Store.FindByID(r.Context(), id); err != nil {
-		if teleconsult.ErrorCode(err) == teleconsult.ENOTFOUND {
-			return teleconsult.Errorf(teleconsult.ENOTFOUND, "Room with id %s not found", id)
-		}
-		return err
+		res, err = s.svc.DeleteUploadsAs(r.Context(), a)
 	}
-	res, err := s.svc.DeleteUploads(r.Context(), id)
 	if err != nil {
 		return err
 	}

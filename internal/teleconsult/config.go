@@ -266,6 +266,10 @@ type Settings struct {
 	// UploadMaxBytes (UPLOAD_MAX_BYTES) limits one uploaded file; 0 means
 	// DefaultUploadMaxBytes.
 	UploadMaxBytes int64
+	// UploadTypes (UPLOAD_ALLOWED_TYPES) are the extensions of the types
+	// of file participants may upload (see [CheckUploadType]); nil means
+	// every type of [FileTypes].
+	UploadTypes []string
 	// StartAudioOff and StartVideoOff (START_AUDIO_OFF, START_VIDEO_OFF)
 	// make participants join with microphone and camera off (seed 1).
 	StartAudioOff bool
@@ -294,6 +298,7 @@ func DefaultSettings() Settings {
 		PublicURL:      "http://127.0.0.1:8080",
 		SessionTTL:     15 * time.Minute,
 		UploadMaxBytes: DefaultUploadMaxBytes,
+		UploadTypes:    FileTypes(),
 		Config:         DefaultServiceConfig("miauserid"),
 	}
 }

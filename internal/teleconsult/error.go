@@ -14,9 +14,11 @@ const (
 	ECONFLICT     = "conflict"     // refused by a rule about the object's state: 409
 	EGONE         = "gone"         // cancelled, replaced, revoked or expired: 410
 	ETOOLARGE     = "too_large"    // body or file over the limit: 413
+	EUNSUPPORTED  = "unsupported"  // a type of file (or content) not accepted: 415
 	ERATELIMIT    = "rate_limited" // too many attempts: 429
 	EUNAVAILABLE  = "unavailable"  // a dependency (database, video provider) is down: 503
 	EBADGATEWAY   = "bad_gateway"  // the video provider answered wrongly (error, malformed, huge): 502
+	EDAMAGED      = "damaged"      // stored data failed authentication (cut, edited): 500, with its message
 	EINTERNAL     = "internal"     // anything else: 500, details only in the log
 )
 

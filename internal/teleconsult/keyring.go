@@ -28,6 +28,7 @@ type Keyring struct {
 	link    []byte
 	session []byte
 	naming  []byte
+	files   []byte
 }
 
 // NewKeyring derives the keys from a 32-byte master key.
@@ -56,6 +57,7 @@ func NewKeyring(master []byte) (*Keyring, error) {
 		link:    derive("personal link v1"),
 		session: derive("session token v1"),
 		naming:  derive("provider names v1"),
+		files:   derive("upload files v1"),
 	}, nil
 }
 
@@ -127,6 +129,10 @@ func (k *Keyring) SessionKey() []byte { return k.session }
 // that a retried or repeated creation finds what an earlier attempt made,
 // and the names say nothing without the key.
 func (k *Keyring) NamingKey() []byte { return k.naming }
+
+// FileKey is the key under which uploaded files are encrypted at rest
+// (each file under its own key derived from it).
+func (k *Keyring) FileKey() []byte { return k.files }
 
 // NewID returns a random 128-bit id in hex, for teleconsultations and
 // provider user ids.

@@ -404,18 +404,50 @@ func (s *Service) deleteUploads(ctx context.Context, tc *Teleconsultation) (Uplo
 }
 
 // DeleteUploads deletes the files uploaded in teleconsultation id's room
-// (Mia's DELETE /teleconsultation/{id}/uploads). With
-// TELECONSULTATION_DELETE_UPLOADS=false it does nothing and returns nil.
-// If Total and Deleted differ, some files remain: try again later.
-func (s *Service) DeleteUploads(ctx context.Context, id string) (*UploadsDeleted, error) {
-	if !s.Settings.DeleteUploads {
-		return nil, nil
+// (Mia's DELETE /teleconsultation/{id}/uploads) for a trusted caller (API
+// key) acting for callerUserID, or for nobody when callerUserID is "".
+// Acting for a user, the caller may delete what that user may: see
+// [Service.DeleteUploadsAs]. With TELECONSULTATION_DELETE_UPLOADS=false it
+// deletes nothing and returns nil (after the same checks). If Total and
+// Deleted differ, some files remain: try again later.
+func (s *Service) DeleteUploads(ctx context.Context, id, callerUserID string) (*UploadsDeleted, error) {
+	if callerUserID != "" {
+		a, err := s.AdmitUser(ctx, id, callerUserID)
+		if err != nil {
+			return nil, err
+		}
+		return s.DeleteUploadsAs(ctx, a)
 	}
 	tc, err := s.Store.FindByID(ctx, id)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(ENOTFOUND, "Room with id %s not found", id)
 	} else if err != nil {
 		return nil, err
+	}
+	return s.deleteUploadsNow(ctx, tc)
+}
+
+// DeleteUploadsAs deletes the uploads of admitted participant a's
+// teleconsultation. The rule is that of reading them ([Service.ListUploads]:
+// a participant admitted now) and, since deleting removes what everyone
+// shared, the file_upload tool: without it the answer is EFORBIDDEN and
+// nothing is deleted.
+func (s *Service) DeleteUploadsAs(ctx context.Context, a *Admission) (*UploadsDeleted, error) {
+	if !a.Tools.FileUpload {
+		return nil, Errorf(EFORBIDDEN, "deleting the files is not allowed for you")
+	}
+	tc, err := s.Store.FindByID(ctx, a.TeleconsultationID)
+	if err != nil {
+		return nil, err
+	}
+	return s.deleteUploadsNow(ctx, tc)
+}
+
+// deleteUploadsNow deletes tc's uploads for an allowed caller, if
+// TELECONSULTATION_DELETE_UPLOADS is on.
+func (s *Service) deleteUploadsNow(ctx context.Context, tc *Teleconsultation) (*UploadsDeleted, error) {
+	if !s.Settings.DeleteUploads {
+		return nil, nil
 	}
 	res, err := s.deleteUploads(ctx, tc)
 	if err != nil {

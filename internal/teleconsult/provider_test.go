@@ -452,15 +452,15 @@ func TestProviderUploadsAndCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := f.svc.DeleteUploads(ctx, id); err != nil || res != nil {
+	if res, err := f.svc.DeleteUploads(ctx, id, ""); err != nil || res != nil {
 		t.Errorf("uploads with deletion off: %+v %v", res, err)
 	}
 	f.svc.Settings.DeleteUploads = true
 	f.h.uploads = 2
-	if res, err := f.svc.DeleteUploads(ctx, id); err != nil || res == nil || res.Total != 2 || res.Deleted != 2 {
+	if res, err := f.svc.DeleteUploads(ctx, id, ""); err != nil || res == nil || res.Total != 2 || res.Deleted != 2 {
 		t.Errorf("uploads: %+v %v", res, err)
 	}
-	if _, err := f.svc.DeleteUploads(ctx, "0123456789abcdef0123456789abcdef"); tc.ErrorCode(err) != tc.ENOTFOUND {
+	if _, err := f.svc.DeleteUploads(ctx, "0123456789abcdef0123456789abcdef", ""); tc.ErrorCode(err) != tc.ENOTFOUND {
 		t.Errorf("unknown id: %v", err)
 	}
 	c, err := f.svc.Credentials(ctx, "doc-1", time.Hour)

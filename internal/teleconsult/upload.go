@@ -1,12 +1,13 @@
 package teleconsult
 
 import (
+	"bytes"
 	"context"
 	"io"
-	"net/http"
 	"path"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -47,10 +48,12 @@ type UploadStore interface {
 // FileStore keeps the uploaded files' bytes (implemented on disk).
 type FileStore interface {
 	// Put stores r under id durably (it is complete on disk when Put
-	// returns) and returns its size and first bytes (up to 512, for type
-	// detection). More than max bytes is ETOOLARGE and nothing is left.
-	Put(ctx context.Context, id string, r io.Reader, max int64) (size int64, head []byte, err error)
-	// Open returns the file's content.
+	// returns) and returns its size. More than max bytes is ETOOLARGE and
+	// nothing is left.
+	Put(ctx context.Context, id string, r io.Reader, max int64) (size int64, err error)
+	// Open returns the file's content. Content that is not what Put
+	// stored (damaged or altered) is an EDAMAGED error, from Open or from
+	// a Read; no byte of it is returned.
 	Open(ctx context.Context, id string) (io.ReadCloser, error)
 	// Delete removes a file; a missing file is not an error.
 	Delete(ctx context.Context, id string) error
@@ -65,21 +68,27 @@ type CallNotifier interface {
 }
 
 // SanitizeFileName keeps the last element of a client's file name, without
-// control characters, at most 200 characters; "file" when nothing is left.
+// control characters, format characters (Unicode category Cf: the
+// bidirectional overrides and isolates U+202A–U+202E and U+2066–U+2069, the
+// marks U+200E and U+200F, zero-width characters, the soft hyphen), line
+// and paragraph separators, invalid UTF-8 and double quotes, at most 200
+// characters; "file" when nothing is left. A name shows as what it is:
+// "report\u202Egpj.exe" cannot pass for "reportexe.jpg".
 func SanitizeFileName(name string) string {
 	name = strings.ReplaceAll(name, `\`, "/")
 	name = path.Base("/" + name)
 	var b strings.Builder
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError || r == '"' || r == 0x2028 || r == 0x2029 {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError || r == '"' || r == 0x2028 || r == 0x2029 {
 			continue
 		}
 		b.WriteRune(r)
 	}
-	name = strings.TrimSpace(b.String())
+	name = b.String()
 	if runes := []rune(name); len(runes) > 200 {
 		name = string(runes[len(runes)-200:])
 	}
+	name = strings.TrimSpace(name)
 	if name == "" || name == "." || name == ".." || name == "/" {
 		return "file"
 	}
@@ -94,10 +103,12 @@ func (s *Service) uploadsConfigured() error {
 }
 
 // AddUpload stores a file uploaded by an admitted participant who has the
-// file_upload tool. The file is made durable before its record is
-// committed, so a crash leaves at most an orphan file (removed by
-// [Service.SweepUploads]), never a record without its file.
-func (s *Service) AddUpload(ctx context.Context, a *Admission, name, clientType string, r io.Reader) (*Upload, error) {
+// file_upload tool. Its type must be allowed and its content of that type
+// ([CheckUploadType]); it is checked on the first bytes before anything is
+// stored. The file is made durable before its record is committed, so a
+// crash leaves at most an orphan file (removed by [Service.SweepUploads]),
+// never a record without its file.
+func (s *Service) AddUpload(ctx context.Context, a *Admission, name string, r io.Reader) (*Upload, error) {
 	if err := s.uploadsConfigured(); err != nil {
 		return nil, err
 	}
@@ -110,15 +121,23 @@ func (s *Service) AddUpload(ctx context.Context, a *Admission, name, clientType 
 	}
 	u := &Upload{ID: NewID(), TeleconsultationID: a.TeleconsultationID, UploadedBy: a.ParticipantID,
 		Name: SanitizeFileName(name), CreatedAt: s.now()}
-	size, head, err := s.Files.Put(ctx, u.ID, r, max)
-	if err != nil {
+	head := make([]byte, SniffLen)
+	n, err := io.ReadFull(r, head)
+	switch {
+	case err == io.EOF:
+		return nil, invalid("file: the file is empty")
+	case err != nil && err != io.ErrUnexpectedEOF:
+		// The cause stays in the chain: the HTTP layer tells a body over
+		// its own limit (413) from a dropped connection.
+		return nil, &Error{Code: EINVALID, Message: "the upload was interrupted", Err: err}
+	}
+	head = head[:n]
+	if u.ContentType, err = CheckUploadType(u.Name, head, s.Settings.UploadTypes); err != nil {
 		return nil, err
 	}
-	if size == 0 {
-		_ = s.Files.Delete(ctx, u.ID)
-		return nil, invalid("file: the file is empty")
+	if u.Size, err = s.Files.Put(ctx, u.ID, io.MultiReader(bytes.NewReader(head), r), max); err != nil {
+		return nil, err
 	}
-	u.Size, u.ContentType = size, detectType(head, clientType)
 	if err := s.Uploads.AddUpload(ctx, u); err != nil {
 		if derr := s.Files.Delete(ctx, u.ID); derr != nil {
 			s.log().Warn("could not delete an upload's file after its record failed", "upload", u.ID, "err", derr)
@@ -204,14 +223,4 @@ func (s *Service) SweepUploads(ctx context.Context) (removed int, err error) {
 		}
 	}
 	return removed, nil
-}
-
-// detectType picks the served content type: sniffed from the first bytes;
-// the client's claim only refines a generic sniff of text.
-func detectType(head []byte, claimed string) string {
-	sniffed := http.DetectContentType(head)
-	if strings.HasPrefix(sniffed, "text/plain") && (claimed == "text/csv" || claimed == "text/markdown") {
-		return claimed + "; charset=utf-8"
-	}
-	return sniffed
 }
