@@ -52,6 +52,10 @@ type conn struct {
 	closeWhy  string
 	mode      detachMode
 
+	// authenticated counts the socket out of the pending ones (see
+	// pendingSockets); nil in tests that make a conn directly.
+	authenticated func()
+
 	renegotiateCh chan struct{}
 	connectedCh   chan struct{}
 	lastSeen      atomic.Int64
@@ -373,6 +377,9 @@ func (c *conn) authenticate(token string) {
 		return
 	}
 	c.adm, c.pid = adm, adm.ParticipantID
+	if c.authenticated != nil {
+		c.authenticated()
+	}
 	c.log = c.log.With("room", adm.RoomID, "participant", c.pid)
 	r, peers, err := c.p.join(c)
 	switch {
