@@ -176,8 +176,8 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// deadlineWriter is a download's writer: every write moves the write
-// deadline on first. A declared Content-Length sizes the cap.
+// deadlineWriter is a download's writer: every chunk written moves the
+// write deadline on first. A declared Content-Length sizes the cap.
 type deadlineWriter struct {
 	http.ResponseWriter
 	t *transfer
@@ -190,11 +190,24 @@ func (w *deadlineWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// writeChunk is how much a download writes per deadline extension: a
+// large write to a slow link would otherwise count as one long pause.
+const writeChunk = 4 << 10
+
 func (w *deadlineWriter) Write(p []byte) (int, error) {
-	w.t.extendWrite()
-	n, err := w.ResponseWriter.Write(p)
-	w.t.note(err)
-	return n, err
+	n := 0
+	for len(p) > 0 {
+		c := p[:min(len(p), writeChunk)]
+		w.t.extendWrite()
+		k, err := w.ResponseWriter.Write(c)
+		n += k
+		if err != nil {
+			w.t.note(err)
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
 }
 
 // Unwrap lets [http.ResponseController] reach the underlying writer.

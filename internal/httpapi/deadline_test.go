@@ -167,14 +167,14 @@ func TestUploadDeadlines(t *testing.T) {
 		min    time.Duration // the upload took at least this long
 	}{
 		// 96 KiB at about 64 KiB/s: 1.5 s against a 300 ms request limit.
-		{"slow and steady", Timeouts{Request: 300 * time.Millisecond, Idle: 500 * time.Millisecond},
+		{"slow and steady", Timeouts{Request: 300 * time.Millisecond, Idle: time.Second},
 			paced{data: textFile(96 << 10), n: 4 << 10, every: 60 * time.Millisecond}, http.StatusCreated, time.Second},
 		{"stalls", Timeouts{Request: 300 * time.Millisecond, Idle: 300 * time.Millisecond},
 			paced{data: textFile(64 << 10), n: 8 << 10, every: 10 * time.Millisecond, pauseAfter: 16 << 10, pause: 1500 * time.Millisecond},
 			http.StatusRequestTimeout, 300 * time.Millisecond},
-		// 1 KiB every 250 ms never pauses 500 ms, but at 4 KiB/s misses
-		// the 8 KiB/s floor: cut at 200 ms + 16.1 KiB / 8 KiB/s.
-		{"trickles", Timeouts{Request: 200 * time.Millisecond, Idle: 500 * time.Millisecond, MinRate: 8 << 10},
+		// 1 KiB every 250 ms never pauses 1 s, but at 4 KiB/s misses the
+		// 8 KiB/s floor: cut at 200 ms + 16.1 KiB / 8 KiB/s.
+		{"trickles", Timeouts{Request: 200 * time.Millisecond, Idle: time.Second, MinRate: 8 << 10},
 			paced{data: textFile(16 << 10), n: 1 << 10, every: 250 * time.Millisecond}, http.StatusRequestTimeout, 2 * time.Second},
 	}
 	for _, tt := range tests {
@@ -203,7 +203,7 @@ func TestUploadDeadlines(t *testing.T) {
 // A download read slower than the request limit completes; a reader that
 // stops for longer than the idle limit is cut off.
 func TestDownloadDeadlines(t *testing.T) {
-	te := newTransferEnv(t, Timeouts{Request: 300 * time.Millisecond, Idle: 500 * time.Millisecond}, 2<<20)
+	te := newTransferEnv(t, Timeouts{Request: 300 * time.Millisecond, Idle: time.Second}, 2<<20)
 	content := textFile(1 << 20)
 	w := te.upload(te.id, te.token, "referto.txt", content)
 	wantStatus(t, w, http.StatusCreated)
@@ -247,9 +247,9 @@ func TestDownloadDeadlines(t *testing.T) {
 	if took < time.Second {
 		t.Errorf("the download took %v: the test did not exercise the limit", took)
 	}
-	got, err, took = read(128<<10, 2*time.Second)
+	got, err, took = read(128<<10, 3*time.Second)
 	if err == nil || len(got) == len(content) {
-		t.Fatalf("a reader pausing 2 s got %d of %d bytes (err %v) after %v, want the connection cut", len(got), len(content), err, took)
+		t.Fatalf("a reader pausing 3 s got %d of %d bytes (err %v) after %v, want the connection cut", len(got), len(content), err, took)
 	}
 }
 

@@ -701,7 +701,7 @@ func checkAnswer(offer *sdp.SessionDescription, text string) error {
 			ok = true
 		}
 		if !ok {
-			return fmt.Errorf("media section %s: the answer's direction %s is not allowed for an offered %s", quoteShort(omid), ad, od)
+			return fmt.Errorf("media section %s: the answer's direction %s is not allowed for an offered %s", teleconsult.Quote(omid), ad, od)
 		}
 	}
 	return nil

@@ -472,7 +472,7 @@ func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantI
 		return err
 	}
 	if tc.Participant(in.UserID) != nil {
-		return Errorf(ECONFLICT, "user %s is already a participant of teleconsultation %s", in.UserID, id)
+		return Errorf(ECONFLICT, "user %s is already a participant of teleconsultation %s", Quote(in.UserID), id)
 	}
 	if _, _, err := s.replaceParticipants(tc, append(activeInputs(tc), in)); err != nil {
 		return err
