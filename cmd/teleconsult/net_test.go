@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // throttled yields data at about rate bytes per second, in chunks of a
@@ -159,5 +162,40 @@ func TestHSTSFollowsPublicURL(t *testing.T) {
 				t.Error("config check does not show HSTS")
 			}
 		})
+	}
+}
+
+// WS_PENDING_PER_CLIENT reaches the built-in SFU: past it, a socket that
+// has not authenticated is refused with 429 before the upgrade, and a
+// participant who authenticates is not counted.
+func TestPendingSocketCap(t *testing.T) {
+	s := startServer(t, map[string]string{"WS_PENDING_PER_CLIENT": "2"})
+	v := openVisit(t, s, 30*time.Minute)
+	url := "ws" + strings.TrimPrefix(s.URL, "http") + api + "/teleconsultation/" + v.ID + "/call"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dial := func() (*websocket.Conn, *http.Response, error) { return websocket.Dial(ctx, url, nil) }
+
+	doc, _, err := dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer doc.CloseNow()
+	if err := doc.Write(ctx, websocket.MessageText, []byte(`{"type":"auth","token":"`+exchange(t, s, v.Doctor)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := doc.Read(ctx); err != nil || !strings.Contains(string(b), `"welcome"`) {
+		t.Fatalf("join: %s %v", b, err)
+	}
+	for i := range 2 {
+		ws, _, err := dial()
+		if err != nil {
+			t.Fatalf("pending socket %d: %v", i+1, err)
+		}
+		defer ws.CloseNow()
+	}
+	_, resp, err := dial()
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a third pending socket: %v %+v, want 429 with Retry-After", err, resp)
 	}
 }
