@@ -91,7 +91,7 @@ func netVariables() []variable {
 			},
 		},
 		count("WS_PENDING_PER_CLIENT", "32",
-			"Call WebSockets (built-in video) that one client address may hold open before they authenticate; more are answered 429 with Retry-After before the upgrade. A page authenticates within milliseconds: the cap only stops floods.",
+			"Call WebSockets (built-in video) that one client address (behind a proxy of TRUSTED_PROXIES, the forwarded one) may hold open before they authenticate; more are answered 429 with Retry-After before the upgrade. A page authenticates within milliseconds: the cap only stops floods.",
 			func(c *Config) *int { return &c.Net.PendingPerClient }),
 		count("WS_PENDING_MAX", "256",
 			"Call WebSockets that may be open before they authenticate, from all clients together (keep it well below the process's file-descriptor limit, `ulimit -n`); more are answered 429.",

@@ -199,3 +199,26 @@ func TestPendingSocketCap(t *testing.T) {
 		t.Fatalf("a third pending socket: %v %+v, want 429 with Retry-After", err, resp)
 	}
 }
+
+// Behind a trusted proxy the cap counts each forwarded client apart.
+func TestPendingSocketCapBehindProxy(t *testing.T) {
+	s := startServer(t, map[string]string{"WS_PENDING_PER_CLIENT": "2", "TRUSTED_PROXIES": "127.0.0.1"})
+	url := "ws" + strings.TrimPrefix(s.URL, "http") + api + "/teleconsultation/abc/call"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dial := func(client string) (*http.Response, error) {
+		ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {client}}})
+		if err == nil {
+			t.Cleanup(func() { ws.CloseNow() })
+		}
+		return resp, err
+	}
+	for _, c := range []string{"203.0.113.1", "203.0.113.1", "203.0.113.2", "203.0.113.2"} {
+		if _, err := dial(c); err != nil {
+			t.Fatalf("pending socket of %s: %v", c, err)
+		}
+	}
+	if resp, err := dial("203.0.113.1"); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third pending socket of one forwarded client: %v, want 429", err)
+	}
+}

@@ -82,8 +82,8 @@ type Config struct {
 	// upgrade is answered 429 with Retry-After.
 	MaxPendingPerClient, MaxPending int
 	// ClientAddr names the client of a request for MaxPendingPerClient;
-	// nil means [RemoteClient]. Behind a trusted reverse proxy it may
-	// read the forwarded address.
+	// nil means [RemoteClient] (the address resolved by the HTTP server,
+	// so behind a trusted proxy, TRUSTED_PROXIES, the forwarded one).
 	ClientAddr func(*http.Request) string
 	// Logger receives ids only, never names; nil discards.
 	Logger *slog.Logger

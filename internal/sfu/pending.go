@@ -1,10 +1,10 @@
 package sfu
 
 import (
-	"net"
 	"net/http"
-	"net/netip"
 	"sync"
+
+	"github.com/teleconsult/teleconsult/internal/clientaddr"
 )
 
 // Defaults of the caps on sockets that have not authenticated yet.
@@ -60,22 +60,8 @@ func (ps *pendingSockets) count(client string) (total, ofClient int) {
 	return ps.n, ps.byClient[client]
 }
 
-// RemoteClient is the default [Config.ClientAddr]: the host of
-// r.RemoteAddr, an IPv6 address cut to its /64 (one subscriber's
-// network), "unknown" when it is not an address.
-func RemoteClient(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return "unknown"
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}
+// RemoteClient is the default [Config.ClientAddr]: the client address the
+// HTTP server resolved for r (behind a trusted proxy, the forwarded one;
+// see package clientaddr), else the connection's peer, as a rate-limit
+// key (an IPv6 address cut to its /64; "unknown" when there is none).
+func RemoteClient(r *http.Request) string { return clientaddr.Key(clientaddr.Of(r)) }

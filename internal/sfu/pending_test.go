@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/teleconsult/teleconsult/internal/clientaddr"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
@@ -158,5 +161,11 @@ func TestRemoteClient(t *testing.T) {
 		if got := RemoteClient(&http.Request{RemoteAddr: tt.addr}); got != tt.want {
 			t.Errorf("RemoteClient(%q) = %q, want %q", tt.addr, got, tt.want)
 		}
+	}
+	// The address the HTTP server resolved (a trusted proxy's client)
+	// wins over the peer.
+	r := clientaddr.WithAddr(httptest.NewRequest("GET", "/", nil), netip.MustParseAddr("198.51.100.7"), true)
+	if got := RemoteClient(r); got != "198.51.100.7" {
+		t.Errorf("RemoteClient behind a trusted proxy = %q, want the forwarded client", got)
 	}
 }
