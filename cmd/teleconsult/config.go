@@ -155,6 +155,8 @@ type Config struct {
 	FrameAncestors []string
 	// Media configures the built-in video (config_media.go).
 	Media MediaConfig
+	// Net configures time limits, HSTS and socket caps (config_net.go).
+	Net NetConfig
 
 	// Invitations (see invitations.go).
 	//
@@ -751,7 +753,7 @@ func variables() []variable {
 		},
 
 		// Built-in video: config_media.go.
-	}, mediaVariables(), []variable{
+	}, mediaVariables(), netVariables(), []variable{
 		// Mia-Platform's Teleconsultation Service Backend (seed 2).
 		{
 			VarDoc: VarDoc{Name: "BANDYER_API_SECRET_KEY", Default: "", Mia: true, Secret: true,

@@ -443,15 +443,18 @@ func (m *Main) Open(ctx context.Context) error {
 
 		TrustedProxies:       cfg.TrustedProxies,
 		TrustGatewayIdentity: cfg.TrustGatewayIdentity,
+		Timeouts:             httpapi.Timeouts{Request: cfg.Net.RequestTimeout, Idle: cfg.Net.TransferIdleTimeout},
+		HSTS:                 cfg.SendHSTS(),
 	})
 	if err != nil {
 		return err
 	}
+	// No ReadTimeout or WriteTimeout: they would bound every request as a
+	// whole and cut slow uploads and downloads. The API sets each
+	// request's deadlines by route (REQUEST_TIMEOUT, TRANSFER_IDLE_TIMEOUT).
 	m.server = &http.Server{
 		Handler:           m.API.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

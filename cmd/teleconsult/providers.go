@@ -92,6 +92,7 @@ func sfuConfig(cfg *Config, now func() time.Time, log *slog.Logger) sfu.Config {
 	}
 	c.TURN.Enabled, c.TURN.Port, c.TURN.Realm = md.TURNEnabled, int(md.TURNPort), md.TURNRealm
 	c.StartAudioOff, c.StartVideoOff = cfg.StartAudioOff, cfg.StartVideoOff
+	c.MaxPendingPerClient, c.MaxPending = cfg.Net.PendingPerClient, cfg.Net.PendingMax
 	c.Now, c.Logger = now, log
 	return c
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,6 +121,9 @@ func parseValue(dec *json.Decoder, path string, depth int) (any, error) {
 			}
 			p := joinPath(path, k)
 			if _, dup := m[k]; dup {
+				if strings.Contains(p, unnamed) {
+					return nil, badRequest("malformed JSON: duplicate key before byte %d", dec.InputOffset())
+				}
 				return nil, badRequest("%s: duplicate key", p)
 			}
 			if m[k], err = parseValue(dec, p, depth+1); err != nil {
@@ -151,7 +153,14 @@ func parseValue(dec *json.Decoder, path string, depth int) (any, error) {
 
 func syntaxError(err error) error {
 	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		return badRequest("malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
+		// encoding/json quotes the offending character: keep it ASCII.
+		detail := strings.Map(func(r rune) rune {
+			if r < 0x20 || r > 0x7e {
+				return '?'
+			}
+			return r
+		}, strings.TrimPrefix(se.Error(), "json: "))
+		return badRequest("malformed JSON at byte %d: %s", se.Offset, detail)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return badRequest("malformed JSON: unexpected end of input")
@@ -159,21 +168,45 @@ func syntaxError(err error) error {
 	return badRequest("malformed JSON")
 }
 
-var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+// schemaNames are the field names of every request body: the only keys
+// a message may name (see [joinPath]).
+var schemaNames = map[string]bool{}
+
+func init() {
+	for _, list := range [][]string{teleconsultationFields, participantsFields, participantFields, {"expiresIn", "code"}} {
+		for _, k := range list {
+			schemaNames[k] = true
+		}
+	}
+}
+
+// unnamed stands for a key that is not a field name in a message path.
+const unnamed = "[?]"
 
 // joinPath names field key of the value at path, for messages:
-// participants.data[0].userId. Odd keys are quoted and cut short.
+// participants.data[0].userId. A key that is no field name of the API is
+// not repeated (it may be anything the caller typed, a patient's name
+// too): it is shown as [?].
 func joinPath(path, key string) string {
-	if !plainKey.MatchString(key) {
-		if r := []rune(key); len(r) > 32 {
-			key = string(r[:32]) + "…"
-		}
-		return path + "[" + strconv.QuoteToASCII(key) + "]"
+	if !schemaNames[key] {
+		return path + unnamed
 	}
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+// suggestField returns the field of known that key was probably meant to
+// be (the same but for case, _ and -), or "".
+func suggestField(key string, known []string) string {
+	norm := func(s string) string { return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(s)) }
+	for _, k := range known {
+		if norm(k) == norm(key) {
+			return k
+		}
+	}
+	return ""
 }
 
 func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
@@ -194,8 +227,24 @@ func object(v any, path string, known ...string) (map[string]any, error) {
 		}
 	}
 	if len(unknown) > 0 {
+		// Named only when it is a field of the API (misplaced); the
+		// message says what is allowed instead of repeating the key.
 		slices.Sort(unknown)
-		return nil, badRequest("%s: unknown field", joinPath(path, unknown[0]))
+		msg := "unknown field"
+		if where := joinPath(path, unknown[0]); !strings.HasSuffix(where, unnamed) {
+			msg = where + ": field not allowed here"
+		} else if path != "" {
+			msg = path + ": unknown field"
+		}
+		switch s := suggestField(unknown[0], known); {
+		case s != "":
+			msg += "; did you mean " + s + "?"
+		case len(known) == 0:
+			msg += "; no fields are allowed here"
+		default:
+			msg += "; expected " + strings.Join(known, ", ")
+		}
+		return nil, badRequest("%s", msg)
 	}
 	return m, nil
 }

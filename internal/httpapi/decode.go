@@ -20,7 +20,12 @@ func seconds(n int64) time.Duration {
 	return time.Duration(max(-maxSeconds, min(n, maxSeconds))) * time.Second
 }
 
-var teleconsultationFields = []string{"participants", "start_date", "end_date", "duration_in_seconds", "appointmentId"}
+// Fields of the request bodies, in the order messages list them.
+var (
+	teleconsultationFields = []string{"participants", "start_date", "end_date", "duration_in_seconds", "appointmentId"}
+	participantsFields     = []string{"number", "data"}
+	participantFields      = []string{"userId", "userExternalId", "groups", "group", "fullName", "language", "email", "timeZone"}
+)
 
 // decodeCreate decodes the body of POST /teleconsultation.
 func (s *Server) decodeCreate(v any) (teleconsult.CreateInput, error) {
@@ -129,7 +134,7 @@ func (s *Server) decodeParticipants(v any) (*int, *[]teleconsult.ParticipantInpu
 	if _, ok := v.(map[string]any); !ok {
 		return nil, nil, badRequest(`participants: must be an object {"number", "data"}`)
 	}
-	m, err := object(v, "participants", "number", "data")
+	m, err := object(v, "participants", participantsFields...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -164,7 +169,7 @@ func (s *Server) decodeParticipants(v any) (*int, *[]teleconsult.ParticipantInpu
 // userExternalId for userId, and group (a string or an array) for groups.
 func decodeParticipant(v any, path string) (teleconsult.ParticipantInput, error) {
 	var p teleconsult.ParticipantInput
-	m, err := object(v, path, "userId", "userExternalId", "groups", "group", "fullName", "language", "email", "timeZone")
+	m, err := object(v, path, participantFields...)
 	if err != nil {
 		return p, err
 	}

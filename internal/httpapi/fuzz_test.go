@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,11 +16,13 @@ import (
 )
 
 // Fuzz targets drive the real handlers through httptest and fail on any
-// 5xx or panic. Normal test runs use only the seeds; run one with e.g.
+// 5xx or panic, and on an error message that is not printable ASCII or
+// repeats more than a short excerpt of the input (see checkNoEcho). Normal test runs use only the seeds; run one with e.g.
 // go test -run=NONE -fuzz=FuzzCreate -fuzztime=10m ./internal/httpapi/
 
-// fuzzCheck serves one request and fails on a server error.
-func fuzzCheck(t *testing.T, e *env, r *http.Request) *httptest.ResponseRecorder {
+// fuzzCheck serves one request and fails on a server error or an error
+// message echoing inputs, what the request carries from the fuzzer.
+func fuzzCheck(t *testing.T, e *env, r *http.Request, inputs ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
@@ -27,6 +31,13 @@ func fuzzCheck(t *testing.T, e *env, r *http.Request) *httptest.ResponseRecorder
 	}
 	if !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") && w.Body.Len() > 0 {
 		t.Fatalf("non-JSON error body: %q", w.Body.String())
+	}
+	if w.Code >= 400 {
+		var eb struct{ Error string }
+		if err := json.Unmarshal(w.Body.Bytes(), &eb); err != nil {
+			t.Fatalf("error body %q: %v", w.Body.String(), err)
+		}
+		checkNoEcho(t, eb.Error, inputs...)
 	}
 	return w
 }
@@ -62,7 +73,7 @@ func FuzzCreate(f *testing.F) {
 	)
 	e := newEnv(f)
 	f.Fuzz(func(t *testing.T, body string) {
-		fuzzCheck(t, e, fuzzRequest("POST", api, body))
+		fuzzCheck(t, e, fuzzRequest("POST", api, body), body)
 	})
 }
 
@@ -80,7 +91,7 @@ func FuzzPatch(f *testing.F) {
 	e := newEnv(f)
 	id := e.create(2, "", doctor, patient)
 	f.Fuzz(func(t *testing.T, body string) {
-		fuzzCheck(t, e, fuzzRequest("PATCH", api+"/"+id, body))
+		fuzzCheck(t, e, fuzzRequest("PATCH", api+"/"+id, body), body)
 	})
 }
 
@@ -100,7 +111,7 @@ func FuzzParticipant(f *testing.F) {
 			w := fuzzCheck(t, e, fuzzRequest("POST", api, createJSON(3, "", doctor)))
 			id, _ = body(t, w)["roomId"].(string)
 		}
-		if w := fuzzCheck(t, e, fuzzRequest("POST", api+"/"+id+"/participants/data", in)); w.Code == http.StatusCreated {
+		if w := fuzzCheck(t, e, fuzzRequest("POST", api+"/"+id+"/participants/data", in), in); w.Code == http.StatusCreated {
 			id = ""
 		}
 	})
@@ -112,7 +123,7 @@ func FuzzCredentials(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		r := fuzzRequest("POST", Prefix+"/credentials", body)
 		r.Header.Set("miauserid", "d1")
-		fuzzCheck(t, e, r)
+		fuzzCheck(t, e, r, body)
 	})
 }
 
@@ -130,7 +141,7 @@ func FuzzSession(f *testing.F) {
 		// A new address each time: the rate limit must not hide the decoder.
 		i := n.Add(1)
 		r.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:1", byte(i>>16), byte(i>>8), byte(i))
-		fuzzCheck(t, e, r)
+		fuzzCheck(t, e, r, body)
 	})
 }
 
@@ -158,11 +169,36 @@ func FuzzUserIDPath(f *testing.F) {
 			r := httptest.NewRequest("GET", api+"/"+ids[i], nil)
 			r.Header.Set("Authorization", "Bearer "+testKey)
 			r.Header["Miauserproperties"] = []string{header}
-			w := fuzzCheck(t, e, r)
+			w := fuzzCheck(t, e, r, header)
 			if w.Code != http.StatusOK && w.Code != http.StatusUnauthorized {
 				t.Fatalf("status %d for header %q", w.Code, header)
 			}
 			walkUserPath(requestParts{header: r.Header}, []teleconsult.PathStep{{From: "object", Extract: "headers"}, {From: "object", Extract: "miauserproperties"}, {From: "json"}, {From: "array", Extract: "0"}})
+		}
+	})
+}
+
+// FuzzPathIDs sends odd ids in the paths of every route that has one.
+func FuzzPathIDs(f *testing.F) {
+	for _, s := range []string{"xyz", "0123456789abcdef0123456789abcdef", "Bob Marker", "\u202e", strings.Repeat("a", 100), "%00", "a/b"} {
+		f.Add(s, "p1")
+	}
+	e := newEnv(f, invitationsOn)
+	f.Fuzz(func(t *testing.T, id, user string) {
+		for _, seg := range []string{id, user} {
+			if seg == "" || seg == "." || seg == ".." {
+				return // the mux redirects to the cleaned path
+			}
+		}
+		for _, path := range []string{
+			api + "/" + url.PathEscape(id),
+			api + "/" + url.PathEscape(id) + "/uploads",
+			api + "/" + url.PathEscape(id) + "/uploads/" + url.PathEscape(user),
+			api + "/" + url.PathEscape(id) + "/participants/" + url.PathEscape(user) + "/invitation",
+		} {
+			r := fuzzRequest("GET", path, "")
+			r.Header.Set("miauserid", "d1")
+			fuzzCheck(t, e, r, id+"\x00"+user)
 		}
 	})
 }

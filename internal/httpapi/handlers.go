@@ -15,17 +15,19 @@ import (
 
 var roomIDShape = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-var printableASCII = regexp.MustCompile(`^[\x21-\x7e]{1,64}$`)
+// echoableID is a path id short and plain enough to repeat in a message
+// (at most [teleconsult.MaxEcho] characters).
+var echoableID = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,32}$`)
 
 // roomID returns the {id} path value when it has the shape of an id
 // ([teleconsult.NewID]); anything else is not found, without asking the
-// store. Odd or long ids are not echoed.
+// store. Mia's message names the id; long or odd ones are not echoed.
 func roomID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
 	switch {
 	case roomIDShape.MatchString(id):
 		return id, nil
-	case printableASCII.MatchString(id):
+	case echoableID.MatchString(id):
 		return "", &httpError{status: http.StatusNotFound, msg: "Room with id " + id + " not found"}
 	default:
 		return "", &httpError{status: http.StatusNotFound, msg: "Room not found"}

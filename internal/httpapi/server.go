@@ -62,6 +62,13 @@ type Config struct {
 	// being the one UserIDPath finds (as Mia-Platform's API gateway
 	// sends it). It needs TrustedProxies.
 	TrustGatewayIdentity bool
+	// Timeouts are the time limits of requests (see [Timeouts]); the
+	// http.Server should set only ReadHeaderTimeout and IdleTimeout.
+	Timeouts Timeouts
+	// HSTS sends Strict-Transport-Security on every response: set it when
+	// clients reach the service over https, even when a reverse proxy
+	// terminates TLS and forwards plain http.
+	HSTS bool
 	// Mounts are more routes served with the same middleware (request id,
 	// security headers, recovery, logging, metrics): the call page, the
 	// signalling WebSocket. A mounted handler may override the headers
@@ -92,6 +99,8 @@ type Server struct {
 	maxBody   int64
 	log       *slog.Logger
 	now       func() time.Time
+	timeouts  Timeouts
+	hsts      bool
 
 	routes  []route
 	mux     *http.ServeMux
@@ -145,6 +154,8 @@ func New(cfg Config) (*Server, error) {
 		maxBody:   cfg.MaxBodyBytes,
 		log:       cfg.Logger,
 		now:       cfg.Now,
+		timeouts:  cfg.Timeouts.withDefaults(),
+		hsts:      cfg.HSTS,
 		limiter:   newIPLimiter(sessionRate, sessionBurst, maxLimitedClients),
 	}
 	if len(s.userPath) == 0 {
@@ -266,7 +277,14 @@ func (s *Server) operation(rt route) http.Handler {
 				return
 			}
 		}
+		var t *transfer
+		if s.isTransfer(rt) {
+			w, t = s.startTransfer(w, r, time.Now())
+		}
 		if err := rt.handle(w, r); err != nil {
+			if t != nil && t.timedOut.Load() {
+				err = errTransferTimeout
+			}
 			s.writeError(w, r, err)
 		}
 	})
@@ -318,9 +336,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", apiCSP)
-	if r.TLS != nil {
+	if s.hsts {
 		h.Set("Strict-Transport-Security", "max-age=63072000")
 	}
+	s.setRequestDeadlines(w, start)
 	sw := &statusWriter{ResponseWriter: w}
 	// The mux sets r.Pattern on the request it is given: keep that pointer
 	// to read the matched route afterwards.

@@ -1,7 +1,9 @@
 // Package session signs and checks Teleconsult's session tokens: JWTs
 // (RFC 7519) signed with HMAC-SHA256 under a key derived from the master
 // key. Only HS256 is accepted; alg=none, other algorithms, key-id headers,
-// a wrong audience or token type, and missing or past expiry are refused.
+// a wrong audience or token type, missing or past expiry, and segments not
+// in strict base64url (so that one token has exactly one spelling) are
+// refused.
 package session
 
 import (
@@ -86,6 +88,9 @@ func (t *Tokens) Verify(token string, now time.Time) (teleconsult.SessionClaims,
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
+		// Unused bits of a segment's last base64 character must be zero:
+		// otherwise one token has several spellings that all pass.
+		jwt.WithStrictDecoding(),
 	)
 	if err != nil {
 		return teleconsult.SessionClaims{}, &teleconsult.Error{Code: errInvalid.Code, Message: errInvalid.Message, Err: err}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -74,6 +75,16 @@ type Config struct {
 	// IdleTimeout closes a connection silent for that long (default 30 s).
 	// Both are real time (transport timeouts, not rules).
 	AuthTimeout, IdleTimeout time.Duration
+	// MaxPendingPerClient and MaxPending cap the signalling WebSockets
+	// open but not yet authenticated, from one client and in all
+	// (WS_PENDING_PER_CLIENT, WS_PENDING_MAX; defaults
+	// [DefaultMaxPendingPerClient], [DefaultMaxPending]). Past a cap the
+	// upgrade is answered 429 with Retry-After.
+	MaxPendingPerClient, MaxPending int
+	// ClientAddr names the client of a request for MaxPendingPerClient;
+	// nil means [RemoteClient] (the address resolved by the HTTP server,
+	// so behind a trusted proxy, TRUSTED_PROXIES, the forwarded one).
+	ClientAddr func(*http.Request) string
 	// Logger receives ids only, never names; nil discards.
 	Logger *slog.Logger
 
@@ -224,6 +235,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxPendingPerClient < 0 || c.MaxPending < 0 {
+		return bad("MaxPendingPerClient and MaxPending must not be negative")
+	}
+	if c.MaxPendingPerClient == 0 {
+		c.MaxPendingPerClient = DefaultMaxPendingPerClient
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = DefaultMaxPending
+	}
+	if c.ClientAddr == nil {
+		c.ClientAddr = RemoteClient
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -52,6 +52,10 @@ type conn struct {
 	closeWhy  string
 	mode      detachMode
 
+	// authenticated counts the socket out of the pending ones (see
+	// pendingSockets); nil in tests that make a conn directly.
+	authenticated func()
+
 	renegotiateCh chan struct{}
 	connectedCh   chan struct{}
 	lastSeen      atomic.Int64
@@ -373,6 +377,9 @@ func (c *conn) authenticate(token string) {
 		return
 	}
 	c.adm, c.pid = adm, adm.ParticipantID
+	if c.authenticated != nil {
+		c.authenticated()
+	}
 	c.log = c.log.With("room", adm.RoomID, "participant", c.pid)
 	r, peers, err := c.p.join(c)
 	switch {
@@ -694,7 +701,7 @@ func checkAnswer(offer *sdp.SessionDescription, text string) error {
 			ok = true
 		}
 		if !ok {
-			return fmt.Errorf("media section %s: the answer's direction %s is not allowed for an offered %s", quoteShort(omid), ad, od)
+			return fmt.Errorf("media section %s: the answer's direction %s is not allowed for an offered %s", teleconsult.Quote(omid), ad, od)
 		}
 	}
 	return nil

@@ -228,6 +228,8 @@ type clientOptions struct {
 	mangleAnswer func(string) string
 	// raw does not start a peer connection: the test plays the page.
 	raw bool
+	// from is the local address to dial from (127.0.0.x); empty: any.
+	from string
 }
 
 // client is a pion peer that speaks the signalling protocol like the call
@@ -265,8 +267,7 @@ func (e *env) dial(id, token string, opts clientOptions) *client {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + strings.Replace(CallPath, "{id}", id, 1)
-	ws, _, err := websocket.Dial(ctx, url, nil)
+	ws, _, err := e.dialFrom(ctx, opts.from, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -280,6 +281,18 @@ func (e *env) dial(id, token string, opts clientOptions) *client {
 		c.send(map[string]any{"type": "auth", "token": token})
 	}
 	return c
+}
+
+// dialFrom opens the signalling WebSocket of teleconsultation id from the
+// local address from (any when empty), sending nothing.
+func (e *env) dialFrom(ctx context.Context, from, id string) (*websocket.Conn, *http.Response, error) {
+	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + strings.Replace(CallPath, "{id}", id, 1)
+	var opts *websocket.DialOptions
+	if from != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		opts = &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}}
+	}
+	return websocket.Dial(ctx, url, opts)
 }
 
 // join dials and waits for welcome.

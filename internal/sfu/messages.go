@@ -56,6 +56,25 @@ var inFields = map[string][]string{
 
 var candidateFields = []string{"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
 
+// inTypes are the keys of inFields, in the order of docs/signalling.md;
+// fieldNames are every field of every message. Error messages name only
+// these, never what the page sent (see [teleconsult.Quote]).
+var (
+	inTypes    = []string{typeAuth, typeOffer, typeAnswer, typeCandidate, typeChat, typePresent, typeLeave, typePing}
+	fieldNames = map[string]bool{}
+)
+
+func init() {
+	for _, list := range inFields {
+		for _, f := range list {
+			fieldNames[f] = true
+		}
+	}
+	for _, f := range candidateFields {
+		fieldNames[f] = true
+	}
+}
+
 // inMessage is a decoded message from the page. Only the fields of its
 // type are set.
 type inMessage struct {
@@ -103,7 +122,7 @@ func decodeMessage(b []byte) (inMessage, error) {
 	}
 	allowed, ok := inFields[m.Type]
 	if !ok {
-		return inMessage{}, fmt.Errorf("%w %s", ErrUnknownType, quoteShort(m.Type))
+		return inMessage{}, fmt.Errorf("%w; expected %s", ErrUnknownType, strings.Join(inTypes, ", "))
 	}
 	if err := onlyFields(raw, allowed); err != nil {
 		return inMessage{}, err
@@ -146,7 +165,10 @@ func onlyFields(raw map[string]json.RawMessage, allowed []string) error {
 			}
 		}
 		if !found {
-			return fmt.Errorf("%w %s", ErrUnknownField, quoteShort(k))
+			if fieldNames[k] {
+				return fmt.Errorf("%w: %s is not allowed here; expected %s", ErrUnknownField, k, strings.Join(allowed, ", "))
+			}
+			return fmt.Errorf("%w; expected %s", ErrUnknownField, strings.Join(allowed, ", "))
 		}
 	}
 	return nil
@@ -263,7 +285,10 @@ func scanObject(dec *json.Decoder, depth int) error {
 		}
 		for _, s := range seen {
 			if s == key {
-				return fmt.Errorf("%w %s", ErrDuplicateField, quoteShort(key))
+				if fieldNames[key] {
+					return fmt.Errorf("%w: %s", ErrDuplicateField, key)
+				}
+				return ErrDuplicateField
 			}
 		}
 		if len(seen) > 16 {
@@ -302,19 +327,6 @@ func scanValue(dec *json.Decoder, depth int) error {
 		}
 	}
 	return nil
-}
-
-// quoteShort quotes a caller-given string for an error message, cut to 40
-// bytes.
-func quoteShort(s string) string {
-	if len(s) > 40 {
-		s = s[:40]
-		for !utf8.ValidString(s) {
-			s = s[:len(s)-1]
-		}
-		return fmt.Sprintf("%q…", s)
-	}
-	return fmt.Sprintf("%q", s)
 }
 
 // describeDecodeError is the error message shown to the sender.

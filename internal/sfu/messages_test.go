@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
 func TestDecodeMessage(t *testing.T) {
@@ -145,7 +147,50 @@ func TestConfigChecks(t *testing.T) {
 	}
 }
 
-// FuzzDecodeMessage: no input panics, every accepted message is one of the
+// checkNoEcho fails when msg, an error message for the page, is not
+// printable ASCII or repeats more of input than a short excerpt in quotes
+// (teleconsult.MaxEcho characters).
+func checkNoEcho(t *testing.T, msg, input string) {
+	t.Helper()
+	for _, r := range msg {
+		if r < 0x20 || r > 0x7e {
+			t.Fatalf("error message %q has a character %U that is not printable ASCII", msg, r)
+		}
+	}
+	const n = teleconsult.MaxEcho + 3
+	for i := 0; i+n <= len(msg); i++ {
+		if strings.Contains(input, msg[i:i+n]) {
+			t.Fatalf("error message %q repeats %q of the input", msg, msg[i:i+n])
+		}
+	}
+}
+
+// Error messages name only the protocol's types and fields, never what the
+// page sent in their place.
+func TestDecodeErrorsDoNotEcho(t *testing.T) {
+	const name = "Mario Rossi"
+	for _, tt := range []struct {
+		in   string
+		want string
+	}{
+		{`{"type":"` + name + `"}`, "unknown message type; expected auth, offer, answer, candidate, chat, present, leave, ping"},
+		{`{"type":"ping","` + name + `":1}`, "unknown field; expected type"},
+		{`{"type":"chat","text":"x","token":"t"}`, "unknown field: token is not allowed here; expected type, text"},
+		{`{"type":"ping","` + name + `":1,"` + name + `":2}`, "duplicate field"},
+		{`{"type":"chat","text":"a","text":"b"}`, "duplicate field: text"},
+		{`{"type":"candidate","candidate":{"candidate":"a","` + name + `":1}}`, "candidate: unknown field; expected candidate, sdpMid, sdpMLineIndex, usernameFragment"},
+		{"{\"type\":\"\u202e" + strings.Repeat("x", 60) + "\"}", "unknown message type; expected auth,"},
+	} {
+		_, err := decodeMessage([]byte(tt.in))
+		msg := describeDecodeError(err)
+		if !strings.HasPrefix(msg, tt.want) || strings.Contains(msg, name) {
+			t.Errorf("%.60s: message %q, want %q", tt.in, msg, tt.want)
+		}
+		checkNoEcho(t, msg, tt.in)
+	}
+}
+
+// FuzzDecodeMessage: no input panics, error messages do not echo it, every accepted message is one of the
 // protocol's types, and an accepted message survives a round trip.
 func FuzzDecodeMessage(f *testing.F) {
 	for _, s := range []string{
@@ -173,6 +218,7 @@ func FuzzDecodeMessage(f *testing.F) {
 			if describeDecodeError(err) == "" {
 				t.Fatalf("error without description: %v", err)
 			}
+			checkNoEcho(t, describeDecodeError(err), string(b))
 			return
 		}
 		if _, ok := inFields[m.Type]; !ok {

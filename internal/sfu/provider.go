@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +44,7 @@ type Provider struct {
 	closed   map[string]time.Time // room ids deleted, and when
 	conns    map[*conn]struct{}
 	isClosed bool
+	pending  *pendingSockets
 
 	startOnce sync.Once
 	ticker    *time.Ticker
@@ -75,6 +78,7 @@ func NewProvider(svc *teleconsult.Service, cfg Config) (*Provider, error) {
 		conns:  map[*conn]struct{}{},
 		calls:  make(chan callEvent, 256),
 	}
+	p.pending = newPendingSockets(cfg.MaxPendingPerClient, cfg.MaxPending)
 	if p.api, p.mux, err = newAPI(cfg); err != nil {
 		return nil, err
 	}
@@ -404,12 +408,24 @@ func (p *Provider) serveCall(w http.ResponseWriter, r *http.Request) {
 	p.connWG.Add(1)
 	p.mu.Unlock()
 	defer p.connWG.Done()
+	// Counted until it authenticates (or ends): refused before the
+	// upgrade past a cap, so a flood costs no socket beyond it.
+	release, ok := p.pending.acquire(p.cfg.ClientAddr(r))
+	if !ok {
+		wait := strconv.Itoa(max(1, int(math.Ceil(p.cfg.AuthTimeout.Seconds()))))
+		w.Header().Set("Retry-After", wait)
+		writeJSONError(w, http.StatusTooManyRequests,
+			"too many call connections are waiting to authenticate; try again in "+wait+" seconds")
+		return
+	}
+	defer release()
 	p.start()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: p.cfg.OriginPatterns})
 	if err != nil {
 		return // Accept answered
 	}
 	c := newConn(p, svc, ws, id, r.Host)
+	c.authenticated = release
 	p.mu.Lock()
 	if p.isClosed {
 		p.mu.Unlock()

@@ -359,11 +359,11 @@ func (s *Service) ResendInvitation(ctx context.Context, id, callerUserID, userID
 	case !s.Settings.Invitations:
 		return nil, Errorf(ECONFLICT, "invitations are off: SMTP_URL is not set")
 	case p == nil:
-		return nil, Errorf(ENOTFOUND, "user %s is not a participant of teleconsultation %s", userID, id)
+		return nil, Errorf(ENOTFOUND, "user %s is not a participant of teleconsultation %s", Quote(userID), id)
 	case !announced(tc.State):
 		return nil, Errorf(ECONFLICT, "teleconsultation %s has no invitations yet: it is %s", id, tc.State)
 	case p.Email == "":
-		return nil, Errorf(ECONFLICT, "user %s of teleconsultation %s has no email address", userID, id)
+		return nil, Errorf(ECONFLICT, "user %s of teleconsultation %s has no email address", Quote(userID), id)
 	}
 	msgs, err := s.Store.FindOutbox(ctx, id)
 	if err != nil {
@@ -458,7 +458,7 @@ func (s *Service) InvitationState(ctx context.Context, id, callerUserID, userID 
 	}
 	p := findParticipant(tc, userID)
 	if p == nil {
-		return nil, Errorf(ENOTFOUND, "user %s is not a participant of teleconsultation %s", userID, id)
+		return nil, Errorf(ENOTFOUND, "user %s is not a participant of teleconsultation %s", Quote(userID), id)
 	}
 	return s.invitationState(ctx, tc, p)
 }

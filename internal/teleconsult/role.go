@@ -57,7 +57,7 @@ func (p Privileges) ResolveRole(groups []string) (Role, error) {
 				role = RoleBasic
 			}
 		default:
-			return RoleUnknown, Errorf(EINVALID, "group %q is not listed in any privileges", g)
+			return RoleUnknown, Errorf(EINVALID, "group %s is not listed in any privileges", Quote(g))
 		}
 	}
 	return role, nil

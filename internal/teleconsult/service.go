@@ -458,7 +458,7 @@ func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantI
 	}
 	before := tc.Clone()
 	if tc.Participant(strings.TrimSpace(in.UserID)) != nil {
-		return Errorf(ECONFLICT, "user %s is already a participant of teleconsultation %s", strings.TrimSpace(in.UserID), id)
+		return Errorf(ECONFLICT, "user %s is already a participant of teleconsultation %s", Quote(strings.TrimSpace(in.UserID)), id)
 	}
 	given, err := s.resolveUsers(ctx, []ParticipantInput{in}, func(int) string { return "" })
 	if err != nil {
@@ -472,7 +472,7 @@ func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantI
 		return err
 	}
 	if tc.Participant(in.UserID) != nil {
-		return Errorf(ECONFLICT, "user %s is already a participant of teleconsultation %s", in.UserID, id)
+		return Errorf(ECONFLICT, "user %s is already a participant of teleconsultation %s", Quote(in.UserID), id)
 	}
 	if _, _, err := s.replaceParticipants(tc, append(activeInputs(tc), in)); err != nil {
 		return err
