@@ -3,7 +3,7 @@ package sfu
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/md5" //nolint:gosec // RFC 5389 long-term credentials key
+	"crypto/md5"  //nolint:gosec // RFC 5389 long-term credentials key
 	"crypto/sha1" //nolint:gosec // the TURN REST API specifies HMAC-SHA1
 	"encoding/base64"
 	"math/big"
