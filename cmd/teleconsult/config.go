@@ -754,7 +754,7 @@ func variables() []variable {
 
 		// Built-in video: config_media.go.
 	}, mediaVariables(), netVariables(), []variable{
-		// Mia-Platform's Teleconsultation Service Backend (seed 2).
+		// Mia-Platform's Teleconsultation Service Backend: its names and defaults.
 		{
 			VarDoc: VarDoc{Name: "BANDYER_API_SECRET_KEY", Default: "", Mia: true, Secret: true,
 				Description: "Kaleyra (formerly Bandyer) API secret key. Required when VIDEO_PROVIDER=kaleyra."},
