@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -22,9 +23,11 @@ import (
 // The fuzz tests below drive real pion peer connections made by the
 // SFU's own API (newAPI, loopback candidates only). Run them for long
 // inside a loopback-only network namespace, so that connectivity checks
-// towards fuzzed candidates cannot leave the host:
+// towards fuzzed candidates cannot leave the host. Each input that gets
+// as far as pion makes a peer connection, so minimizing a new input takes
+// long: bound it, or the run mostly minimizes.
 //
-//	unshare -rn sh -c 'ip link set lo up && exec go test -run "^$" -fuzz FuzzCheckAnswer -fuzztime 60s ./internal/sfu'
+//	unshare -rn sh -c 'ip link set lo up && exec go test -run "^$" -fuzz FuzzCheckAnswer -fuzztime 60s -fuzzminimizetime 5s ./internal/sfu'
 
 // chromium reads a file of testdata/chromium (made by chromiumsdp_test.go
 // from Chromium's answers to the SFU's offers).
@@ -44,6 +47,18 @@ func parseSDP(tb testing.TB, text string) *sdp.SessionDescription {
 		tb.Fatal(err)
 	}
 	return &d
+}
+
+// stall panics, with every goroutine's stack, unless the returned stop is
+// called within d: the SFU calls pion from a connection's run loop, where
+// a call that blocks freezes the connection.
+func stall(what string, d time.Duration) (stop func()) {
+	t := time.AfterFunc(d, func() {
+		buf := make([]byte, 4<<20)
+		n := runtime.Stack(buf, true)
+		panic(fmt.Sprintf("%s blocked for %v:\n%s", what, d, buf[:n]))
+	})
+	return func() { t.Stop() }
 }
 
 var fuzzAPI = sync.OnceValues(func() (*webrtc.API, error) {
@@ -171,6 +186,7 @@ func FuzzCheckAnswer(f *testing.F) {
 			}
 		}
 
+		defer stall("making a peer connection, applying the answer and closing", 15*time.Second)()
 		pc, live := sfuPeer(t, renegotiated)
 		defer pc.Close()
 		if err := checkAnswer(live, answer); err != nil {
@@ -284,6 +300,7 @@ func FuzzCandidate(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer stall("handling a candidate", 15*time.Second)()
 		c := &conn{adm: &teleconsult.Admission{}, remoteSet: flags&afterAnswer != 0,
 			out: make(chan []byte, outQueue), closing: make(chan struct{}), log: slog.New(slog.DiscardHandler)}
 		if c.remoteSet {
