@@ -196,9 +196,9 @@ type Config struct {
 	// TeleconsultationsCRUDName (TELECONSULTATIONS_CRUD_NAME) is accepted
 	// for compatibility with Mia-Platform and unused.
 	TeleconsultationsCRUDName string
-	// UserIDMapCRUDName (USER_ID_MAP_CRUD_NAME, or seed 2's other spelling
-	// USER_MAP_ID_CRUD_NAME) is accepted for compatibility with
-	// Mia-Platform and unused.
+	// UserIDMapCRUDName (USER_ID_MAP_CRUD_NAME, or USER_MAP_ID_CRUD_NAME,
+	// the other spelling in Mia's documentation) is accepted for
+	// compatibility with Mia-Platform and unused.
 	UserIDMapCRUDName string
 	// userIDMapCRUDName and userMapIDCRUDName are the two spellings as
 	// given, for Print.
@@ -754,7 +754,7 @@ func variables() []variable {
 
 		// Built-in video: config_media.go.
 	}, mediaVariables(), netVariables(), []variable{
-		// Mia-Platform's Teleconsultation Service Backend (seed 2).
+		// Mia-Platform's Teleconsultation Service Backend: its names and defaults.
 		{
 			VarDoc: VarDoc{Name: "BANDYER_API_SECRET_KEY", Default: "", Mia: true, Secret: true,
 				Description: "Kaleyra (formerly Bandyer) API secret key. Required when VIDEO_PROVIDER=kaleyra."},
@@ -831,7 +831,7 @@ func variables() []variable {
 		},
 		{
 			VarDoc: VarDoc{Name: "USER_MAP_ID_CRUD_NAME", Default: "", Mia: true, Unused: true,
-				Description: "Seed 2's other spelling of USER_ID_MAP_CRUD_NAME, accepted the same way; setting both to different values is an error."},
+				Description: "The other spelling of USER_ID_MAP_CRUD_NAME in Mia's documentation, accepted the same way; setting both to different values is an error."},
 			parse: func(c *Config, v string) error {
 				if v == "" {
 					return nil

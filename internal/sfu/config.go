@@ -54,7 +54,7 @@ type Config struct {
 	OriginPatterns []string
 	// StartAudioOff and StartVideoOff are sent in welcome: the page joins
 	// muted and with the camera off (START_AUDIO_OFF, START_VIDEO_OFF;
-	// true in DefaultConfig, as seed 1's rooms do).
+	// true in DefaultConfig: a call starts muted).
 	StartAudioOff, StartVideoOff bool
 
 	// Now is the clock of every rule (window, warning, grace); nil means

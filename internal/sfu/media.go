@@ -60,17 +60,26 @@ func (t *pubTrack) forward() {
 		if err != nil {
 			return
 		}
-		if pkt.Unmarshal(buf[:n]) != nil {
+		if !forwardable(&pkt, buf[:n]) {
 			continue
 		}
-		pkt.Header.Extension = false
-		pkt.Header.Extensions = pkt.Header.Extensions[:0]
 		// Errors name a subscriber whose sender closed: the others
 		// received the packet.
 		_ = t.local.WriteRTP(&pkt)
 		t.packets.Add(1)
 		t.bytes.Add(uint64(n))
 	}
+}
+
+// forwardable decodes the RTP packet b into pkt, reused from the previous
+// packet, without its header extensions, and reports whether b is one.
+func forwardable(pkt *rtp.Packet, b []byte) bool {
+	if pkt.Unmarshal(b) != nil {
+		return false
+	}
+	pkt.Header.Extension = false
+	pkt.Header.Extensions = pkt.Header.Extensions[:0]
+	return true
 }
 
 // requestKeyframe asks the publisher for a keyframe: PLI (RFC 4585
@@ -145,17 +154,27 @@ func (s *subscription) readRTCP() {
 		if err != nil {
 			return
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, p := range pkts {
-			switch p.(type) {
-			case *rtcp.PictureLossIndication:
-				s.track.requestKeyframe(false)
-			case *rtcp.FullIntraRequest:
-				s.track.requestKeyframe(true)
-			}
+		if want, fir := keyframeRequest(buf[:n]); want {
+			s.track.requestKeyframe(fir)
 		}
 	}
+}
+
+// keyframeRequest reports whether the compound RTCP packet b asks for a
+// keyframe (a PLI or a FIR), and whether with a FIR. A packet that does
+// not decode asks nothing.
+func keyframeRequest(b []byte) (want, fir bool) {
+	pkts, err := rtcp.Unmarshal(b)
+	if err != nil {
+		return false, false
+	}
+	for _, p := range pkts {
+		switch p.(type) {
+		case *rtcp.PictureLossIndication:
+			want = true
+		case *rtcp.FullIntraRequest:
+			want, fir = true, true
+		}
+	}
+	return want, fir
 }

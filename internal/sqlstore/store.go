@@ -114,6 +114,25 @@ const participantColumns = `teleconsultation_id, ordinal, user_id, groups_json, 
 
 const nParticipantColumns = 16
 
+// Positions in participantColumns, and so in participantArgs, of the
+// columns Apply reads and rewrites.
+var (
+	participantUserIDColumn         = columnIndex(participantColumns, "user_id")
+	participantProviderUserIDColumn = columnIndex(participantColumns, "provider_user_id")
+)
+
+// columnIndex returns the position of name in the comma-separated list
+// cols; it panics when name is not there (a programming error found when
+// the package loads).
+func columnIndex(cols, name string) int {
+	for i, c := range strings.Split(cols, ",") {
+		if strings.TrimSpace(c) == name {
+			return i
+		}
+	}
+	panic("sqlstore: no column " + name + " in " + cols)
+}
+
 // tcArgs returns the values of tcColumns for tc, stored at version.
 func (db *DB) tcArgs(tc *teleconsult.Teleconsultation, version int) []any {
 	return []any{
@@ -276,7 +295,7 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 					b.WriteString(", ")
 				}
 				placeholders(&b, len(args), nParticipantColumns)
-				pa[10] = mapped[userKey{w.tc.Provider, pa[2].(string)}]
+				pa[participantProviderUserIDColumn] = mapped[userKey{w.tc.Provider, pa[participantUserIDColumn].(string)}]
 				args = append(args, pa...)
 			}
 			_, err := tx.ExecContext(ctx, b.String(), args...)

@@ -13,7 +13,7 @@ import (
 )
 
 // Tools are the in-call tools a role may use. The names and JSON keys are
-// those of seed 2's privileges.{basic,plus}.tools. The server enforces them.
+// those of Mia's configuration file, privileges.{basic,plus}.tools. The server enforces them.
 type Tools struct {
 	Chat              bool `json:"chat"`
 	ScreenSharing     bool `json:"screen_sharing"`
@@ -35,7 +35,7 @@ type Privilege struct {
 }
 
 // UnmarshalJSON decodes a privilege. Without a "tools" object every tool is
-// on, as in seed 2's default; a "tools" object lists what is on, and a tool
+// on, as in Mia's default; a "tools" object lists what is on, and a tool
 // it leaves out is off.
 func (p *Privilege) UnmarshalJSON(b []byte) error {
 	var raw struct {
@@ -54,7 +54,7 @@ func (p *Privilege) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Privileges holds the two roles of seed 2.
+// Privileges holds the two roles of Mia's configuration: basic and plus.
 type Privileges struct {
 	Basic Privilege `json:"basic"`
 	Plus  Privilege `json:"plus"`
@@ -84,7 +84,7 @@ type PathStep struct {
 	Extract string `json:"extract"`
 }
 
-// ServiceConfig is the JSON configuration file of seed 2
+// ServiceConfig is the JSON configuration file of Mia's Teleconsultation Service
 // (TELECONSULTATION_SERVICE_CONFIG_PATH).
 type ServiceConfig struct {
 	Privileges               Privileges  `json:"privileges"`
@@ -111,7 +111,7 @@ type CustomUserID struct {
 }
 
 // DefaultServiceConfig returns the configuration used when no file is given:
-// seed 2's v2 default (basic: patient, plus: doctor, every tool on), with the
+// Mia's v2 default (basic: patient, plus: doctor, every tool on), with the
 // caller's user id read from the header named userIDHeader.
 func DefaultServiceConfig(userIDHeader string) ServiceConfig {
 	return ServiceConfig{
@@ -127,7 +127,7 @@ func DefaultServiceConfig(userIDHeader string) ServiceConfig {
 	}
 }
 
-// DefaultUserIDPath is seed 2's default userIdPathInRequest: the header named
+// DefaultUserIDPath is Mia's default userIdPathInRequest: the header named
 // header (USERID_HEADER_KEY, default "miauserid").
 func DefaultUserIDPath(header string) []PathStep {
 	return []PathStep{{From: "object", Extract: "headers"}, {From: "object", Extract: header}}
@@ -271,7 +271,7 @@ type Settings struct {
 	// every type of [FileTypes].
 	UploadTypes []string
 	// StartAudioOff and StartVideoOff (START_AUDIO_OFF, START_VIDEO_OFF)
-	// make participants join with microphone and camera off (seed 1).
+	// make participants join with microphone and camera off (on by default: a call starts muted).
 	StartAudioOff bool
 	StartVideoOff bool
 	// AuthService (AUTH_SERVICE) enables the array-of-ids participants form.
@@ -288,7 +288,8 @@ type Settings struct {
 	Invitations bool
 }
 
-// DefaultSettings returns the seed's defaults.
+// DefaultSettings returns the settings of a service started with no
+// variables set.
 func DefaultSettings() Settings {
 	return Settings{
 		Unlimited:      true,

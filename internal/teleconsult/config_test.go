@@ -11,7 +11,7 @@ func TestParseServiceConfig(t *testing.T) {
 		json    string
 		wantErr string // substring; "" means valid
 	}{
-		{"seed 2 v1 example", `{"privileges":{"basic":{"groups":["customer"],"tools":{"chat":true}},"plus":{"groups":["doctor"]}},"environment":"sandbox","mode":"window","theme":{"light":{"primaryColor":"#fff","accentColor":"#480ca8"}},"companyLogo":{"url":"https://www.insert.url.it"}}`, ""},
+		{"Mia v1 documentation example", `{"privileges":{"basic":{"groups":["customer"],"tools":{"chat":true}},"plus":{"groups":["doctor"]}},"environment":"sandbox","mode":"window","theme":{"light":{"primaryColor":"#fff","accentColor":"#480ca8"}},"companyLogo":{"url":"https://www.insert.url.it"}}`, ""},
 		{"user id path with json step", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"userIdPathInRequest":[{"from":"object","extract":"headers"},{"from":"object","extract":"miauserproperties"},{"from":"json","extract":"customUserId"}]}`, ""},
 		{"no privileges", `{"theme":{}}`, "privileges: required"},
 		{"empty plus groups", `{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":[]}}}`, "privileges.plus.groups"},
@@ -47,7 +47,7 @@ func TestParseServiceConfig(t *testing.T) {
 			}
 		})
 	}
-	// A role without tools has every tool, as in seed 2's default.
+	// A role without tools has every tool, as in Mia's default configuration.
 	cfg0, err := ParseServiceConfig(strings.NewReader(`{"privileges":{"basic":{"groups":["p"]},"plus":{"groups":["d"]}},"customUserId":{"source":"_id","target":"authUserId"}}`), "x-user")
 	if err != nil {
 		t.Fatal(err)

@@ -278,7 +278,7 @@ func (s *Service) load(ctx context.Context, id string) (*Teleconsultation, error
 }
 
 // checkMutable refuses changes once every participant is known and the
-// window is locked (seed 2's immutable period), or once a call happened. A
+// window is locked (Mia's immutable period, IMMUTABLE_PERIOD_MS), or once a call happened. A
 // teleconsultation still waiting for participants can always be completed.
 func (s *Service) checkMutable(tc *Teleconsultation) error {
 	w := tc.Window(&s.Settings)

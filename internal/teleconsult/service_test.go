@@ -433,7 +433,8 @@ func TestAddParticipantNoPlus(t *testing.T) {
 }
 
 // Ensure creating again for the same appointment replaces the earlier
-// teleconsultation and kills its links, as seed 1 replaces the session.
+// teleconsultation and kills its links: a rescheduled appointment gets a
+// new room and new links, and the old ones stop working.
 func TestReplaceByAppointment(t *testing.T) {
 	f := newFixture(t, nil)
 	in := validCreate()

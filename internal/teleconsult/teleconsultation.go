@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// MinDuration is the shortest teleconsultation (seed 2: at least 5 minutes).
+// MinDuration is the shortest teleconsultation (Mia's API: at least 5 minutes).
 const MinDuration = 5 * time.Minute
 
 // TimeLayout is how times are written in API answers and error data: UTC
