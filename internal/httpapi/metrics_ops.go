@@ -1,0 +1,154 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
+)
+
+// Outcomes of POST /sessions (the outcome label of
+// teleconsult_link_exchanges_total). A refusal of a link that was valid
+// once says why (gone_…, as the 410's reason).
+var exchangeOutcomes = []string{"ok", "unknown", "not_open", "gone_revoked", "gone_cancelled", "gone_rescheduled",
+	"gone_ended", "gone_other", "rate_limited", "bad_request", "conflict", "unavailable", "error"}
+
+func newExchangeCounter() *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "teleconsult_link_exchanges_total",
+		Help: "Personal links traded for a session (POST /sessions), by outcome.",
+	}, []string{"outcome"})
+	for _, o := range exchangeOutcomes {
+		c.WithLabelValues(o)
+	}
+	return c
+}
+
+// countExchange wraps the POST /sessions handler: each answer is counted by
+// outcome.
+func (s *Server) countExchange(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := h(w, r)
+		s.metrics.exchanges.WithLabelValues(exchangeOutcome(err)).Inc()
+		return err
+	}
+}
+
+// exchangeOutcome classifies the error of POST /sessions.
+func exchangeOutcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var he *httpError
+	if errors.As(err, &he) {
+		switch {
+		case he.status == http.StatusTooManyRequests:
+			return "rate_limited"
+		case he.status < 500:
+			return "bad_request"
+		}
+		return "error"
+	}
+	switch teleconsult.ErrorCode(err) {
+	case teleconsult.EUNAUTHORIZED:
+		return "unknown"
+	case teleconsult.EFORBIDDEN:
+		return "not_open"
+	case teleconsult.EGONE:
+		var de *teleconsult.Error
+		if errors.As(err, &de) {
+			switch reason := de.Data["reason"]; reason {
+			case "revoked", "cancelled", "rescheduled", "ended":
+				return "gone_" + reason
+			}
+		}
+		return "gone_other"
+	case teleconsult.EINVALID, teleconsult.ETOOLARGE:
+		return "bad_request"
+	case teleconsult.ERATELIMIT:
+		return "rate_limited"
+	case teleconsult.ECONFLICT:
+		return "conflict"
+	case teleconsult.EUNAVAILABLE:
+		return "unavailable"
+	}
+	return "error"
+}
+
+// outboxCollector reports the outbox at scrape time, from
+// [teleconsult.OutboxStore.OutboxStats]: messages pending and failed by
+// kind, and the age of the oldest pending message by kind. With several
+// replicas on one database, each reports the same figures (aggregate with
+// max).
+type outboxCollector struct {
+	store    teleconsult.Store
+	log      *slog.Logger
+	now      func() time.Time
+	messages *prometheus.Desc
+	oldest   *prometheus.Desc
+}
+
+func newOutboxCollector(svc *teleconsult.Service, log *slog.Logger) *outboxCollector {
+	now := svc.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &outboxCollector{
+		store: svc.Store, log: log, now: now,
+		messages: prometheus.NewDesc("teleconsult_outbox_messages",
+			"Invitation messages not sent, by kind and status: pending (queued or waiting for a retry) and failed (given up: delivery failures).",
+			[]string{"kind", "status"}, nil),
+		oldest: prometheus.NewDesc("teleconsult_outbox_oldest_pending_age_seconds",
+			"Age of the oldest pending invitation message, by kind; 0 when none is pending.", []string{"kind"}, nil),
+	}
+}
+
+// Describe implements [prometheus.Collector].
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.messages
+	ch <- c.oldest
+}
+
+var (
+	outboxKinds    = []teleconsult.InvitationKind{teleconsult.InvitationInvite, teleconsult.InvitationUpdate, teleconsult.InvitationCancel}
+	outboxStatuses = []teleconsult.DeliveryStatus{teleconsult.DeliveryPending, teleconsult.DeliveryFailed}
+)
+
+// Collect implements [prometheus.Collector]: one series per kind and
+// status, 0 when there is none.
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stats, err := c.store.OutboxStats(ctx)
+	if err != nil {
+		c.log.Warn("metrics: outbox", "err", err)
+		ch <- prometheus.NewInvalidMetric(c.messages, err)
+		ch <- prometheus.NewInvalidMetric(c.oldest, err)
+		return
+	}
+	now := c.now()
+	for _, k := range outboxKinds {
+		for _, st := range outboxStatuses {
+			n := 0
+			var oldest time.Time
+			for _, g := range stats {
+				if g.Kind == k && g.Status == st {
+					n, oldest = g.Count, g.Oldest
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(c.messages, prometheus.GaugeValue, float64(n), k.String(), st.String())
+			if st == teleconsult.DeliveryPending {
+				age := 0.0
+				if n > 0 {
+					age = max(0, now.Sub(oldest).Seconds())
+				}
+				ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, k.String())
+			}
+		}
+	}
+}
