@@ -42,7 +42,7 @@ func newMetrics(reg *prometheus.Registry, svc *teleconsult.Service, log *slog.Lo
 			"Teleconsultations by stored state, counted at scrape time.", []string{"state"}, nil),
 	}
 	outbox := newOutboxCollector(svc, log)
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.exchanges, states, outbox} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.exchanges, states, outbox, newReadyCollector(svc)} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 		}

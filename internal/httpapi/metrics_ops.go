@@ -152,3 +152,30 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// readyCollector reports teleconsult_ready at scrape time: 1 when the
+// service is ready (its store answers, as for /readyz), 0 otherwise, so
+// that an alert can say that no instance is ready.
+type readyCollector struct {
+	svc  *teleconsult.Service
+	desc *prometheus.Desc
+}
+
+func newReadyCollector(svc *teleconsult.Service) *readyCollector {
+	return &readyCollector{svc: svc, desc: prometheus.NewDesc("teleconsult_ready",
+		"1 when this instance is ready (its database answers, as /readyz checks), 0 when not.", nil, nil)}
+}
+
+// Describe implements [prometheus.Collector].
+func (c *readyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements [prometheus.Collector].
+func (c *readyCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	v := 0.0
+	if c.svc.Ready(ctx) == nil {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
+}

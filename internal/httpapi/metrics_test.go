@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -170,5 +171,17 @@ func TestOutboxMetrics(t *testing.T) {
 	}
 	if regexp.MustCompile(`outbox.*(Marker|example\.test)`).MatchString(text) {
 		t.Error("patient data in the metrics")
+	}
+}
+
+// Ensure teleconsult_ready follows the store: 1, then 0 while it fails.
+func TestReadyMetric(t *testing.T) {
+	e := newEnv(t)
+	if text := e.metricsText(); !strings.Contains(text, "\nteleconsult_ready 1\n") {
+		t.Errorf("ready store: %s", grep(text, "teleconsult_ready"))
+	}
+	e.spy.pingErr = errors.New("connection refused")
+	if text := e.metricsText(); !strings.Contains(text, "\nteleconsult_ready 0\n") {
+		t.Errorf("failing store: %s", grep(text, "teleconsult_ready"))
 	}
 }
