@@ -119,7 +119,7 @@ func TestMetricsWiredAndDocumented(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if !strings.Contains(text, `teleconsult_link_exchanges_total{outcome="unknown"} 1`) {
+	if !strings.Contains(text, `teleconsult_link_exchanges_total{outcome="unauthorized"} 1`) {
 		t.Error("the unknown link was not counted")
 	}
 

@@ -12,18 +12,26 @@ import (
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
-// Outcomes of POST /sessions (the outcome label of
-// teleconsult_link_exchanges_total). A refusal of a link that was valid
-// once says why (gone_…, as the 410's reason).
-var exchangeOutcomes = []string{"ok", "unknown", "not_open", "gone_revoked", "gone_cancelled", "gone_rescheduled",
-	"gone_ended", "gone_other", "rate_limited", "bad_request", "conflict", "unavailable", "error"}
+// exchangeOutcomes are the values of the outcome label of
+// teleconsult_link_exchanges_total (POST /sessions): ok, the reason of a
+// refusal from the one table of reasons ([teleconsult.Refusals]:
+// unauthorized for an unknown link, not-open, revoked, cancelled,
+// rescheduled, ended, …), or what the request met before or instead of
+// the rules.
+func exchangeOutcomes() []string {
+	out := []string{"ok"}
+	for _, ref := range teleconsult.Refusals() {
+		out = append(out, string(ref.Reason))
+	}
+	return append(out, "rate-limited", "bad-request", "conflict", "unavailable", "error")
+}
 
 func newExchangeCounter() *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "teleconsult_link_exchanges_total",
-		Help: "Personal links traded for a session (POST /sessions), by outcome.",
+		Help: "Personal links traded for a session (POST /sessions), by outcome: ok, the refusal's reason, or rate-limited, bad-request, conflict, unavailable, error.",
 	}, []string{"outcome"})
-	for _, o := range exchangeOutcomes {
+	for _, o := range exchangeOutcomes() {
 		c.WithLabelValues(o)
 	}
 	return c
@@ -44,34 +52,24 @@ func exchangeOutcome(err error) string {
 	if err == nil {
 		return "ok"
 	}
+	if ref, ok := teleconsult.ReasonOf(err).Refusal(); ok {
+		return string(ref.Reason)
+	}
 	var he *httpError
 	if errors.As(err, &he) {
 		switch {
 		case he.status == http.StatusTooManyRequests:
-			return "rate_limited"
+			return "rate-limited"
 		case he.status < 500:
-			return "bad_request"
+			return "bad-request"
 		}
 		return "error"
 	}
 	switch teleconsult.ErrorCode(err) {
-	case teleconsult.EUNAUTHORIZED:
-		return "unknown"
-	case teleconsult.EFORBIDDEN:
-		return "not_open"
-	case teleconsult.EGONE:
-		var de *teleconsult.Error
-		if errors.As(err, &de) {
-			switch reason := de.Data["reason"]; reason {
-			case "revoked", "cancelled", "rescheduled", "ended":
-				return "gone_" + reason
-			}
-		}
-		return "gone_other"
 	case teleconsult.EINVALID, teleconsult.ETOOLARGE:
-		return "bad_request"
+		return "bad-request"
 	case teleconsult.ERATELIMIT:
-		return "rate_limited"
+		return "rate-limited"
 	case teleconsult.ECONFLICT:
 		return "conflict"
 	case teleconsult.EUNAVAILABLE:

@@ -120,8 +120,8 @@ func TestLinkExchangeMetrics(t *testing.T) {
 	post(sessionJSON("x"), fromAddr("203.0.113.9:1")) // rate limited
 
 	text := e.metricsText()
-	for outcome, n := range map[string]int{"ok": 2, "unknown": 1 + sessionBurst, "bad_request": 1, "not_open": 1,
-		"gone_cancelled": 1, "gone_revoked": 0, "rate_limited": 1, "error": 0} {
+	for outcome, n := range map[string]int{"ok": 2, "unauthorized": 1 + sessionBurst, "bad-request": 1, "not-open": 1,
+		"cancelled": 1, "revoked": 0, "rate-limited": 1, "error": 0} {
 		want := `teleconsult_link_exchanges_total{outcome="` + outcome + `"} ` + strconv.Itoa(n)
 		if !strings.Contains(text+"\n", want+"\n") {
 			t.Errorf("metrics lack %s:\n%s", want, grep(text, "link_exchanges"))

@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,16 +33,15 @@ var (
 	kindNames = [2]string{"audio", "video"}
 )
 
-// disconnectReasons are the end reasons of admitted connections
-// (docs/signalling.md), and "dropped" for a socket that failed; refusal
-// reasons are those of a connection that was never admitted. Every one
-// gets a series from the start, so that rate() sees its first increase.
-var (
-	disconnectReasons = []string{"left", "dropped", "replaced", "timeout", "too-slow", "policy", "too-large",
-		"media-failed", "revoked", "cancelled", "expired", "call-ended", "forbidden", "unauthorized", "unavailable", "shutdown"}
-	refusalReasons  = []string{"unauthorized", "forbidden", "full", "revoked", "cancelled", "expired", "unavailable", "shutdown"}
-	ejectionReasons = []string{"revoked", "cancelled", "expired", "call-ended", "forbidden", "unauthorized", "shutdown"}
-)
+// endReasons are the values of the reason label of refusals, disconnects
+// and ejections: every end reason (docs/signalling.md; [endCodes]: the
+// protocol's own and the domain's refusals), and "dropped" for a socket
+// that failed or closed without an end. Each gets a series from the
+// start, so that rate() sees the first increase.
+func endReasons() []string {
+	out := slices.Sorted(maps.Keys(endCodes))
+	return append(out, "dropped")
+}
 
 // Kinds of reconnection (label kind of teleconsult_sfu_reconnects_total).
 const (
@@ -143,14 +144,12 @@ func newMetrics(p *Provider) *metrics {
 		m.pli[d] = m.feedback.WithLabelValues("pli", dirNames[d])
 		m.fir[d] = m.feedback.WithLabelValues("fir", dirNames[d])
 	}
-	for _, r := range refusalReasons {
+	for _, r := range endReasons() {
 		m.refused.WithLabelValues(r)
-	}
-	for _, r := range disconnectReasons {
 		m.disconnects.WithLabelValues(r)
-	}
-	for _, r := range ejectionReasons {
-		m.ejections.WithLabelValues(r)
+		if r != "dropped" {
+			m.ejections.WithLabelValues(r)
+		}
 	}
 	m.reconnects.WithLabelValues(reconnectResumed)
 	m.reconnects.WithLabelValues(reconnectReplaced)
