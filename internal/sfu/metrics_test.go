@@ -193,6 +193,14 @@ func TestMetricsAfterCall(t *testing.T) {
 	}
 
 	during := s
+	// No label names a visit, a room or a participant.
+	for k := range s {
+		for _, secret := range []string{id, doc.pid(), pat.pid(), "Verdi", "Rossi"} {
+			if strings.Contains(k, secret) {
+				t.Errorf("series %s names %s", k, secret)
+			}
+		}
+	}
 
 	// A drop, then a resume within the grace period.
 	pat.hangUp()
