@@ -31,8 +31,6 @@ import (
 	"time"
 	_ "time/tzdata" // participants' time zones without the host's zoneinfo
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/teleconsult/teleconsult/internal/files"
 	"github.com/teleconsult/teleconsult/internal/httpapi"
 	"github.com/teleconsult/teleconsult/internal/mail"
@@ -400,8 +398,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Service.Directory, err = newDirectory(cfg, log); err != nil {
 		return fmt.Errorf("AUTH_SERVICE: %w", err)
 	}
+	// One registry for every package's metrics, with the Go runtime's and
+	// the process's.
+	reg := newRegistry()
+	reg.MustRegister(m.DB.Collectors()...)
 	var mounts []httpapi.Mount
 	if builtin, ok := provider.(*sfu.Provider); ok {
+		reg.MustRegister(builtin.Collector())
 		builtin.SetService(m.Service)
 		m.Service.Calls = builtin
 		m.closers = append(m.closers, builtin.Close)
@@ -436,7 +439,7 @@ func (m *Main) Open(ctx context.Context) error {
 		UserIDPath:   cfg.ServiceConfig.UserIDPathInRequest,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger:       log,
-		Registry:     prometheus.NewRegistry(),
+		Registry:     reg,
 		Version:      version,
 		Now:          m.Now,
 		Mounts:       mounts,

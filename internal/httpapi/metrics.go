@@ -16,12 +16,13 @@ import (
 
 // metrics are the server's Prometheus metrics.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	handler  http.Handler
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	exchanges *prometheus.CounterVec
+	handler   http.Handler
 }
 
-func newMetrics(reg *prometheus.Registry, store teleconsult.Store, log *slog.Logger) (*metrics, error) {
+func newMetrics(reg *prometheus.Registry, svc *teleconsult.Service, log *slog.Logger) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "teleconsult_http_requests_total",
@@ -29,17 +30,19 @@ func newMetrics(reg *prometheus.Registry, store teleconsult.Store, log *slog.Log
 		}, []string{"route", "method", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "teleconsult_http_request_duration_seconds",
-			Help:    "Time to serve HTTP requests, by route pattern and method.",
+			Help:    "Time to serve HTTP requests, by route pattern and method; upgraded connections (WebSockets) are not requests here: see teleconsult_sfu_connection_duration_seconds.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method"}),
+		exchanges: newExchangeCounter(),
 	}
 	states := &stateCollector{
-		store: store,
+		store: svc.Store,
 		log:   log,
 		desc: prometheus.NewDesc("teleconsult_teleconsultations",
 			"Teleconsultations by stored state, counted at scrape time.", []string{"state"}, nil),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, states} {
+	outbox := newOutboxCollector(svc, log)
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.exchanges, states, outbox, newReadyCollector(svc)} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 		}
@@ -51,8 +54,14 @@ func newMetrics(reg *prometheus.Registry, store teleconsult.Store, log *slog.Log
 	return m, nil
 }
 
+// observe records a served request. A connection handed over (101
+// Switching Protocols: a WebSocket) is counted but its lifetime is not a
+// request's latency and stays out of the histogram.
 func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	if status == http.StatusSwitchingProtocols {
+		return
+	}
 	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
 }
 

@@ -185,7 +185,7 @@ func New(cfg Config) (*Server, error) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	var err error
-	if s.metrics, err = newMetrics(reg, cfg.Service.Store, s.log); err != nil {
+	if s.metrics, err = newMetrics(reg, cfg.Service, s.log); err != nil {
 		return nil, err
 	}
 	check := slices.ContainsFunc(cfg.Mounts, func(m Mount) bool { return m.Method == http.MethodGet && m.Path == "/check" })
@@ -206,7 +206,7 @@ func New(cfg Config) (*Server, error) {
 		{"GET", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleInvitation},
 		{"POST", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleResendInvitation},
 		{"POST", Prefix + "/credentials", false, s.handleCredentials},
-		{"POST", Prefix + "/sessions", true, s.handleSession},
+		{"POST", Prefix + "/sessions", true, s.countExchange(s.handleSession)},
 		{"GET", "/healthz", true, s.handleHealth},
 		{"GET", "/readyz", true, s.handleReady},
 		{"GET", "/metrics", false, s.handleMetrics},

@@ -97,3 +97,32 @@ func (s *Store) Outbox() []teleconsult.OutboxMessage {
 	defer s.mu.Unlock()
 	return slices.Clone(s.outbox.msgs)
 }
+
+// OutboxStats implements [teleconsult.OutboxStore.OutboxStats].
+func (s *Store) OutboxStats(context.Context) ([]teleconsult.OutboxCount, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type group struct {
+		kind   teleconsult.InvitationKind
+		status teleconsult.DeliveryStatus
+	}
+	at := map[group]int{}
+	var out []teleconsult.OutboxCount
+	for _, m := range s.outbox.msgs {
+		if m.Status == teleconsult.DeliverySent {
+			continue
+		}
+		g := group{m.Kind, m.Status}
+		i, ok := at[g]
+		if !ok {
+			i = len(out)
+			at[g] = i
+			out = append(out, teleconsult.OutboxCount{Kind: m.Kind, Status: m.Status, Oldest: m.CreatedAt})
+		}
+		out[i].Count++
+		if m.CreatedAt.Before(out[i].Oldest) {
+			out[i].Oldest = m.CreatedAt
+		}
+	}
+	return out, nil
+}

@@ -46,8 +46,9 @@ var codecs = []struct {
 // newAPI builds the pion API shared by every peer connection: the codecs,
 // the interceptors (NACK generator and responder, RTCP reports, TWCC
 // feedback; see the package documentation) and the network settings.
-// It returns the UDP mux to close, if one was opened.
-func newAPI(cfg Config) (*webrtc.API, io.Closer, error) {
+// It returns the UDP mux to close, if one was opened. counters, when not
+// nil, is registered first: next to the transport (see countingFactory).
+func newAPI(cfg Config, counters interceptor.Factory) (*webrtc.API, io.Closer, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range codecs {
 		if err := m.RegisterCodec(c.params, c.kind); err != nil {
@@ -56,6 +57,9 @@ func newAPI(cfg Config) (*webrtc.API, io.Closer, error) {
 	}
 	logs := &pionLogs{log: cfg.Logger}
 	reg := &interceptor.Registry{}
+	if counters != nil {
+		reg.Add(counters)
+	}
 	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, reg,
 		webrtc.WithInterceptorLoggerFactory(logs),
 		webrtc.WithNackResponderOptions(nack.ResponderSize(nackBufferPackets)),

@@ -51,7 +51,7 @@ window.answerOffer = async (sdp) => {
 </script>`
 
 func TestChromiumSDP(t *testing.T) {
-	api, closer, err := newAPI(Config{LoopbackCandidates: true, Logger: slog.New(slog.DiscardHandler)})
+	api, closer, err := newAPI(Config{LoopbackCandidates: true, Logger: slog.New(slog.DiscardHandler)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

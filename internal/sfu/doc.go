@@ -100,4 +100,14 @@
 //
 // Logs carry ids (teleconsultation, room, participant, connection) and
 // reasons, never names, tokens or chat text.
+//
+// # Metrics
+//
+// [Provider.Collector] is the provider's Prometheus collector: calls,
+// participants and tracks read from the rooms at scrape time; RTP packets
+// and bytes in and out, counted per stream by an interceptor next to the
+// transport (retransmissions included); losses from the receiver reports
+// both ways; NACK, PLI and FIR both ways; refusals, disconnects,
+// ejections and reconnects by reason; and the duration of participants'
+// connections. Labels never name a room or a person.
 package sfu

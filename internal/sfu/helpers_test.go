@@ -230,6 +230,10 @@ type clientOptions struct {
 	raw bool
 	// from is the local address to dial from (127.0.0.x); empty: any.
 	from string
+	// drop loses, on the client's side of the wire, every video RTP
+	// packet (sent or received) whose sequence number is a multiple of
+	// it, retransmissions included (see dropFactory).
+	drop uint16
 }
 
 // client is a pion peer that speaks the signalling protocol like the call
@@ -433,13 +437,16 @@ func (c *client) seen(typ string) []msg {
 }
 
 // clientAPI is a pion API for test peers: default codecs and interceptors,
-// loopback only.
-func clientAPI() (*webrtc.API, error) {
+// loopback only; with drop > 0, lossy (clientOptions.drop).
+func clientAPI(drop uint16) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
+	if drop > 0 {
+		reg.Add(dropFactory{every: drop})
+	}
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		return nil, err
 	}
@@ -455,7 +462,7 @@ func clientAPI() (*webrtc.API, error) {
 
 // startPeer makes the client's peer connection with its sending tracks.
 func (c *client) startPeer(welcome msg) error {
-	api, err := clientAPI()
+	api, err := clientAPI(c.opts.drop)
 	if err != nil {
 		return err
 	}

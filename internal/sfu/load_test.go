@@ -518,7 +518,7 @@ func (c *loadClient) readLoop() {
 }
 
 func (c *loadClient) startPeer() error {
-	api, err := clientAPI()
+	api, err := clientAPI(0)
 	if err != nil {
 		return err
 	}

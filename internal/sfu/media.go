@@ -42,9 +42,6 @@ type pubTrack struct {
 	lastKeyframe time.Time // when the last request was sent
 	firSeq       uint8
 	wantFIR      atomic.Bool
-
-	// Packets and Bytes count what was forwarded.
-	packets, bytes atomic.Uint64
 }
 
 // forward reads the publisher's RTP and writes it to every subscriber.
@@ -66,8 +63,6 @@ func (t *pubTrack) forward() {
 		// Errors name a subscriber whose sender closed: the others
 		// received the packet.
 		_ = t.local.WriteRTP(&pkt)
-		t.packets.Add(1)
-		t.bytes.Add(uint64(n))
 	}
 }
 

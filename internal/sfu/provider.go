@@ -34,6 +34,8 @@ type Provider struct {
 	mux  io.Closer
 	turn *turnServer
 	svc  atomic.Pointer[teleconsult.Service]
+	// metrics is the provider's Prometheus collector (metrics.go).
+	metrics *metrics
 
 	// ctx is the parent of every connection's work; Close cancels it.
 	ctx    context.Context
@@ -79,7 +81,8 @@ func NewProvider(svc *teleconsult.Service, cfg Config) (*Provider, error) {
 		calls:  make(chan callEvent, 256),
 	}
 	p.pending = newPendingSockets(cfg.MaxPendingPerClient, cfg.MaxPending)
-	if p.api, p.mux, err = newAPI(cfg); err != nil {
+	p.metrics = newMetrics(p)
+	if p.api, p.mux, err = newAPI(cfg, countingFactory{p.metrics}); err != nil {
 		return nil, err
 	}
 	if cfg.TURN.Enabled {
@@ -434,7 +437,9 @@ func (p *Provider) serveCall(w http.ResponseWriter, r *http.Request) {
 	}
 	p.conns[c] = struct{}{}
 	p.mu.Unlock()
+	began := time.Now()
 	c.serve()
+	p.metrics.connectionEnded(c.room != nil, string(c.closeWhy), time.Since(began))
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()

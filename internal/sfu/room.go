@@ -158,6 +158,12 @@ func (r *room) join(c *conn) ([]peerInfo, error) {
 		r.members[c.pid] = m
 	}
 	old := m.conn
+	switch {
+	case !fresh && old == nil:
+		r.p.metrics.reconnected(reconnectResumed)
+	case !fresh:
+		r.p.metrics.reconnected(reconnectReplaced)
+	}
 	m.conn, m.name, m.graceUntil = c, c.adm.DisplayName, time.Time{}
 	c.room = r
 	peers := []peerInfo{}
@@ -269,6 +275,7 @@ func (r *room) closeAll(reason, message string, endCall bool) {
 	r.callRunning = false
 	r.mu.Unlock()
 	for _, c := range conns {
+		r.p.metrics.ejected(string(reason))
 		c.end(reason, message, detachNone)
 	}
 	r.p.dropRoom(r)
@@ -443,6 +450,7 @@ func (r *room) eject(list []ejection) {
 			continue
 		}
 		ej.c.log.Info("participant ejected", "reason", ej.reason)
+		r.p.metrics.ejected(string(ej.reason))
 		ej.c.end(ej.reason, ej.message, detachNone)
 		r.removeLocked(m)
 		removed = true

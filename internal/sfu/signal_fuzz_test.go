@@ -62,7 +62,7 @@ func stall(what string, d time.Duration) (stop func()) {
 }
 
 var fuzzAPI = sync.OnceValues(func() (*webrtc.API, error) {
-	api, _, err := newAPI(Config{LoopbackCandidates: true, Logger: slog.New(slog.DiscardHandler)})
+	api, _, err := newAPI(Config{LoopbackCandidates: true, Logger: slog.New(slog.DiscardHandler)}, nil)
 	return api, err
 })
 

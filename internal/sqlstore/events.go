@@ -26,6 +26,7 @@ const (
 // FindByProviderRoom returns the teleconsultation whose room at provider is
 // room, or ENOTFOUND.
 func (db *DB) FindByProviderRoom(ctx context.Context, provider, room string) (*teleconsult.Teleconsultation, error) {
+	defer db.observe(opFindByProviderRoom, time.Now())
 	if room == "" {
 		return nil, teleconsult.Errorf(teleconsult.ENOTFOUND, "no teleconsultation has this room")
 	}
@@ -46,6 +47,7 @@ func (db *DB) FindByProviderRoom(ctx context.Context, provider, room string) (*t
 // ClaimEvent records event id of provider and reports whether it was new.
 // Event ids older than a week are pruned in the same transaction.
 func (db *DB) ClaimEvent(ctx context.Context, provider, id string, at time.Time) (bool, error) {
+	defer db.observe(opClaimEvent, time.Now())
 	var claimed bool
 	err := db.inWriteTx(ctx, "claim provider event", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM provider_events WHERE received_at < $1",
@@ -70,6 +72,7 @@ func (db *DB) ClaimEvent(ctx context.Context, provider, id string, at time.Time)
 
 // ReleaseEvent forgets a claimed event, so that its retry is handled.
 func (db *DB) ReleaseEvent(ctx context.Context, provider, id string) error {
+	defer db.observe(opReleaseEvent, time.Now())
 	return db.inWriteTx(ctx, "release provider event", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM provider_events WHERE provider = $1 AND event_id = $2", provider, id)
 		return err
@@ -80,6 +83,7 @@ func (db *DB) ReleaseEvent(ctx context.Context, provider, id string) error {
 // sessions are in it. A leave always wins over a join of the same session,
 // whatever their order.
 func (db *DB) Presence(ctx context.Context, provider, room, session string, present bool, at time.Time) (int, error) {
+	defer db.observe(opPresence, time.Now())
 	var n int
 	err := db.inWriteTx(ctx, "provider presence", func(tx *sql.Tx) error {
 		var err error
@@ -104,6 +108,7 @@ func (db *DB) Presence(ctx context.Context, provider, room, session string, pres
 
 // ClearPresence forgets who was in room.
 func (db *DB) ClearPresence(ctx context.Context, provider, room string) error {
+	defer db.observe(opClearPresence, time.Now())
 	return db.inWriteTx(ctx, "clear provider presence", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM provider_presence WHERE provider = $1 AND room_id = $2", provider, room)
 		return err

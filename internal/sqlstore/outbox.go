@@ -97,6 +97,7 @@ func scanOutbox(rows *sql.Rows) ([]teleconsult.OutboxMessage, error) {
 // PostgreSQL, concurrent workers skip each other's locked rows (FOR UPDATE
 // SKIP LOCKED); on SQLite the single writer serialises them.
 func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]teleconsult.OutboxMessage, error) {
+	defer db.observe(opClaimOutbox, time.Now())
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -131,6 +132,7 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 
 // MarkOutbox implements [teleconsult.OutboxStore.MarkOutbox].
 func (db *DB) MarkOutbox(ctx context.Context, m *teleconsult.OutboxMessage) error {
+	defer db.observe(opMarkOutbox, time.Now())
 	if m.Status == teleconsult.DeliveryUnknown {
 		return teleconsult.Errorf(teleconsult.EINTERNAL, "sqlstore: outbox message %d: no status", m.ID)
 	}
@@ -153,6 +155,7 @@ func (db *DB) MarkOutbox(ctx context.Context, m *teleconsult.OutboxMessage) erro
 
 // FindOutbox implements [teleconsult.OutboxStore.FindOutbox].
 func (db *DB) FindOutbox(ctx context.Context, teleconsultationID string) ([]teleconsult.OutboxMessage, error) {
+	defer db.observe(opFindOutbox, time.Now())
 	stmt, err := db.prepared(ctx, "SELECT id, "+outboxColumns+" FROM outbox WHERE teleconsultation_id = $1 ORDER BY id")
 	if err != nil {
 		return nil, dbErr("find outbox", err)
@@ -173,6 +176,7 @@ func (db *DB) FindOutbox(ctx context.Context, teleconsultationID string) ([]tele
 // a dead process's and is released. On PostgreSQL other replicas may be
 // sending: claims are left to expire after their lease.
 func (db *DB) RecoverOutbox(ctx context.Context) (int, error) {
+	defer db.observe(opRecoverOutbox, time.Now())
 	if db.dialect != DialectSQLite {
 		return 0, nil
 	}
@@ -186,4 +190,35 @@ func (db *DB) RecoverOutbox(ctx context.Context) (int, error) {
 		return err
 	})
 	return int(n), err
+}
+
+// OutboxStats implements [teleconsult.OutboxStore.OutboxStats]. The
+// partial index outbox_unsent (migration 00007) covers the query, so its
+// cost follows the messages not sent, not the whole outbox.
+func (db *DB) OutboxStats(ctx context.Context) ([]teleconsult.OutboxCount, error) {
+	defer db.observe(opOutboxStats, time.Now())
+	stmt, err := db.prepared(ctx, `SELECT kind, status, COUNT(*), MIN(created_at) FROM outbox
+		WHERE status <> 'sent' GROUP BY kind, status`)
+	if err != nil {
+		return nil, dbErr("outbox stats", err)
+	}
+	rows, err := stmt.QueryContext(ctx)
+	if err != nil {
+		return nil, dbErr("outbox stats", err)
+	}
+	defer rows.Close()
+	var out []teleconsult.OutboxCount
+	for rows.Next() {
+		var c teleconsult.OutboxCount
+		var kind, status string
+		if err := rows.Scan(&kind, &status, &c.Count, timeCol{&c.Oldest}); err != nil {
+			return nil, dbErr("outbox stats", err)
+		}
+		c.Kind, c.Status = teleconsult.ParseInvitationKind(kind), teleconsult.ParseDeliveryStatus(status)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("outbox stats", err)
+	}
+	return out, nil
 }

@@ -38,6 +38,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/prometheus/client_golang/prometheus"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -80,6 +81,8 @@ type DB struct {
 	stmts sync.Map
 	// cache holds decoded teleconsultations (SQLite only; nil otherwise).
 	cache *tcCache
+	// ops times every store operation (metrics.go).
+	ops *prometheus.HistogramVec
 }
 
 // prepared returns the read statement for query, preparing it once.
@@ -110,10 +113,16 @@ func Open(ctx context.Context, dsn string, keys *teleconsult.Keyring) (*DB, erro
 	if keys == nil {
 		return nil, errors.New("sqlstore: no encryption keyring given")
 	}
+	open := openSQLite
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return openPostgres(ctx, dsn, keys)
+		open = openPostgres
 	}
-	return openSQLite(ctx, dsn, keys)
+	db, err := open(ctx, dsn, keys)
+	if err != nil {
+		return nil, err
+	}
+	db.ops = newOpsHistogram()
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, dsn string, keys *teleconsult.Keyring) (*DB, error) {
@@ -300,6 +309,7 @@ func (db *DB) Migrate(ctx context.Context) (applied []int64, err error) {
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
+	defer db.observe(opPing, time.Now())
 	if err := db.r.PingContext(ctx); err != nil {
 		return dbErr("ping", err)
 	}

@@ -191,6 +191,7 @@ type userKey struct{ provider, userID string }
 // another uniqueness violation (ids, link hashes); ENOTFOUND when an updated
 // teleconsultation does not exist. Nothing is written then.
 func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
+	defer db.observe(opApply, time.Now())
 	type write struct {
 		tc     *teleconsult.Teleconsultation
 		create bool
@@ -529,6 +530,7 @@ func txErr(op string, err error) error {
 // FindByID returns the teleconsultation with id and all its participants,
 // or ENOTFOUND.
 func (db *DB) FindByID(ctx context.Context, id string) (*teleconsult.Teleconsultation, error) {
+	defer db.observe(opFindByID, time.Now())
 	tc, gen := db.cache.get(id)
 	if tc != nil {
 		return tc, nil
@@ -546,6 +548,7 @@ func (db *DB) FindByID(ctx context.Context, id string) (*teleconsult.Teleconsult
 // FindByAppointment returns the live (neither cancelled nor replaced)
 // teleconsultation of an appointment, or ENOTFOUND.
 func (db *DB) FindByAppointment(ctx context.Context, appointmentID string) (*teleconsult.Teleconsultation, error) {
+	defer db.observe(opFindByAppointment, time.Now())
 	var tc *teleconsult.Teleconsultation
 	var err error
 	if appointmentID != "" {
@@ -560,6 +563,7 @@ func (db *DB) FindByAppointment(ctx context.Context, appointmentID string) (*tel
 // FindByLinkHash returns the teleconsultation with a participant (removed
 // ones included) whose LinkHash is hash, or ENOTFOUND.
 func (db *DB) FindByLinkHash(ctx context.Context, hash []byte) (*teleconsult.Teleconsultation, error) {
+	defer db.observe(opFindByLinkHash, time.Now())
 	var tc *teleconsult.Teleconsultation
 	var err error
 	if len(hash) > 0 {
@@ -657,6 +661,7 @@ func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Tel
 // ProviderUsers returns the mapped provider user ids of the given external
 // user ids; unmapped ones are absent from the map.
 func (db *DB) ProviderUsers(ctx context.Context, provider string, userIDs []string) (map[string]string, error) {
+	defer db.observe(opProviderUsers, time.Now())
 	m, err := providerUsers(ctx, db.r, provider, userIDs)
 	if err != nil {
 		return nil, dbErr("provider users", err)
@@ -667,6 +672,7 @@ func (db *DB) ProviderUsers(ctx context.Context, provider string, userIDs []stri
 // EnsureProviderUser maps userID to candidate unless it is mapped already,
 // and returns the mapped id.
 func (db *DB) EnsureProviderUser(ctx context.Context, provider, userID, candidate string) (string, error) {
+	defer db.observe(opEnsureProviderUser, time.Now())
 	if userID == "" || candidate == "" {
 		return "", teleconsult.Errorf(teleconsult.EINTERNAL, "sqlstore: EnsureProviderUser needs a user id and a candidate")
 	}
@@ -685,6 +691,7 @@ func (db *DB) EnsureProviderUser(ctx context.Context, provider, userID, candidat
 
 // CountByState counts teleconsultations by stored state.
 func (db *DB) CountByState(ctx context.Context) (map[teleconsult.State]int, error) {
+	defer db.observe(opCountByState, time.Now())
 	rows, err := db.r.QueryContext(ctx, "SELECT state, count(*) FROM teleconsultations GROUP BY state")
 	if err != nil {
 		return nil, dbErr("count by state", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
@@ -15,6 +16,7 @@ var _ teleconsult.UploadStore = (*DB)(nil)
 
 // AddUpload implements [teleconsult.UploadStore.AddUpload].
 func (db *DB) AddUpload(ctx context.Context, u *teleconsult.Upload) error {
+	defer db.observe(opAddUpload, time.Now())
 	name := db.keys.Seal(fieldUploadName, []byte(u.Name))
 	err := db.inWriteTx(ctx, "add upload", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO uploads (id, teleconsultation_id, uploaded_by, name, content_type, size, created_at)
@@ -48,6 +50,7 @@ func (db *DB) scanUpload(rows interface{ Scan(...any) error }) (teleconsult.Uplo
 
 // Uploads implements [teleconsult.UploadStore.Uploads].
 func (db *DB) Uploads(ctx context.Context, teleconsultationID string) ([]teleconsult.Upload, error) {
+	defer db.observe(opUploads, time.Now())
 	return db.queryUploads(ctx, db.r, "SELECT "+uploadColumns+" FROM uploads WHERE teleconsultation_id = $1 ORDER BY created_at, id", teleconsultationID)
 }
 
@@ -73,6 +76,7 @@ func (db *DB) queryUploads(ctx context.Context, q querier, query string, args ..
 
 // FindUpload implements [teleconsult.UploadStore.FindUpload].
 func (db *DB) FindUpload(ctx context.Context, teleconsultationID, id string) (*teleconsult.Upload, error) {
+	defer db.observe(opFindUpload, time.Now())
 	row := db.r.QueryRowContext(ctx, "SELECT "+uploadColumns+" FROM uploads WHERE teleconsultation_id = $1 AND id = $2", teleconsultationID, id)
 	u, err := db.scanUpload(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -86,6 +90,7 @@ func (db *DB) FindUpload(ctx context.Context, teleconsultationID, id string) (*t
 
 // DeleteUploads implements [teleconsult.UploadStore.DeleteUploads].
 func (db *DB) DeleteUploads(ctx context.Context, teleconsultationID string) ([]teleconsult.Upload, error) {
+	defer db.observe(opDeleteUploads, time.Now())
 	var gone []teleconsult.Upload
 	err := db.inWriteTx(ctx, "delete uploads", func(tx *sql.Tx) error {
 		var err error
@@ -101,6 +106,7 @@ func (db *DB) DeleteUploads(ctx context.Context, teleconsultationID string) ([]t
 
 // UploadIDs implements [teleconsult.UploadStore.UploadIDs].
 func (db *DB) UploadIDs(ctx context.Context) (map[string]bool, error) {
+	defer db.observe(opUploadIDs, time.Now())
 	rows, err := db.r.QueryContext(ctx, "SELECT id FROM uploads")
 	if err != nil {
 		return nil, dbErr("upload ids", err)

@@ -151,6 +151,11 @@ type OutboxStore interface {
 	// by the mail server just before the crash: they are sent again, and
 	// may arrive twice. Elsewhere claims expire after their lease.
 	RecoverOutbox(ctx context.Context) (int, error)
+	// OutboxStats counts the messages not sent (pending and failed) by
+	// kind and status, with the creation time of the oldest of each: what
+	// monitoring reads at scrape time. Sent messages are not counted;
+	// groups with no message are absent.
+	OutboxStats(ctx context.Context) ([]OutboxCount, error)
 }
 
 // Mail is one invitation email as the [Mailer] renders it: what the
