@@ -3,6 +3,7 @@ package teleconsult_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,7 +87,7 @@ func TestRefusalReasons(t *testing.T) {
 			v := newReasonVisit(t, 2)
 			v.f.clock.Set(start)
 			return outcome{
-				exchange: func() error { _, err := v.f.svc.Exchange(ctx, v.code[:42]+"A"); return err },
+				exchange: func() error { _, err := v.f.svc.Exchange(ctx, otherLastChar(v.code)); return err },
 				admit:    func() error { _, err := v.f.svc.Admit(ctx, v.token+"x", v.id); return err },
 			}
 		}},
@@ -251,4 +252,14 @@ func TestRefusalTable(t *testing.T) {
 	if tc.ReasonOf(wrapped) != tc.ReasonCancelled {
 		t.Error("reason of a wrapped refusal lost")
 	}
+}
+
+// otherLastChar returns code with its last character changed: always
+// another code, whatever the last character was.
+func otherLastChar(code string) string {
+	last := "A"
+	if strings.HasSuffix(code, last) {
+		last = "B"
+	}
+	return code[:len(code)-1] + last
 }
