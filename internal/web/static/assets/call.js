@@ -101,6 +101,13 @@ export class Call extends EventTarget {
       } catch {
         return;
       }
+      if (msg && msg.type === 'end') {
+        // At once, not behind the queue: the server closes the socket
+        // right after, and a close seen before a queued end (an offer
+        // still being applied) would read as a drop and reconnect.
+        this.handle(msg);
+        return;
+      }
       this.queue = this.queue
         .then(() => this.ws === ws && this.handle(msg))
         .catch((err) => {
