@@ -249,13 +249,18 @@ func FuzzDecodeMessage(f *testing.F) {
 		switch m.Type {
 		case typeAuth:
 			out["token"] = m.Token
+			if m.Lobby {
+				out["lobby"] = true
+			}
+		case typeAdmit, typeDecline:
+			out["participantId"] = m.ParticipantID
 		case typeOffer, typeAnswer:
 			out["sdp"] = m.SDP
 		case typeCandidate:
 			out["candidate"] = m.Candidate
 		case typeChat:
 			out["text"] = m.Text
-		case typePresent:
+		case typePresent, typeAutoAdmit:
 			out["on"] = m.On
 		}
 		enc, err := json.Marshal(out)
