@@ -417,6 +417,7 @@ function showPrejoin() {
   const scheduled = scheduledLine(s.window);
   const joinBtn = h('button', { type: 'button', class: 'btn primary big', 'data-testid': 'join', onclick: () => join(joinBtn, lobby) }, t('join'));
   const main = h('main', { class: 'screen prejoin', 'data-screen': 'prejoin' },
+    panel ? panel.el : null,
     preview,
     h('section', { class: 'card info' },
       h('h1', { text: t('prejoin.title') }),
@@ -431,7 +432,6 @@ function showPrejoin() {
       h('h2', { class: 'sub', text: t('prejoin.devices') }),
       devices.el,
     ),
-    panel ? panel.el : null,
   );
   show(page(logo(), main), t('prejoin.title'));
 }
