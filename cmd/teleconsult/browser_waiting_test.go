@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // waitingCount is the number of people in the tab's waiting list.
@@ -59,6 +61,12 @@ func TestCallWaitingRoom(t *testing.T) {
 	}
 	doc.waitFor("one place, same since", waitingCount+` === 1 && document.querySelector('[data-testid="waiting-list"] .since').textContent === `+jsString(since), 5*time.Second)
 
+	// So does a network drop: the page reconnects by itself.
+	pat.do(chromedp.Evaluate[chromedp.Void](`window.__sockets.filter((s) => s.readyState === 1).forEach((s) => s.close())`))
+	pat.waitFor("a second connection", `window.__sockets.filter((s) => s.readyState === 1).length === 1 && window.__sockets.length === 2`, 10*time.Second)
+	pat.waitScreen("waiting-room", time.Second)
+	doc.waitFor("still one place, same since", waitingCount+` === 1 && document.querySelector('[data-testid="waiting-list"] .since').textContent === `+jsString(since), 5*time.Second)
+
 	// The doctor joins, then admits from the call.
 	doc.click("prejoin-camera")
 	doc.click("join")
@@ -84,8 +92,10 @@ func TestCallWaitingRoomDecline(t *testing.T) {
 	doc.navigate(v.Doctor)
 	doc.waitScreen("prejoin", 10*time.Second)
 	doc.waitFor("the patient in the waiting list", waitingCount+` === 1`, 10*time.Second)
-	doc.click("decline")
+	// With the keyboard: the focus stays in the waiting room's panel.
+	doc.do(chromedp.Focus(chromedp.CSS(`[data-testid="decline"]`)), chromedp.KeyEvent("\r"))
 	pat.waitScreen("end-declined", 10*time.Second)
+	doc.waitFor("the focus on the panel", `document.activeElement && document.activeElement.id === 'lobby-title'`, 5*time.Second)
 	if got := eval[string](pat, `document.querySelector('h1').textContent`); got != "You were not let in" {
 		t.Errorf("declined page title %q", got)
 	}

@@ -42,8 +42,9 @@ export function waitingPanel(call, session) {
     type: 'checkbox', id: 'auto-admit', 'data-testid': 'auto-admit',
     onchange: () => call.autoAdmit(auto.checked),
   });
+  const title = h('h2', { id: 'lobby-title', tabindex: '-1', text: t('lobby.title') });
   const el = h('section', { class: 'waiting-panel card', 'aria-labelledby': 'lobby-title' },
-    h('h2', { id: 'lobby-title', text: t('lobby.title') }),
+    title,
     notice, empty, list,
     h('p', { class: 'auto' }, auto, ' ', h('label', { for: 'auto-admit', text: t('lobby.auto') })));
   let known = null; // participant ids already shown
@@ -60,6 +61,8 @@ export function waitingPanel(call, session) {
     auto.checked = !!(m && m.autoAdmit);
     const arrived = known ? waiting.filter((w) => !known.has(w.participantId)) : [];
     known = new Set(waiting.map((w) => w.participantId));
+    // Keep the keyboard focus in the list when the button it was on goes.
+    const focusIn = list.contains(document.activeElement);
     sinces.length = 0;
     list.replaceChildren(...waiting.map((w) => {
       const since = h('span', { class: 'since' });
@@ -78,6 +81,7 @@ export function waitingPanel(call, session) {
           }, t('lobby.decline'))));
     }));
     tick();
+    if (focusIn) (list.querySelector('[data-testid="admit"]') || title).focus();
     empty.hidden = waiting.length > 0;
     el.classList.toggle('someone', waiting.length > 0);
     if (arrived.length) {
