@@ -182,6 +182,7 @@ func (r *room) ejectHeldLocked(ej ejection) bool {
 		return false
 	}
 	c.log.Info("held participant ejected", "reason", ej.reason)
+	r.p.metrics.ejected(string(ej.reason))
 	c.end(ej.reason, ej.message, detachNone)
 	r.lobbyChangedLocked(r.p.now())
 	return true
@@ -217,6 +218,7 @@ func (r *room) decide(by *conn, pid string, admit bool) error {
 	} else {
 		by.log.Info("participant declined", "declined", pid)
 		if w.conn != nil {
+			r.p.metrics.ejected(endOf(err))
 			w.conn.end(endOf(err), teleconsult.ErrorMessage(err), detachNone)
 		}
 	}
