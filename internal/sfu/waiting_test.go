@@ -330,3 +330,19 @@ func TestWaitingRoomOff(t *testing.T) {
 		}
 	}
 }
+
+// Ensure leave gives the place up at once: the doctor's list empties and
+// the socket closes normally.
+func TestWaitingRoomLeave(t *testing.T) {
+	e := newEnv(t, withWaitingRoom)
+	id, tokens := e.visit(2)
+	doc := e.join(id, tokens[0], clientOptions{noMedia: true})
+	pat := e.dial(id, tokens[1], clientOptions{raw: true})
+	pat.waitFor("waiting")
+	doc.waitList(1)
+	pat.send(map[string]any{"type": "leave"})
+	if reason, code := pat.waitEnd(); reason != endLeft || code != 1000 {
+		t.Errorf("leave while waiting: end %q, close %d", reason, code)
+	}
+	doc.waitList(0)
+}
