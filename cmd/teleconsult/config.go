@@ -217,6 +217,9 @@ type Config struct {
 	Unlimited bool
 	// Live (LIVE_TELECONSULTATION) ends a call when fewer than two remain.
 	Live bool
+	// WaitingRoom (WAITING_ROOM) holds participants whose role waits until
+	// one whose role admits lets them in (built-in provider).
+	WaitingRoom bool
 	// ImmutablePeriod (IMMUTABLE_PERIOD_MS) is how long before its start a
 	// teleconsultation opens and stops accepting changes.
 	ImmutablePeriod time.Duration
@@ -906,6 +909,13 @@ func variables() []variable {
 			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.Live)} },
 		},
 		{
+			VarDoc: VarDoc{Name: "WAITING_ROOM", Default: "false",
+				Description: "`true`: with the built-in video provider, participants whose role waits (`privileges.<role>.waits` of the JSON configuration; by default basic) are held in a waiting room, without media or chat, until a participant whose role admits (`admits`; by default plus) lets them in or declines them (docs/signalling.md). `false`: everyone enters the call at once. true/false or 1/0."},
+			value: "false",
+			parse: func(c *Config, v string) (err error) { c.WaitingRoom, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.WaitingRoom)} },
+		},
+		{
 			VarDoc: VarDoc{Name: "IMMUTABLE_PERIOD_MS", Default: "0", Mia: true,
 				Description: "Milliseconds before start_date from which participants may join, links are revealed and changes are refused: a whole number from 0 to 604800000 (7 days)."},
 			value: "0",
@@ -1016,6 +1026,7 @@ func (c *Config) Settings() teleconsult.Settings {
 		ImmutablePeriod: c.ImmutablePeriod,
 		Unlimited:       c.Unlimited,
 		Live:            c.Live,
+		WaitingRoom:     c.WaitingRoom,
 		DeleteUploads:   c.DeleteUploads,
 		UploadMaxBytes:  c.Media.UploadMaxBytes,
 		UploadTypes:     slices.Clone(c.Media.UploadTypes),

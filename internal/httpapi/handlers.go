@@ -232,6 +232,14 @@ type sessionResponse struct {
 	Status             string            `json:"status"`
 	Participants       []string          `json:"participants"`
 	Join               *joinResponse     `json:"join,omitempty"`
+	// WaitingRoom is set with WAITING_ROOM=true only.
+	WaitingRoom *waitingRoomResponse `json:"waitingRoom,omitempty"`
+}
+
+// waitingRoomResponse is the participant's part in the waiting room.
+type waitingRoomResponse struct {
+	Waits  bool `json:"waits"`
+	Admits bool `json:"admits"`
 }
 
 type companyLogo struct {
@@ -283,6 +291,9 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) error {
 		Status:       cs.Status.String(),
 		Participants: append([]string{}, cs.Others...),
 		Join:         newJoinResponse(cs.Join),
+	}
+	if s.svc.Settings.WaitingRoom {
+		resp.WaitingRoom = &waitingRoomResponse{Waits: cs.Waits, Admits: cs.Admits}
 	}
 	s.writeJSON(w, r, http.StatusCreated, resp)
 	return nil

@@ -14,6 +14,7 @@ import (
 const (
 	DefaultRecheckInterval = time.Second
 	DefaultGrace           = 5 * time.Second
+	DefaultWaitingGrace    = 2 * time.Minute
 	DefaultAuthTimeout     = 10 * time.Second
 	DefaultIdleTimeout     = 30 * time.Second
 	DefaultTURNPort        = 3478
@@ -71,6 +72,10 @@ type Config struct {
 	// Grace is how long a participant whose connection dropped stays in
 	// the call before counting as gone (default 5 s).
 	Grace time.Duration
+	// WaitingGrace is how long a participant in the waiting room keeps
+	// their place while their connection is away (a reload, a network
+	// drop); 0 means [DefaultWaitingGrace].
+	WaitingGrace time.Duration
 	// AuthTimeout bounds the wait for the first message (default 10 s);
 	// IdleTimeout closes a connection silent for that long (default 30 s).
 	// Both are real time (transport timeouts, not rules).
@@ -229,6 +234,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Grace <= 0 {
 		c.Grace = DefaultGrace
+	}
+	if c.WaitingGrace <= 0 {
+		c.WaitingGrace = DefaultWaitingGrace
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = DefaultAuthTimeout

@@ -58,6 +58,7 @@ type conn struct {
 
 	renegotiateCh chan struct{}
 	connectedCh   chan struct{}
+	admitCh       chan struct{} // the waiting room let this connection in
 	lastSeen      atomic.Int64
 	warned        atomic.Bool
 
@@ -65,6 +66,10 @@ type conn struct {
 	adm  *teleconsult.Admission
 	pid  string
 	room *room
+
+	// held is set by the run loop (or by room.wait and room.hold, which
+	// it calls) and read by it only.
+	held held
 
 	// Run loop only.
 	pc           *webrtc.PeerConnection
@@ -103,6 +108,7 @@ func newConn(p *Provider, svc *teleconsult.Service, ws *websocket.Conn, tcID, ho
 		closing:       make(chan struct{}),
 		renegotiateCh: make(chan struct{}, 1),
 		connectedCh:   make(chan struct{}, 1),
+		admitCh:       make(chan struct{}, 1),
 		subs:          map[*pubTrack]*subscription{},
 		recv:          map[*webrtc.RTPReceiver]string{},
 		chatTokens:    newBucket(chatRate, chatBurst),
@@ -296,6 +302,10 @@ func (c *conn) run() {
 			c.handle(ev)
 		case <-c.renegotiateCh:
 			c.negotiate()
+		case <-c.admitCh:
+			if c.held == heldWaiting {
+				c.enter()
+			}
 		case <-c.connectedCh:
 			for _, s := range c.subs {
 				s.fresh = false
@@ -328,7 +338,7 @@ func (c *conn) handle(ev inEvent) {
 			c.end(endUnauthorized, "the first message must be {\"type\":\"auth\",\"token\":…}", detachNone)
 			return
 		}
-		c.authenticate(ev.msg.Token)
+		c.authenticate(ev.msg.Token, ev.msg.Lobby)
 		return
 	}
 	if ev.err != nil {
@@ -340,9 +350,19 @@ func (c *conn) handle(ev inEvent) {
 		return
 	}
 	m := ev.msg
+	if c.held != heldNot {
+		c.handleHeld(m)
+		return
+	}
 	switch m.Type {
 	case typeAuth:
 		c.refuse("already authenticated")
+	case typeJoin:
+		c.refuse("already in the call")
+	case typeAdmit, typeDecline:
+		c.decide(m.ParticipantID, m.Type == typeAdmit)
+	case typeAutoAdmit:
+		c.autoAdmit(m.On)
 	case typeOffer:
 		c.refuse("the server always offers: answer its offer instead")
 	case typeAnswer:
@@ -361,9 +381,49 @@ func (c *conn) handle(ev inEvent) {
 	}
 }
 
-// authenticate admits the token's holder, joins the room, welcomes them
-// and makes the first offer.
-func (c *conn) authenticate(token string) {
+// handleHeld handles a message of a connection held out of the call: a
+// participant in the waiting room may only leave (and ping); one held
+// before the call by choice may also admit, decline and join.
+func (c *conn) handleHeld(m inMessage) {
+	switch {
+	case m.Type == typeLeave:
+		c.log.Info("participant left the waiting room")
+		c.end(endLeft, "", detachRemove)
+	case m.Type == typePing:
+		c.send(outType{Type: typePong})
+	case c.held == heldWaiting:
+		c.refuse("you are in the waiting room: wait to be let in")
+	case m.Type == typeJoin:
+		c.enter()
+	case m.Type == typeAdmit || m.Type == typeDecline:
+		c.decide(m.ParticipantID, m.Type == typeAdmit)
+	case m.Type == typeAutoAdmit:
+		c.autoAdmit(m.On)
+	case m.Type == typeAuth:
+		c.refuse("already authenticated")
+	default:
+		c.refuse("join the call first")
+	}
+}
+
+// decide admits or declines a waiting participant.
+func (c *conn) decide(pid string, admit bool) {
+	if err := c.room.decide(c, pid, admit); err != nil {
+		c.refuse(err.Error())
+	}
+}
+
+// autoAdmit sets "admit automatically from the appointment start".
+func (c *conn) autoAdmit(on bool) {
+	if err := c.room.setAutoAdmit(c, on); err != nil {
+		c.refuse(err.Error())
+	}
+}
+
+// authenticate admits the token's holder and then, if their role waits,
+// holds them in the waiting room; if lobby, holds them before the call
+// until join; otherwise enters the call.
+func (c *conn) authenticate(token string, lobby bool) {
 	ctx, cancel := context.WithTimeout(c.p.ctx, 10*time.Second)
 	defer cancel()
 	adm, err := c.svc.Admit(ctx, token, c.tcID)
@@ -381,17 +441,59 @@ func (c *conn) authenticate(token string) {
 		c.authenticated()
 	}
 	c.log = c.log.With("room", adm.RoomID, "participant", c.pid)
-	r, peers, err := c.p.join(c)
+	if c.svc.Settings.Waits(adm.Role) {
+		enter, fresh, err := c.p.wait(c)
+		if err != nil {
+			c.endJoin(err)
+			return
+		}
+		if !enter {
+			c.log.Info("participant waiting", "role", adm.Role.String(), "new", fresh)
+			if fresh {
+				c.svc.ParticipantWaiting(ctx, adm, c.p.now())
+			}
+			return
+		}
+	} else if lobby {
+		if err := c.p.hold(c); err != nil {
+			c.endJoin(err)
+			return
+		}
+		c.log.Info("participant held before the call", "role", adm.Role.String())
+		return
+	}
+	c.enter()
+}
+
+// endJoin ends a connection that could not join its room.
+func (c *conn) endJoin(err error) {
 	switch {
 	case errors.Is(err, errRoomFull):
-		c.log.Info("connection refused: room full", "expected", adm.Expected)
-		c.end(endFull, fmt.Sprintf("this visit is for %d participants and they are all connected", adm.Expected), detachNone)
-		return
+		c.log.Info("connection refused: room full", "expected", c.adm.Expected)
+		c.end(endFull, fmt.Sprintf("this visit is for %d participants and they are all connected", c.adm.Expected), detachNone)
 	case errors.Is(err, ErrClosed):
 		c.end(endShutdown, "the service is restarting: reconnect in a moment", detachNone)
-		return
-	case err != nil:
+	default:
 		c.end(endCancelled, "this visit's room was closed: open your link again", detachNone)
+	}
+}
+
+// admit lets a waiting connection in (its run loop enters the call).
+func (c *conn) admit() {
+	select {
+	case c.admitCh <- struct{}{}:
+	default:
+	}
+}
+
+// enter joins the room, welcomes the participant and makes the first
+// offer.
+func (c *conn) enter() {
+	adm := c.adm
+	c.held = heldNot
+	r, peers, err := c.p.join(c)
+	if err != nil {
+		c.endJoin(err)
 		return
 	}
 	c.log.Info("participant joined", "role", adm.Role.String(), "peers", len(peers))
@@ -406,6 +508,7 @@ func (c *conn) authenticate(token string) {
 	if now := c.p.now(); r.inWarning(now) && c.warned.CompareAndSwap(false, true) {
 		c.sendRaw(r.warning(now))
 	}
+	r.entered(c)
 	if err := c.startMedia(); err != nil {
 		c.log.Error("cannot start the peer connection", "err", err)
 		c.end(endMediaFailed, "the media connection could not start: reconnect", detachGrace)

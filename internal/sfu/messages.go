@@ -19,6 +19,9 @@ const (
 	maxChatRunes  = 2000
 	maxTokenBytes = 8 << 10
 	maxJSONDepth  = 4
+	// maxParticipantIDBytes bounds participantId of admit and decline
+	// (ours are "u_" and 22 characters).
+	maxParticipantIDBytes = 64
 )
 
 // Message types of docs/signalling.md.
@@ -39,12 +42,19 @@ const (
 	typeWarning    = "warning"
 	typePeerJoined = "peer-joined"
 	typePeerLeft   = "peer-left"
+	// The waiting room (docs/signalling.md, "Waiting room").
+	typeJoin        = "join"
+	typeAdmit       = "admit"
+	typeDecline     = "decline"
+	typeAutoAdmit   = "auto-admit"
+	typeWaiting     = "waiting"
+	typeWaitingList = "waiting-list"
 )
 
 // inFields lists, for every message type a page may send, the fields it
 // may have (type included). Keys are matched exactly, case included.
 var inFields = map[string][]string{
-	typeAuth:      {"type", "token"},
+	typeAuth:      {"type", "token", "lobby"},
 	typeOffer:     {"type", "sdp"},
 	typeAnswer:    {"type", "sdp"},
 	typeCandidate: {"type", "candidate"},
@@ -52,6 +62,10 @@ var inFields = map[string][]string{
 	typePresent:   {"type", "on"},
 	typeLeave:     {"type"},
 	typePing:      {"type"},
+	typeJoin:      {"type"},
+	typeAdmit:     {"type", "participantId"},
+	typeDecline:   {"type", "participantId"},
+	typeAutoAdmit: {"type", "on"},
 }
 
 var candidateFields = []string{"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
@@ -60,7 +74,8 @@ var candidateFields = []string{"candidate", "sdpMid", "sdpMLineIndex", "username
 // fieldNames are every field of every message. Error messages name only
 // these, never what the page sent (see [teleconsult.Quote]).
 var (
-	inTypes    = []string{typeAuth, typeOffer, typeAnswer, typeCandidate, typeChat, typePresent, typeLeave, typePing}
+	inTypes = []string{typeAuth, typeOffer, typeAnswer, typeCandidate, typeChat, typePresent, typeLeave, typePing,
+		typeJoin, typeAdmit, typeDecline, typeAutoAdmit}
 	fieldNames = map[string]bool{}
 )
 
@@ -84,7 +99,12 @@ type inMessage struct {
 	// Candidate is nil for the end-of-candidates null.
 	Candidate *iceCandidate
 	Text      string // chat
-	On        bool   // present
+	On        bool   // present, auto-admit
+	// Lobby (auth, optional) holds the connection before the call until
+	// it sends join: the pre-join screen of a participant who admits.
+	Lobby bool
+	// ParticipantID names who is admitted or declined.
+	ParticipantID string
 }
 
 // iceCandidate is RTCIceCandidateInit as browsers serialise it.
@@ -131,6 +151,11 @@ func decodeMessage(b []byte) (inMessage, error) {
 	switch m.Type {
 	case typeAuth:
 		m.Token, err = stringField(raw, "token", maxTokenBytes)
+		if v, ok := raw["lobby"]; ok && err == nil {
+			m.Lobby, err = boolField(v, "lobby")
+		}
+	case typeAdmit, typeDecline:
+		m.ParticipantID, err = stringField(raw, "participantId", maxParticipantIDBytes)
 	case typeOffer, typeAnswer:
 		m.SDP, err = stringField(raw, "sdp", MaxMessageBytes)
 	case typeCandidate:
@@ -140,19 +165,26 @@ func decodeMessage(b []byte) (inMessage, error) {
 		if err == nil {
 			err = checkChat(m.Text)
 		}
-	case typePresent:
+	case typePresent, typeAutoAdmit:
 		v, ok := raw["on"]
 		if !ok {
 			return inMessage{}, fmt.Errorf("%w: on", ErrMissingField)
 		}
-		if json.Unmarshal(v, &m.On) != nil || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-			return inMessage{}, fmt.Errorf("%w: on must be true or false", ErrBadField)
-		}
+		m.On, err = boolField(v, "on")
 	}
 	if err != nil {
 		return inMessage{}, err
 	}
 	return m, nil
+}
+
+// boolField decodes a true or false field named name.
+func boolField(v json.RawMessage, name string) (bool, error) {
+	var b bool
+	if json.Unmarshal(v, &b) != nil || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		return false, fmt.Errorf("%w: %s must be true or false", ErrBadField, name)
+	}
+	return b, nil
 }
 
 func onlyFields(raw map[string]json.RawMessage, allowed []string) error {
@@ -434,6 +466,32 @@ type outWarning struct {
 	Reason      string `json:"reason"`
 	EndsAt      string `json:"endsAt"`
 	SecondsLeft int    `json:"secondsLeft"`
+}
+
+// waitingInfo is one participant in the waiting room, as the ones who
+// admit see them.
+type waitingInfo struct {
+	ParticipantID string `json:"participantId"`
+	Name          string `json:"name"`
+	Since         string `json:"since"`
+}
+
+// outWaitingList is sent to the participants who admit.
+type outWaitingList struct {
+	Type      string        `json:"type"`
+	Waiting   []waitingInfo `json:"waiting"`
+	AutoAdmit bool          `json:"autoAdmit"`
+}
+
+// outWaiting is sent to a participant in the waiting room.
+type outWaiting struct {
+	Type           string     `json:"type"`
+	Since          string     `json:"since"`
+	Host           string     `json:"host"`
+	Told           bool       `json:"told"`
+	LateMinutes    int        `json:"lateMinutes"`
+	EstimatedStart string     `json:"estimatedStart"`
+	Window         windowInfo `json:"window"`
 }
 
 type outType struct {

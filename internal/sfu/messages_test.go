@@ -31,6 +31,12 @@ func TestDecodeMessage(t *testing.T) {
 		{`{"type":"present","on":false}`, inMessage{Type: "present"}},
 		{`{"type":"leave"}`, inMessage{Type: "leave"}},
 		{`{"type":"ping"}`, inMessage{Type: "ping"}},
+		{`{"type":"auth","token":"abc","lobby":true}`, inMessage{Type: "auth", Token: "abc", Lobby: true}},
+		{`{"type":"auth","token":"abc","lobby":false}`, inMessage{Type: "auth", Token: "abc"}},
+		{`{"type":"join"}`, inMessage{Type: "join"}},
+		{`{"type":"admit","participantId":"u_1"}`, inMessage{Type: "admit", ParticipantID: "u_1"}},
+		{`{"type":"decline","participantId":"u_1"}`, inMessage{Type: "decline", ParticipantID: "u_1"}},
+		{`{"type":"auto-admit","on":true}`, inMessage{Type: "auto-admit", On: true}},
 	}
 	for _, tt := range good {
 		got, err := decodeMessage([]byte(tt.in))
@@ -58,6 +64,15 @@ func TestDecodeMessage(t *testing.T) {
 		{`{"type":"ping","type":"ping"}`, ErrDuplicateField},
 		{`{"type":"chat","text":"a","text":"b"}`, ErrDuplicateField},
 		{`{"type":"ping","room":"r_other"}`, ErrUnknownField},
+		{`{"type":"auth","token":"abc","lobby":"yes"}`, ErrBadField},
+		{`{"type":"auth","token":"abc","lobby":null}`, ErrBadField},
+		{`{"type":"admit"}`, ErrMissingField},
+		{`{"type":"admit","participantId":""}`, ErrMissingField},
+		{`{"type":"admit","participantId":7}`, ErrBadField},
+		{`{"type":"decline","participantId":"` + strings.Repeat("u", 65) + `"}`, ErrBadField},
+		{`{"type":"auto-admit"}`, ErrMissingField},
+		{`{"type":"auto-admit","on":1}`, ErrBadField},
+		{`{"type":"join","participantId":"u_1"}`, ErrUnknownField},
 		{`{"type":"chat","text":"x","teleconsultationId":"abc"}`, ErrUnknownField},
 		{`{"type":"chat","text":"x","from":"u_forged"}`, ErrUnknownField},
 		{`{"type":"chat","text":"x","Text":"y"}`, ErrUnknownField},
@@ -203,6 +218,11 @@ func FuzzDecodeMessage(f *testing.F) {
 		`{"type":"leave"}`,
 		`{"type":"ping"}`,
 		`{"type":"offer","sdp":"v=0"}`,
+		`{"type":"auth","token":"t","lobby":true}`,
+		`{"type":"join"}`,
+		`{"type":"admit","participantId":"u_1"}`,
+		`{"type":"decline","participantId":"u_1"}`,
+		`{"type":"auto-admit","on":false}`,
 		`{"type":"chat","text":"a","text":"b"}`,
 		`{"type":"chat","text":"x","from":"u_forged"}`,
 		`{"type":"ping","x":[[[[1]]]]}`,
@@ -229,13 +249,18 @@ func FuzzDecodeMessage(f *testing.F) {
 		switch m.Type {
 		case typeAuth:
 			out["token"] = m.Token
+			if m.Lobby {
+				out["lobby"] = true
+			}
+		case typeAdmit, typeDecline:
+			out["participantId"] = m.ParticipantID
 		case typeOffer, typeAnswer:
 			out["sdp"] = m.SDP
 		case typeCandidate:
 			out["candidate"] = m.Candidate
 		case typeChat:
 			out["text"] = m.Text
-		case typePresent:
+		case typePresent, typeAutoAdmit:
 			out["on"] = m.On
 		}
 		enc, err := json.Marshal(out)

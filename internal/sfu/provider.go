@@ -385,6 +385,36 @@ func (p *Provider) join(c *conn) (*room, []peerInfo, error) {
 	return nil, nil, errRoomGone
 }
 
+// wait puts c in its room's waiting room (see room.wait).
+func (p *Provider) wait(c *conn) (enter, fresh bool, err error) {
+	for range 3 {
+		r, err := p.roomFor(c.adm)
+		if err != nil {
+			return false, false, err
+		}
+		enter, fresh, err = r.wait(c)
+		if err == errRoomDead {
+			continue
+		}
+		return enter, fresh, err
+	}
+	return false, false, errRoomGone
+}
+
+// hold holds c before its room's call (see room.hold).
+func (p *Provider) hold(c *conn) error {
+	for range 3 {
+		r, err := p.roomFor(c.adm)
+		if err != nil {
+			return err
+		}
+		if err = r.hold(c); err != errRoomDead {
+			return err
+		}
+	}
+	return errRoomGone
+}
+
 // dropRoom forgets r.
 func (p *Provider) dropRoom(r *room) {
 	p.mu.Lock()

@@ -114,6 +114,16 @@ type room struct {
 	seq         int
 	tracks      []*pubTrack
 	callRunning bool
+
+	// The waiting room (see waiting.go): who waits, by participant id;
+	// the connections of participants who admit that are held before the
+	// call (their pre-join screen); who was let in (they do not wait
+	// again while the room lives); and "admit automatically from the
+	// appointment start".
+	waiting   map[string]*waiter
+	lobby     map[*conn]bool
+	admitted  map[string]bool
+	autoAdmit bool
 }
 
 // member is a participant in a room.
@@ -125,10 +135,13 @@ type member struct {
 	// connection dropped and graceUntil has not passed.
 	conn       *conn
 	graceUntil time.Time
+	// admits is true when the participant's role admits (waiting room).
+	admits bool
 }
 
 func newRoom(p *Provider, key roomKey, adm *teleconsult.Admission) *room {
-	return &room{p: p, key: key, window: adm.Window, expected: adm.Expected, members: map[string]*member{}}
+	return &room{p: p, key: key, window: adm.Window, expected: adm.Expected, members: map[string]*member{},
+		waiting: map[string]*waiter{}, lobby: map[*conn]bool{}, admitted: map[string]bool{}}
 }
 
 func (r *room) isDead() bool {
@@ -165,6 +178,8 @@ func (r *room) join(c *conn) ([]peerInfo, error) {
 		r.p.metrics.reconnected(reconnectReplaced)
 	}
 	m.conn, m.name, m.graceUntil = c, c.adm.DisplayName, time.Time{}
+	m.admits = r.admits(c)
+	delete(r.lobby, c)
 	c.room = r
 	peers := []peerInfo{}
 	others := make([]*member, 0, len(r.members))
@@ -209,6 +224,9 @@ const (
 // detach is called when c ended.
 func (r *room) detach(c *conn, mode detachMode) {
 	r.mu.Lock()
+	if r.detachHeldLocked(c, mode) {
+		return // unlocked
+	}
 	m := r.members[c.pid]
 	if m == nil || m.conn != c || mode == detachNone {
 		r.mu.Unlock()
@@ -216,6 +234,9 @@ func (r *room) detach(c *conn, mode detachMode) {
 	}
 	if mode == detachGrace {
 		m.conn, m.graceUntil = nil, r.p.now().Add(r.p.cfg.Grace)
+		if m.admits {
+			r.lobbyChangedLocked(r.p.now())
+		}
 		r.mu.Unlock()
 		return
 	}
@@ -242,11 +263,18 @@ func (r *room) afterRemoval() {
 	remaining := len(r.members)
 	switch {
 	case remaining == 0:
-		r.dead = true
+		// The call is over; the room lives on while someone waits.
+		empty := r.emptyLocked()
+		r.dead = empty
 		running := r.callRunning
 		r.callRunning = false
+		if !empty {
+			r.lobbyChangedLocked(r.p.now())
+		}
 		r.mu.Unlock()
-		r.p.dropRoom(r)
+		if empty {
+			r.p.dropRoom(r)
+		}
 		if running {
 			r.p.recordCall(r.key.tc, false)
 		}
@@ -255,6 +283,7 @@ func (r *room) afterRemoval() {
 		r.p.log.Info("call ended by the LIVE rule", "id", r.key.tc, "room", r.key.room, "remaining", remaining)
 		r.closeAll(endCallEnded, "the call has ended", true)
 	default:
+		r.lobbyChangedLocked(r.p.now())
 		r.mu.Unlock()
 	}
 }
@@ -270,7 +299,9 @@ func (r *room) closeAll(reason, message string, endCall bool) {
 			conns = append(conns, m.conn)
 		}
 	}
+	conns = append(conns, r.heldConnsLocked()...)
 	r.members = map[string]*member{}
+	r.waiting, r.lobby = map[string]*waiter{}, map[*conn]bool{}
 	running := r.callRunning
 	r.callRunning = false
 	r.mu.Unlock()
@@ -386,6 +417,13 @@ func (r *room) check(ctx context.Context, now time.Time) {
 			}
 		}
 	}
+	r.checkWaitingLocked(now)
+	if r.emptyLocked() {
+		r.dead = true
+		r.mu.Unlock()
+		r.p.dropRoom(r)
+		return
+	}
 	removed := false
 	for _, m := range r.members {
 		if m.conn == nil && !now.Before(m.graceUntil) {
@@ -407,6 +445,7 @@ func (r *room) check(ctx context.Context, now time.Time) {
 			conns = append(conns, m.conn)
 		}
 	}
+	conns = append(conns, r.heldConnsLocked()...)
 	r.mu.Unlock()
 
 	svc := r.p.svc.Load()
@@ -445,6 +484,9 @@ func (r *room) eject(list []ejection) {
 	r.mu.Lock()
 	removed := false
 	for _, ej := range list {
+		if r.ejectHeldLocked(ej) {
+			continue
+		}
 		m := r.members[ej.c.pid]
 		if m == nil || m.conn != ej.c {
 			continue

@@ -32,6 +32,12 @@ var AllTools = Tools{true, true, true, true, true, true, true, true}
 type Privilege struct {
 	Groups []string `json:"groups"`
 	Tools  Tools    `json:"tools"`
+	// Waits and Admits are the role's part in the waiting room
+	// (WAITING_ROOM): whether its participants wait to be let in, and
+	// whether they may let others in. Unset: basic waits, plus admits
+	// (see [Privileges.Waits] and [Privileges.Admits]).
+	Waits  *bool `json:"waits,omitempty"`
+	Admits *bool `json:"admits,omitempty"`
 }
 
 // UnmarshalJSON decodes a privilege. Without a "tools" object every tool is
@@ -41,13 +47,15 @@ func (p *Privilege) UnmarshalJSON(b []byte) error {
 	var raw struct {
 		Groups []string `json:"groups"`
 		Tools  *Tools   `json:"tools"`
+		Waits  *bool    `json:"waits"`
+		Admits *bool    `json:"admits"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
 		return err
 	}
-	p.Groups, p.Tools = raw.Groups, AllTools
+	p.Groups, p.Tools, p.Waits, p.Admits = raw.Groups, AllTools, raw.Waits, raw.Admits
 	if raw.Tools != nil {
 		p.Tools = *raw.Tools
 	}
@@ -187,6 +195,9 @@ func (c *ServiceConfig) Validate() error {
 			seen[g] = p.name
 		}
 	}
+	if err := c.Privileges.checkWaiting(); err != nil {
+		return err
+	}
 	for _, t := range []struct {
 		path, v string
 	}{
@@ -283,6 +294,9 @@ type Settings struct {
 	SessionTTL time.Duration
 	// Config is the JSON configuration file.
 	Config ServiceConfig
+	// WaitingRoom (WAITING_ROOM) holds the participants whose role waits
+	// until one whose role admits lets them in (see [Settings.Waits]).
+	WaitingRoom bool
 	// Invitations is true when invitation emails are configured
 	// (SMTP_URL): changes queue messages in the outbox.
 	Invitations bool

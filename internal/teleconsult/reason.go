@@ -39,6 +39,9 @@ const (
 	// ReasonEnded: the limited window closed
 	// (UNLIMITED_TELECONSULTATION=false).
 	ReasonEnded Reason = "ended"
+	// ReasonDeclined: in the waiting room (WAITING_ROOM), a participant
+	// who admits declined to let this one in ([Declined]).
+	ReasonDeclined Reason = "declined"
 )
 
 // Refusal is how the adapters show one [Reason]. It is the one table of
@@ -93,6 +96,8 @@ var refusals = []Refusal{
 		"the appointment was confirmed again: a newer visit replaced this one"},
 	{ReasonEnded, EGONE, http.StatusGone, "expired", CloseGone, "gone.ended", "end.expired",
 		"the limited window closed"},
+	{ReasonDeclined, EFORBIDDEN, http.StatusForbidden, "declined", CloseForbidden, "end.declined", "end.declined",
+		"in the waiting room, a participant who admits declined this one (they may open their link again)"},
 }
 
 // Refusals returns the table of reasons, one row per [Reason].

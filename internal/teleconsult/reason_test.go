@@ -185,6 +185,15 @@ func TestRefusalReasons(t *testing.T) {
 				recheck:  func() error { return v.f.svc.Recheck(ctx, v.adm) },
 			}
 		}},
+		{tc.ReasonDeclined, func(t *testing.T) outcome {
+			v := newReasonVisit(t, 2)
+			v.f.clock.Set(start)
+			s := v.f.svc.Settings
+			s.WaitingRoom = true
+			doc := *v.adm
+			doc.Role = tc.RolePlus
+			return outcome{admit: func() error { return s.Decide(&doc, v.adm, false) }}
+		}},
 	}
 	var covered []tc.Reason
 	for _, tt := range cases {

@@ -34,6 +34,9 @@ type Service struct {
 	// Directory, when set (AUTH_SERVICE), looks up participants given by
 	// user id alone.
 	Directory UserDirectory
+	// Waiting, optional, hears when a participant starts waiting in the
+	// waiting room ([Service.ParticipantWaiting]).
+	Waiting WaitingNotifier
 	// Now returns the current time; tests inject a clock.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -636,6 +639,10 @@ type CallSession struct {
 	Window             Window
 	Status             State
 	Others             []string
+	// Waits and Admits are the participant's part in the waiting room
+	// (both false when WAITING_ROOM is off).
+	Waits  bool
+	Admits bool
 	// Join is where the participant goes to join the call at the video
 	// provider.
 	Join *JoinTarget
@@ -724,6 +731,7 @@ func (s *Service) ExchangeIn(ctx context.Context, code, language string) (*CallS
 		DisplayName: p.FullName, Role: p.Role, Tools: s.Settings.Config.Privileges.Tools(p.Role),
 		Language: sessionLanguage, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
 		Window: w, Status: tc.Status(now, &s.Settings), Join: join,
+		Waits: s.Settings.Waits(p.Role), Admits: s.Settings.Admits(p.Role),
 	}
 	for _, o := range tc.ActiveParticipants() {
 		if o != p {

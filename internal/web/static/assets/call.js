@@ -13,6 +13,8 @@
 //   reconnected      the call is back (after a new welcome)
 //   end              the call is over for this page (detail: {reason, message})
 //   sessionfailed    trading the code again failed (detail: the exchange result)
+//   waiting          we are in the waiting room (detail: the waiting message)
+//   waitinglist      who waits, for those who admit (detail: the waiting-list message)
 
 import { SessionError } from './api.js';
 
@@ -40,8 +42,13 @@ function parseSDP(sdp) {
 }
 
 export class Call extends EventTarget {
-  constructor(session, media) {
+  // lobby: hold the connection before the call (the pre-join screen of
+  // someone who admits) until enter().
+  constructor(session, media, { lobby = false } = {}) {
     super();
+    this.lobby = lobby;
+    this.waiting = null; // the last waiting message, while we wait
+    this.waitingList = null; // the last waiting-list message
     this.session = session;
     this.media = media;
     this.ws = null;
@@ -90,7 +97,11 @@ export class Call extends EventTarget {
     this.ws = ws;
     this.lastHeard = Date.now();
     ws.addEventListener('open', () => {
-      if (this.ws === ws) this.send({ type: 'auth', token });
+      if (this.ws !== ws) return;
+      const auth = { type: 'auth', token };
+      if (this.lobby && !this.welcome) auth.lobby = true;
+      this.send(auth);
+      this.startPinger();
     });
     ws.addEventListener('message', (ev) => {
       if (this.ws !== ws) return;
@@ -166,6 +177,14 @@ export class Call extends EventTarget {
       case 'warning':
         this.emit(msg.type, msg);
         return;
+      case 'waiting':
+        this.waiting = msg;
+        this.emit('waiting', msg);
+        return;
+      case 'waiting-list':
+        this.waitingList = msg;
+        this.emit('waitinglist', msg);
+        return;
       case 'error':
         this.emit('servererror', { message: msg.message || '' });
         return;
@@ -181,6 +200,7 @@ export class Call extends EventTarget {
   onWelcome(msg) {
     const again = !!this.welcome;
     this.welcome = msg;
+    this.waiting = null;
     this.attempt = 0;
     this.participantId = msg.participantId;
     this.tools = msg.tools || {};
@@ -197,11 +217,6 @@ export class Call extends EventTarget {
     pc.addEventListener('connectionstatechange', () => {
       if (pc === this.pc && pc.connectionState === 'failed') this.dropped();
     });
-    clearInterval(this.pinger);
-    this.pinger = setInterval(() => {
-      if (Date.now() - this.lastHeard > SILENCE_LIMIT) this.dropped();
-      else this.send({ type: 'ping' });
-    }, PING_EVERY);
     this.emit(again ? 'reconnected' : 'welcome', msg);
     if (msg.startAudioOff === false && !this.media.touched.audio && !this.media.audio) this.media.set('audio', true);
     if (msg.startVideoOff === false && !this.media.touched.video && !this.media.video) this.media.set('video', true);
@@ -285,6 +300,33 @@ export class Call extends EventTarget {
       r.source = info ? info.source : r.kind === 'audio' ? 'microphone' : 'camera';
     }
     this.emit('remotes');
+  }
+
+  // startPinger keeps the socket alive (in the call and while held).
+  startPinger() {
+    clearInterval(this.pinger);
+    this.pinger = setInterval(() => {
+      if (Date.now() - this.lastHeard > SILENCE_LIMIT) this.dropped();
+      else this.send({ type: 'ping' });
+    }, PING_EVERY);
+  }
+
+  // enter joins the call from the lobby (the pre-join screen).
+  enter() {
+    this.lobby = false;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.send({ type: 'join' });
+  }
+
+  admit(participantId) {
+    this.send({ type: 'admit', participantId });
+  }
+
+  decline(participantId) {
+    this.send({ type: 'decline', participantId });
+  }
+
+  autoAdmit(on) {
+    this.send({ type: 'auto-admit', on });
   }
 
   chat(text) {

@@ -6,6 +6,7 @@ import { t, chooseLanguage, formatClock, formatDay, formatDuration, formatList, 
 import { Session, upload, listUploads, download, saveBlob, root } from './api.js';
 import { LocalMedia, supported, canShareScreen, devicePanel, audioContext } from './media.js';
 import { Call } from './call.js';
+import { waitingPanel } from './waiting.js';
 import { begin, show, every, after, onLeave, page, messageScreen, applyTheme } from './ui.js';
 
 // The code is the last segment of the path; it is only ever sent in the
@@ -114,6 +115,9 @@ function route(r) {
 function enter(j) {
   const again = stored.get('inCall') === j.provider;
   if (j.provider === 'builtin') {
+    // A participant who waits goes straight to the waiting room (where
+    // the doctor is told at once), also after a reload there.
+    if (!again && waitingRoom().waits) return join(null);
     if (!again) return showPrejoin();
     const wants = stored.get('media');
     media.set('audio', wants.includes('a'));
@@ -377,9 +381,23 @@ function selfVideo(onLive) {
   return video;
 }
 
+// waitingRoom is the participant's part in the waiting room: {waits, admits}.
+function waitingRoom() {
+  return (session.data && session.data.waitingRoom) || {};
+}
+
 function showPrejoin() {
   begin();
   const s = session.data;
+  // Someone who admits sees the waiting room from here: the call's socket
+  // is held before the call until Join.
+  const lobby = waitingRoom().admits ? newCall({ lobby: true }) : null;
+  let panel = null;
+  if (lobby) {
+    panel = waitingPanel(lobby, session);
+    onLeave(() => panel.destroy());
+    lobby.start();
+  }
   const preview = h('div', { class: 'preview' });
   const video = selfVideo((live) => preview.classList.toggle('live', live));
   preview.append(
@@ -397,8 +415,9 @@ function showPrejoin() {
   media.addEventListener('change', updateHint);
   onLeave(() => media.removeEventListener('change', updateHint));
   const scheduled = scheduledLine(s.window);
-  const joinBtn = h('button', { type: 'button', class: 'btn primary big', 'data-testid': 'join', onclick: () => join(joinBtn) }, t('join'));
+  const joinBtn = h('button', { type: 'button', class: 'btn primary big', 'data-testid': 'join', onclick: () => join(joinBtn, lobby) }, t('join'));
   const main = h('main', { class: 'screen prejoin', 'data-screen': 'prejoin' },
+    panel ? panel.el : null,
     preview,
     h('section', { class: 'card info' },
       h('h1', { text: t('prejoin.title') }),
@@ -426,20 +445,16 @@ function scheduledLine(w) {
   return h('p', { class: 'scheduled' }, icon('clock'), t('prejoin.scheduled', { start: when, end: formatClock(b) }));
 }
 
-// join starts the built-in call, from the join button (btn) or, after a
-// reload during the call, by itself (btn null).
-function join(btn) {
-  if (btn) {
-    btn.disabled = true;
-    btn.textContent = t('joining');
-  } else {
-    show(page('', h('main', { class: 'screen center', 'data-screen': 'rejoining' }, h('p', { class: 'loading', role: 'status', text: t('joining') }))));
-  }
-  audioContext(); // unlocked by this click, for the meters and the sound
-  const call = new Call(session, media);
+// newCall makes the built-in call and wires its screens: the waiting
+// room, the call, the end.
+function newCall(opts) {
+  const call = new Call(session, media, opts);
   call.addEventListener('welcome', () => {
     stored.set('inCall', 'builtin');
     showCall(call);
+  });
+  call.addEventListener('waiting', () => {
+    if (!call.waitingShown) showWaitingRoom(call);
   });
   call.addEventListener('end', (e) => showEnd(e.detail.reason, e.detail.message));
   call.addEventListener('sessionfailed', (e) => {
@@ -447,16 +462,101 @@ function join(btn) {
     route(e.detail);
   });
   call.addEventListener('reconnecting', () => {
-    if (!call.welcome) toast(t('reconnecting'));
+    if (!call.welcome && !call.waiting && !call.lobby) toast(t('reconnecting'));
   });
-  call.start();
+  return call;
+}
+
+// join starts the built-in call, from the join button (btn) or, after a
+// reload during the call (or to wait in the waiting room), by itself (btn
+// null). lobby is the call already held on the pre-join screen, if any.
+function join(btn, lobby) {
+  if (btn) {
+    btn.disabled = true;
+    btn.textContent = t('joining');
+  } else {
+    show(page('', h('main', { class: 'screen center', 'data-screen': 'rejoining' }, h('p', { class: 'loading', role: 'status', text: t('joining') }))));
+  }
+  audioContext(); // unlocked by this click, for the meters and the sound
+  if (lobby) {
+    lobby.enter();
+    return;
+  }
+  newCall().start();
+}
+
+// showWaitingRoom is the waiting room of a participant who waits: when the
+// appointment is, that the doctor was told, the doctor's state, the
+// expected start, and a preview with the device check. The call goes on by
+// itself when the participant is let in.
+function showWaitingRoom(call) {
+  begin();
+  call.waitingShown = true;
+  onLeave(() => {
+    call.waitingShown = false;
+  });
+  const s = session.data;
+  const preview = h('div', { class: 'preview' });
+  const video = selfVideo((live) => preview.classList.toggle('live', live));
+  preview.append(
+    h('div', { class: 'placeholder' }, h('span', { class: 'avatar', text: initials(s.displayName) }), h('span', { class: 'off-label', text: t('cameraOff') })),
+    video,
+    h('div', { class: 'preview-controls' }, toggle('audio', 'prejoin-mic'), toggle('video', 'prejoin-camera')),
+  );
+  const devices = devicePanel(media, 'pre');
+  onLeave(() => devices.destroy());
+  const when = h('p', { class: 'scheduled', 'data-testid': 'waiting-appointment' });
+  const told = h('p', { class: 'told', 'data-testid': 'waiting-told' });
+  const host = h('p', { class: 'host', 'data-testid': 'waiting-host' });
+  const expected = h('p', { class: 'expected', 'data-testid': 'waiting-expected' });
+  const render = () => {
+    const m = call.waiting || {};
+    const start = new Date((m.window && m.window.startDate) || (s.window && s.window.startDate) || Date.now());
+    when.replaceChildren(icon('clock'), t('lobby.appointment', {
+      when: (sameDay(start, new Date()) ? '' : formatDay(start) + ', ') + formatClock(start),
+    }));
+    told.textContent = m.told ? t('lobby.told') : t('lobby.notTold');
+    if (m.host === 'in-call') host.textContent = t('lobby.hostInCall');
+    else if (m.lateMinutes > 0) host.textContent = t('lobby.late', { n: String(m.lateMinutes) });
+    else if (m.host === 'connected') host.textContent = t('lobby.hostConnected');
+    else host.textContent = t('lobby.hostAbsent');
+    const est = Date.parse(m.estimatedStart || '');
+    expected.textContent = Number.isFinite(est) && est - 60000 > session.now()
+      ? t('lobby.expected', { time: formatClock(new Date(est)) })
+      : t('lobby.expectedSoon');
+  };
+  render();
+  call.addEventListener('waiting', render);
+  onLeave(() => call.removeEventListener('waiting', render));
+  const leave = h('button', {
+    type: 'button', class: 'btn', 'data-testid': 'leave-waiting',
+    onclick: () => {
+      call.leave();
+      showEnd('left');
+    },
+  }, t('lobby.leave'));
+  const main = h('main', { class: 'screen prejoin', 'data-screen': 'waiting-room', 'data-testid': 'waiting' },
+    preview,
+    h('section', { class: 'card info' },
+      h('h1', { text: t('lobby.waitTitle') }),
+      h('p', { class: 'as' }, t('prejoin.as'), ' ', h('strong', { 'data-testid': 'own-name', text: s.displayName })),
+      when,
+      h('div', { class: 'status-lines', role: 'status', 'aria-live': 'polite' }, told, host, expected),
+      h('p', { class: 'detail', text: t('lobby.keepOpen') }),
+      notices(),
+      leave,
+      h('h2', { class: 'sub', text: t('prejoin.devices') }),
+      devices.el,
+    ),
+  );
+  show(page(logo(), main), t('lobby.waitTitle'));
 }
 
 // showEnd is the page after the call, for the end's reason.
 function showEnd(reason, message) {
   media.stopAll();
   stored.set('inCall', '');
-  const known = ['expired', 'revoked', 'cancelled', 'call-ended', 'replaced', 'left'];
+  const known = ['expired', 'revoked', 'cancelled', 'call-ended', 'replaced', 'left', 'declined'];
   const key = known.includes(reason) ? reason : 'other';
   const actions = [];
   if (reason === 'replaced') {
@@ -940,11 +1040,21 @@ function showCall(call) {
     if (e.detail.message) toast(e.detail.message, 'error');
   });
 
+  // Who waits, for those who admit: above the stage while someone does.
+  let lobbyBox = null;
+  if (waitingRoom().admits) {
+    const lp = waitingPanel(call, session);
+    onLeave(() => lp.destroy());
+    // Always there (compact while nobody waits), so that screen readers
+    // hear its notice.
+    lobbyBox = h('div', { class: 'lobby-box' }, lp.el);
+  }
+
   const w = session.data.window || {};
   const ends = w.limited && w.endDate ? h('span', { class: 'ends', text: t('endsAt', { time: formatClock(new Date(w.endDate)) }) }) : null;
   const callEl = h('main', { class: 'call', 'data-screen': 'call' },
     h('h1', { class: 'visually-hidden', text: t('appName') }),
-    banner, h('div', { class: 'call-body' }, stage, panel), controls, audios);
+    banner, lobbyBox, h('div', { class: 'call-body' }, stage, panel), controls, audios);
   show(page(logo(), callEl, ends), t('appName'));
   // The heading of the call is the stage's label; keep the focus on the
   // controls for keyboard users.
