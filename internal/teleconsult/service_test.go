@@ -11,7 +11,6 @@ import (
 
 	"github.com/teleconsult/teleconsult/internal/inmem"
 	"github.com/teleconsult/teleconsult/internal/session"
-	"github.com/teleconsult/teleconsult/internal/sfu"
 	tc "github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
@@ -55,7 +54,7 @@ type fixture struct {
 	store *inmem.Store
 	clock *clock
 	notes *notifications
-	sfu   *sfu.Provider
+	sfu   *builtin
 	seen  int // outbox messages already looked at (newMessages)
 }
 
@@ -81,20 +80,9 @@ func newFixture(t *testing.T, mod func(*tc.Settings)) *fixture {
 	if mod != nil {
 		mod(&st)
 	}
-	f := &fixture{store: inmem.NewStore(), clock: &clock{t: start.Add(-24 * time.Hour)}, notes: &notifications{}, sfu: newSFU(t)}
+	f := &fixture{store: inmem.NewStore(), clock: &clock{t: start.Add(-24 * time.Hour)}, notes: &notifications{}, sfu: newBuiltin()}
 	f.svc = &tc.Service{Store: f.store, Provider: f.sfu, Notifier: f.notes, Tokens: tokens, Keys: keys, Settings: st, Now: f.clock.Now}
 	return f
-}
-
-// newSFU returns the built-in provider, stopped at the end of the test.
-func newSFU(tb testing.TB) *sfu.Provider {
-	tb.Helper()
-	p, err := sfu.NewProvider(nil, sfu.DefaultConfig())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { p.Close() })
-	return p
 }
 
 func dur(d time.Duration) *time.Duration { return &d }
