@@ -44,6 +44,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/teleconsult/teleconsult/internal/pgtest"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 // envInNetNS marks the test process that runs inside the namespace.
@@ -138,7 +139,7 @@ var (
 	browserCtx    context.Context
 	browserStop   func()
 	browserErr    error
-	browserOutput bytes.Buffer
+	browserOutput testkit.LogBuffer
 )
 
 // chromiumFlags are the flags of BUILD-NOTES.md: headless, no sandbox (we
@@ -193,7 +194,7 @@ func startBrowser() error {
 	if err != nil {
 		return err
 	}
-	opts := append(chromiumFlags(dir), chromedp.ExecPath(exe), chromedp.CombinedOutput(&lockedWriter{w: &browserOutput}))
+	opts := append(chromiumFlags(dir), chromedp.ExecPath(exe), chromedp.CombinedOutput(&browserOutput))
 	// No timeout on these contexts: it would close the browser.
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
@@ -219,17 +220,6 @@ func stopBrowser() {
 		browserStop()
 		browserStop, browserCtx = nil, nil
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // testHooks runs in every page of a tab before the page's own scripts: it

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/pgtest"
+
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
@@ -549,7 +551,7 @@ func TestLandingPageLinks(t *testing.T) {
 // static assets (those log at debug).
 func TestStaticAssetsLogAtDebug(t *testing.T) {
 	for _, level := range []string{"info", "debug"} {
-		logs := &syncBuffer{}
+		logs := &testkit.LogBuffer{}
 		s := startServerLogged(t, map[string]string{"LOG_LEVEL": level}, logs)
 		for _, path := range []string{"/check", "/assets/style.css", "/assets/check.js"} {
 			resp, err := http.Get(s.URL + path)

@@ -11,13 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/daily"
 	"github.com/teleconsult/teleconsult/internal/daily/dailytest"
 	"github.com/teleconsult/teleconsult/internal/kaleyra/kaleyratest"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 const (
@@ -463,7 +463,7 @@ func TestProviderLogsHoldNoSecrets(t *testing.T) {
 		env := tt.env
 		env["PROVIDER_TIMEOUT"] = "2s"
 		env["LOG_LEVEL"] = "debug"
-		logs := &syncBuffer{}
+		logs := &testkit.LogBuffer{}
 		s := startServerLogged(t, env, logs)
 		body := scenarioCreate(s)
 		tt.fail(503)
@@ -486,21 +486,4 @@ func TestProviderLogsHoldNoSecrets(t *testing.T) {
 			}
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

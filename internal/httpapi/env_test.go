@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -21,6 +20,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/session"
 	"github.com/teleconsult/teleconsult/internal/sfu"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 const (
@@ -52,24 +52,6 @@ func (c *clock) Set(t time.Time) {
 
 func (c *clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 
-// lockedBuffer collects log output from concurrent handlers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a real Service (in-memory store, built-in provider, real session
 // tokens) behind a Server.
 type env struct {
@@ -80,7 +62,7 @@ type env struct {
 	svc   *teleconsult.Service
 	srv   *Server
 	h     http.Handler
-	logs  *lockedBuffer
+	logs  *testkit.LogBuffer
 	// filesDir holds the uploaded files.
 	filesDir string
 }
@@ -99,7 +81,7 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &env{tb: tb, clock: &clock{t: t0}, store: inmem.NewStore(), logs: &lockedBuffer{}}
+	e := &env{tb: tb, clock: &clock{t: t0}, store: inmem.NewStore(), logs: &testkit.LogBuffer{}}
 	settings := teleconsult.DefaultSettings()
 	settings.ImmutablePeriod = 10 * time.Minute
 	settings.PublicURL = publicURL

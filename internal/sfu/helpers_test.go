@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -27,6 +26,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/inmem"
 	"github.com/teleconsult/teleconsult/internal/session"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 // start is the test appointments' start; the clock starts 5 minutes
@@ -53,24 +53,6 @@ func (c *testClock) Set(t time.Time) {
 	c.t = t
 }
 
-// lockedBuffer collects logs from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a real teleconsult.Service (in-memory store, real session tokens)
 // with this package's provider behind an httptest server on 127.0.0.1.
 type env struct {
@@ -83,7 +65,7 @@ type env struct {
 	prov  *Provider
 	srv   *httptest.Server
 	mux   *http.ServeMux
-	logs  *lockedBuffer
+	logs  *testkit.LogBuffer
 }
 
 type envOption func(*teleconsult.Settings, *Config)
@@ -101,7 +83,7 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 		tb.Fatal(err)
 	}
 	e := &env{t: tb, clock: &testClock{t: start.Add(-5 * time.Minute)}, ticks: make(chan time.Time),
-		store: inmem.NewStore(), keys: keys, logs: &lockedBuffer{}}
+		store: inmem.NewStore(), keys: keys, logs: &testkit.LogBuffer{}}
 	settings := teleconsult.DefaultSettings()
 	settings.ImmutablePeriod = 10 * time.Minute
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
