@@ -333,7 +333,7 @@ func startLogged(t *testing.T, extra map[string]string) (*testServer, *testkit.L
 		t.Fatal(err)
 	}
 	logs := &testkit.LogBuffer{}
-	clock := &testClock{t: time.Now().UTC()}
+	clock := testkit.NewClock(time.Now().UTC())
 	m := &Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil)), Stdout: io.Discard, Now: clock.Now}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,25 +22,12 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
-// testClock is a clock the tests move.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // testServer is a running teleconsult service.
 type testServer struct {
 	Main  *Main
 	URL   string
 	Key   string
-	Clock *testClock
+	Clock *testkit.Clock
 	Out   *bytes.Buffer
 }
 
@@ -64,7 +50,7 @@ func startServerLogged(t testing.TB, env map[string]string, w io.Writer) *testSe
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{t: time.Now().UTC()}
+	clock := testkit.NewClock(time.Now().UTC())
 	out := &bytes.Buffer{}
 	m := &Main{Config: cfg, Logger: newLogger(cfg, w), Stdout: out, Now: clock.Now}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -35,29 +35,11 @@ var start = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 const waitLong = 10 * time.Second
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // env is a real teleconsult.Service (in-memory store, real session tokens)
 // with this package's provider behind an httptest server on 127.0.0.1.
 type env struct {
 	t     testing.TB
-	clock *testClock
+	clock *testkit.Clock
 	ticks chan time.Time
 	store *inmem.Store
 	keys  *teleconsult.Keyring
@@ -82,7 +64,7 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &env{t: tb, clock: &testClock{t: start.Add(-5 * time.Minute)}, ticks: make(chan time.Time),
+	e := &env{t: tb, clock: testkit.NewClock(start.Add(-5 * time.Minute)), ticks: make(chan time.Time),
 		store: inmem.NewStore(), keys: keys, logs: &testkit.LogBuffer{}}
 	settings := teleconsult.DefaultSettings()
 	settings.ImmutablePeriod = 10 * time.Minute

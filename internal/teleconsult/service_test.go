@@ -12,20 +12,9 @@ import (
 	"github.com/teleconsult/teleconsult/internal/inmem"
 	"github.com/teleconsult/teleconsult/internal/session"
 	tc "github.com/teleconsult/teleconsult/internal/teleconsult"
+
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
-
-// clock is a controllable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // notifications records what the service tells participants.
 type notifications struct {
@@ -52,7 +41,7 @@ func (n *notifications) kinds() []tc.NotificationKind {
 type fixture struct {
 	svc   *tc.Service
 	store *inmem.Store
-	clock *clock
+	clock *testkit.Clock
 	notes *notifications
 	sfu   *builtin
 	seen  int // outbox messages already looked at (newMessages)
@@ -80,7 +69,7 @@ func newFixture(t *testing.T, mod func(*tc.Settings)) *fixture {
 	if mod != nil {
 		mod(&st)
 	}
-	f := &fixture{store: inmem.NewStore(), clock: &clock{t: start.Add(-24 * time.Hour)}, notes: &notifications{}, sfu: newBuiltin()}
+	f := &fixture{store: inmem.NewStore(), clock: testkit.NewClock(start.Add(-24 * time.Hour)), notes: &notifications{}, sfu: newBuiltin()}
 	f.svc = &tc.Service{Store: f.store, Provider: f.sfu, Notifier: f.notes, Tokens: tokens, Keys: keys, Settings: st, Now: f.clock.Now}
 	return f
 }
