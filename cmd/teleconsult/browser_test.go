@@ -1115,14 +1115,9 @@ func listFiles(tb testing.TB, s *testServer, id, token string) []string {
 	tb.Helper()
 	req, _ := http.NewRequest("GET", s.URL+api+"/teleconsultation/"+id+"/uploads", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var body struct{ Files []struct{ Name string } }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
-		tb.Fatalf("list uploads: %d %v", resp.StatusCode, err)
+	if code := testkit.Do(tb, req, &body); code != 200 {
+		tb.Fatalf("list uploads: %d", code)
 	}
 	var names []string
 	for _, f := range body.Files {

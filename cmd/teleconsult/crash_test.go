@@ -105,13 +105,8 @@ func (c *child) create(t *testing.T, start time.Time, n int) {
 	req, _ := http.NewRequest("POST", c.url+api+"/teleconsultation", bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+testAPIKey)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("create: %d", resp.StatusCode)
+	if code := testkit.Do(t, req, nil); code != 201 {
+		t.Fatalf("create: %d", code)
 	}
 }
 

@@ -94,18 +94,7 @@ func (s *testServer) do(t testing.TB, method, path, user string, body any, out a
 	if user != "" {
 		req.Header.Set("miauserid", user)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
-		}
-	}
-	return resp.StatusCode
+	return testkit.Do(t, req, out)
 }
 
 type errorBody struct {

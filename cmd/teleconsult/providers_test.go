@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -390,18 +388,7 @@ func (s *testServer) doRaw(t testing.TB, method, path string, body []byte, heade
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
-		}
-	}
-	return resp.StatusCode
+	return testkit.Do(t, req, out)
 }
 
 // Ensure the provider settings parse, refuse bad values by name without
