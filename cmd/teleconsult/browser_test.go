@@ -44,6 +44,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/teleconsult/teleconsult/internal/pgtest"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 // envInNetNS marks the test process that runs inside the namespace.
@@ -138,7 +139,7 @@ var (
 	browserCtx    context.Context
 	browserStop   func()
 	browserErr    error
-	browserOutput bytes.Buffer
+	browserOutput testkit.LogBuffer
 )
 
 // chromiumFlags are the flags of BUILD-NOTES.md: headless, no sandbox (we
@@ -193,7 +194,7 @@ func startBrowser() error {
 	if err != nil {
 		return err
 	}
-	opts := append(chromiumFlags(dir), chromedp.ExecPath(exe), chromedp.CombinedOutput(&lockedWriter{w: &browserOutput}))
+	opts := append(chromiumFlags(dir), chromedp.ExecPath(exe), chromedp.CombinedOutput(&browserOutput))
 	// No timeout on these contexts: it would close the browser.
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
@@ -219,17 +220,6 @@ func stopBrowser() {
 		browserStop()
 		browserStop, browserCtx = nil, nil
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // testHooks runs in every page of a tab before the page's own scripts: it
@@ -1125,14 +1115,9 @@ func listFiles(tb testing.TB, s *testServer, id, token string) []string {
 	tb.Helper()
 	req, _ := http.NewRequest("GET", s.URL+api+"/teleconsultation/"+id+"/uploads", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var body struct{ Files []struct{ Name string } }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
-		tb.Fatalf("list uploads: %d %v", resp.StatusCode, err)
+	if code := testkit.Do(tb, req, &body); code != 200 {
+		tb.Fatalf("list uploads: %d", code)
 	}
 	var names []string
 	for _, f := range body.Files {

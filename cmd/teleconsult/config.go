@@ -24,6 +24,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/authsvc"
 	"github.com/teleconsult/teleconsult/internal/clientaddr"
 	"github.com/teleconsult/teleconsult/internal/mail"
+	"github.com/teleconsult/teleconsult/internal/strictjson"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 	"github.com/teleconsult/teleconsult/internal/web"
 )
@@ -1434,91 +1435,23 @@ func lineCol(data []byte, off int64) (line, col int) {
 	return line, max(col, 1)
 }
 
-// walkKeys calls fn for every object key of a JSON document with the JSON
-// path of its object ("" at the root) and whether the key already appeared
-// in that object. It stops at the first syntax error.
-func walkKeys(data []byte, fn func(parent, key string, dup bool)) {
-	type frame struct {
-		obj       bool
-		expectKey bool
-		key       string
-		idx       int
-		seen      map[string]bool
-	}
-	var stack []*frame
-	path := func(n int) string { // path of the current element of stack[:n]
-		var b strings.Builder
-		for _, f := range stack[:n] {
-			if f.obj {
-				if b.Len() > 0 {
-					b.WriteByte('.')
-				}
-				b.WriteString(f.key)
-			} else {
-				fmt.Fprintf(&b, "[%d]", f.idx)
-			}
-		}
-		return b.String()
-	}
-	afterValue := func() {
-		if len(stack) == 0 {
-			return
-		}
-		if top := stack[len(stack)-1]; top.obj {
-			top.expectKey = true
-		} else {
-			top.idx++
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				stack = append(stack, &frame{obj: t == '{', expectKey: t == '{', seen: map[string]bool{}})
-			case '}', ']':
-				stack = stack[:len(stack)-1]
-				afterValue()
-			}
-		case string:
-			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].expectKey {
-				top := stack[n-1]
-				top.key, top.expectKey = t, false
-				fn(path(n-1), t, top.seen[t])
-				top.seen[t] = true
-				continue
-			}
-			afterValue()
-		default:
-			afterValue()
-		}
-	}
-}
-
 // keyPaths returns the JSON paths where key occurs as an object key.
 func keyPaths(data []byte, key string) []string {
 	var paths []string
-	walkKeys(data, func(parent, k string, _ bool) {
+	_, _ = strictjson.Parse(data, strictjson.Options{Duplicates: true, Key: func(parent strictjson.Path, k string) {
 		if k == key {
-			paths = append(paths, strings.TrimPrefix(parent+"."+k, "."))
+			paths = append(paths, strings.TrimPrefix(parent.String()+"."+k, "."))
 		}
-	})
+	}})
 	return paths
 }
 
 // checkDuplicateKeys refuses an object key given twice: encoding/json
 // would silently keep the last one.
 func checkDuplicateKeys(data []byte) error {
-	var err error
-	walkKeys(data, func(parent, k string, dup bool) {
-		if dup && err == nil {
-			err = fmt.Errorf("%s: duplicate key; expected each key once", strings.TrimPrefix(parent+"."+k, "."))
-		}
-	})
-	return err
+	_, err := strictjson.Parse(data, strictjson.Options{})
+	if e, ok := errors.AsType[*strictjson.Error](err); ok && e.Kind == strictjson.DuplicateKey {
+		return fmt.Errorf("%s: duplicate key; expected each key once", strings.TrimPrefix(e.Path.String()+"."+e.Key, "."))
+	}
+	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/smtptest"
+
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 // childEnv names the variable that makes the test binary run `teleconsult
@@ -34,7 +36,7 @@ func init() {
 type child struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *lockedLog
+	logs *testkit.LogBuffer
 	done chan struct{}
 }
 
@@ -55,7 +57,7 @@ func startChild(t *testing.T, env map[string]string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, logs: &lockedLog{}, done: make(chan struct{})}
+	c := &child{cmd: cmd, logs: &testkit.LogBuffer{}, done: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -103,13 +105,8 @@ func (c *child) create(t *testing.T, start time.Time, n int) {
 	req, _ := http.NewRequest("POST", c.url+api+"/teleconsultation", bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+testAPIKey)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("create: %d", resp.StatusCode)
+	if code := testkit.Do(t, req, nil); code != 201 {
+		t.Fatalf("create: %d", code)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/teleconsult/teleconsult/internal/smtptest"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 // mailEnv is the environment of a service that sends invitations to srv.
@@ -321,26 +321,8 @@ func TestInvitationRefusedRecipient(t *testing.T) {
 	waitState(t, s, created.RoomID, "pat-1", "failed")
 }
 
-// lockedLog collects a service's log lines.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // startLogged is startServer with the service's log kept (LOG_LEVEL info).
-func startLogged(t *testing.T, extra map[string]string) (*testServer, *lockedLog) {
+func startLogged(t *testing.T, extra map[string]string) (*testServer, *testkit.LogBuffer) {
 	t.Helper()
 	full := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "DATA_DIR": t.TempDir(), "API_KEYS": testAPIKey}
 	for k, v := range extra {
@@ -350,8 +332,8 @@ func startLogged(t *testing.T, extra map[string]string) (*testServer, *lockedLog
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedLog{}
-	clock := &testClock{t: time.Now().UTC()}
+	logs := &testkit.LogBuffer{}
+	clock := testkit.NewClock(time.Now().UTC())
 	m := &Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil)), Stdout: io.Discard, Now: clock.Now}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
@@ -366,7 +348,7 @@ func startLogged(t *testing.T, extra map[string]string) (*testServer, *lockedLog
 }
 
 // noPatientData fails if the log holds a participant's name or address.
-func noPatientData(t *testing.T, logs *lockedLog) {
+func noPatientData(t *testing.T, logs *testkit.LogBuffer) {
 	t.Helper()
 	out := logs.String()
 	for _, secret := range []string{"anna.verdi", "mario.rossi", "Anna", "Verdi", "Mario", "Rossi"} {

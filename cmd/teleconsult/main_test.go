@@ -12,34 +12,22 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/pgtest"
+
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
-
-// testClock is a clock the tests move.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // testServer is a running teleconsult service.
 type testServer struct {
 	Main  *Main
 	URL   string
 	Key   string
-	Clock *testClock
+	Clock *testkit.Clock
 	Out   *bytes.Buffer
 }
 
@@ -62,7 +50,7 @@ func startServerLogged(t testing.TB, env map[string]string, w io.Writer) *testSe
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{t: time.Now().UTC()}
+	clock := testkit.NewClock(time.Now().UTC())
 	out := &bytes.Buffer{}
 	m := &Main{Config: cfg, Logger: newLogger(cfg, w), Stdout: out, Now: clock.Now}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -106,18 +94,7 @@ func (s *testServer) do(t testing.TB, method, path, user string, body any, out a
 	if user != "" {
 		req.Header.Set("miauserid", user)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
-		}
-	}
-	return resp.StatusCode
+	return testkit.Do(t, req, out)
 }
 
 type errorBody struct {
@@ -549,7 +526,7 @@ func TestLandingPageLinks(t *testing.T) {
 // static assets (those log at debug).
 func TestStaticAssetsLogAtDebug(t *testing.T) {
 	for _, level := range []string{"info", "debug"} {
-		logs := &syncBuffer{}
+		logs := &testkit.LogBuffer{}
 		s := startServerLogged(t, map[string]string{"LOG_LEVEL": level}, logs)
 		for _, path := range []string{"/check", "/assets/style.css", "/assets/check.js"} {
 			resp, err := http.Get(s.URL + path)

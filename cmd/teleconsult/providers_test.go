@@ -4,20 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/daily"
 	"github.com/teleconsult/teleconsult/internal/daily/dailytest"
 	"github.com/teleconsult/teleconsult/internal/kaleyra/kaleyratest"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 const (
@@ -390,18 +388,7 @@ func (s *testServer) doRaw(t testing.TB, method, path string, body []byte, heade
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
-		}
-	}
-	return resp.StatusCode
+	return testkit.Do(t, req, out)
 }
 
 // Ensure the provider settings parse, refuse bad values by name without
@@ -463,7 +450,7 @@ func TestProviderLogsHoldNoSecrets(t *testing.T) {
 		env := tt.env
 		env["PROVIDER_TIMEOUT"] = "2s"
 		env["LOG_LEVEL"] = "debug"
-		logs := &syncBuffer{}
+		logs := &testkit.LogBuffer{}
 		s := startServerLogged(t, env, logs)
 		body := scenarioCreate(s)
 		tt.fail(503)
@@ -486,21 +473,4 @@ func TestProviderLogsHoldNoSecrets(t *testing.T) {
 			}
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/daily"
 	"github.com/teleconsult/teleconsult/internal/daily/dailytest"
 	tc "github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 const apiKey = "dk_test_SECRET-daily-key-0123456789abcdef"
@@ -27,31 +28,14 @@ var (
 type fixture struct {
 	fake  *dailytest.Server
 	p     *daily.Provider
-	logs  *syncBuffer
+	logs  *testkit.LogBuffer
 	mu    sync.Mutex
 	waits []time.Duration
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newFixture(t *testing.T, timeout time.Duration) *fixture {
 	t.Helper()
-	f := &fixture{fake: dailytest.New(t, apiKey), logs: &syncBuffer{}}
+	f := &fixture{fake: dailytest.New(t, apiKey), logs: &testkit.LogBuffer{}}
 	p, err := daily.New(daily.Config{
 		APIKey: apiKey, BaseURL: f.fake.URL, NamingKey: bytes.Repeat([]byte{7}, 32),
 		WebhookSecret: []byte("webhook-secret-bytes"), Timeout: timeout,

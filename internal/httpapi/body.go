@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/teleconsult/teleconsult/internal/strictjson"
 )
 
 // readJSON reads the request body and parses it strictly (see
@@ -76,79 +77,38 @@ func checkJSONType(r *http.Request) error {
 // maxJSONDepth bounds nesting: no request needs more than a few levels.
 const maxJSONDepth = 32
 
-// parseStrict parses data as exactly one JSON value: objects become
-// map[string]any, arrays []any, numbers json.Number. It refuses syntax
-// errors, trailing data, nesting deeper than maxJSONDepth, and duplicate
-// keys at any depth (two parsers could otherwise read different values
-// from the same body). Object keys are later matched exactly, unlike
-// encoding/json's case-insensitive struct matching.
+// parseStrict parses data as exactly one JSON value with [strictjson]:
+// objects become map[string]any, arrays []any, numbers json.Number. It
+// refuses syntax errors, trailing data, nesting deeper than maxJSONDepth,
+// and duplicate keys at any depth (two parsers could otherwise read
+// different values from the same body). Object keys are later matched
+// exactly, unlike encoding/json's case-insensitive struct matching.
 func parseStrict(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := parseValue(dec, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("malformed JSON: trailing data after the JSON value")
-	}
-	return v, nil
-}
-
-func parseValue(dec *json.Decoder, path string, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntaxError(err)
-	}
-	d, ok := tok.(json.Delim)
+	v, err := strictjson.Parse(data, strictjson.Options{MaxDepth: maxJSONDepth})
+	e, ok := errors.AsType[*strictjson.Error](err)
 	if !ok {
-		return tok, nil // string, json.Number, bool or nil
+		return v, err
 	}
-	if depth >= maxJSONDepth {
+	switch e.Kind {
+	case strictjson.Trailing:
+		return nil, badRequest("malformed JSON: trailing data after the JSON value")
+	case strictjson.TooDeep:
 		return nil, badRequest("malformed JSON: nested more than %d levels deep", maxJSONDepth)
+	case strictjson.DuplicateKey:
+		p := ""
+		for _, s := range e.Path {
+			if s.Index >= 0 {
+				p = indexPath(p, s.Index)
+			} else {
+				p = joinPath(p, s.Key)
+			}
+		}
+		if p = joinPath(p, e.Key); strings.Contains(p, unnamed) {
+			return nil, badRequest("malformed JSON: duplicate key before byte %d", e.Offset)
+		}
+		return nil, badRequest("%s: duplicate key", p)
 	}
-	switch d {
-	case '{':
-		m := map[string]any{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, syntaxError(err)
-			}
-			k, ok := kt.(string)
-			if !ok {
-				return nil, badRequest("malformed JSON: object key is not a string")
-			}
-			p := joinPath(path, k)
-			if _, dup := m[k]; dup {
-				if strings.Contains(p, unnamed) {
-					return nil, badRequest("malformed JSON: duplicate key before byte %d", dec.InputOffset())
-				}
-				return nil, badRequest("%s: duplicate key", p)
-			}
-			if m[k], err = parseValue(dec, p, depth+1); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, syntaxError(err)
-		}
-		return m, nil
-	case '[':
-		a := []any{}
-		for i := 0; dec.More(); i++ {
-			v, err := parseValue(dec, indexPath(path, i), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, syntaxError(err)
-		}
-		return a, nil
-	}
-	return nil, badRequest("malformed JSON: unexpected %q", string(d))
+	return nil, syntaxError(e.Err)
 }
 
 func syntaxError(err error) error {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/session"
 	"github.com/teleconsult/teleconsult/internal/sfu"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 const (
@@ -32,55 +31,17 @@ const (
 // t0 is the test clock's start; appointments start at t0+2h.
 var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 
-// clock is a controllable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
-
-// lockedBuffer collects log output from concurrent handlers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a real Service (in-memory store, built-in provider, real session
 // tokens) behind a Server.
 type env struct {
 	tb    testing.TB
-	clock *clock
+	clock *testkit.Clock
 	store *inmem.Store
 	spy   *spyStore
 	svc   *teleconsult.Service
 	srv   *Server
 	h     http.Handler
-	logs  *lockedBuffer
+	logs  *testkit.LogBuffer
 	// filesDir holds the uploaded files.
 	filesDir string
 }
@@ -99,7 +60,7 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &env{tb: tb, clock: &clock{t: t0}, store: inmem.NewStore(), logs: &lockedBuffer{}}
+	e := &env{tb: tb, clock: testkit.NewClock(t0), store: inmem.NewStore(), logs: &testkit.LogBuffer{}}
 	settings := teleconsult.DefaultSettings()
 	settings.ImmutablePeriod = 10 * time.Minute
 	settings.PublicURL = publicURL

@@ -14,15 +14,28 @@ type Events struct {
 	store *Store
 
 	mu       sync.Mutex
-	claimed  map[[2]string]time.Time // (provider, event id)
-	presence map[[3]string]bool      // (provider, room, session) → present
+	claimed  map[[2]string]time.Time // (provider, event id) → received at
+	presence map[[3]string]presence  // (provider, room, session)
 }
+
+// presence is a session's state in a room, as of when it was recorded.
+type presence struct {
+	in bool
+	at time.Time
+}
+
+// Retention of the webhook bookkeeping, as in the SQL store: event ids for
+// a week, presence for two days.
+const (
+	eventRetention    = 7 * 24 * time.Hour
+	presenceRetention = 48 * time.Hour
+)
 
 var _ teleconsult.ProviderEvents = (*Events)(nil)
 
 // NewEvents returns the provider event store of s.
 func NewEvents(s *Store) *Events {
-	return &Events{store: s, claimed: map[[2]string]time.Time{}, presence: map[[3]string]bool{}}
+	return &Events{store: s, claimed: map[[2]string]time.Time{}, presence: map[[3]string]presence{}}
 }
 
 // FindByProviderRoom implements [teleconsult.ProviderEvents.FindByProviderRoom].
@@ -38,10 +51,21 @@ func (e *Events) FindByProviderRoom(_ context.Context, provider, room string) (*
 	return nil, teleconsult.Errorf(teleconsult.ENOTFOUND, "no teleconsultation has this room")
 }
 
-// ClaimEvent implements [teleconsult.ProviderEvents.ClaimEvent].
+// ClaimEvent implements [teleconsult.ProviderEvents.ClaimEvent]. Event ids
+// older than a week, and presence older than two days, are pruned.
 func (e *Events) ClaimEvent(_ context.Context, provider, id string, at time.Time) (bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for k, t := range e.claimed {
+		if t.Before(at.Add(-eventRetention)) {
+			delete(e.claimed, k)
+		}
+	}
+	for k, p := range e.presence {
+		if p.at.Before(at.Add(-presenceRetention)) {
+			delete(e.presence, k)
+		}
+	}
 	k := [2]string{provider, id}
 	if _, ok := e.claimed[k]; ok {
 		return false, nil
@@ -58,17 +82,18 @@ func (e *Events) ReleaseEvent(_ context.Context, provider, id string) error {
 	return nil
 }
 
-// Presence implements [teleconsult.ProviderEvents.Presence].
-func (e *Events) Presence(_ context.Context, provider, room, session string, present bool, _ time.Time) (int, error) {
+// Presence implements [teleconsult.ProviderEvents.Presence]: a join is
+// recorded once, a leave always (and wins over a later join).
+func (e *Events) Presence(_ context.Context, provider, room, session string, present bool, at time.Time) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	k := [3]string{provider, room, session}
-	if was, seen := e.presence[k]; !present || !seen || was {
-		e.presence[k] = present
+	if _, seen := e.presence[k]; !present || !seen {
+		e.presence[k] = presence{in: present, at: at}
 	}
 	n := 0
-	for pk, in := range e.presence {
-		if in && pk[0] == provider && pk[1] == room {
+	for pk, p := range e.presence {
+		if p.in && pk[0] == provider && pk[1] == room {
 			n++
 		}
 	}

@@ -20,7 +20,10 @@ func (o *outbox) add(msgs []teleconsult.OutboxMessage) {
 	for i := range msgs {
 		o.lastID++
 		msgs[i].ID = o.lastID
-		o.msgs = append(o.msgs, msgs[i])
+		m := msgs[i]
+		m.StartDate, m.EndDate, m.CreatedAt = normTime(m.StartDate), normTime(m.EndDate), normTime(m.CreatedAt)
+		m.NextAttemptAt, m.SentAt, m.UpdatedAt = normTime(m.NextAttemptAt), normTime(m.SentAt), normTime(m.UpdatedAt)
+		o.msgs = append(o.msgs, m)
 	}
 }
 
@@ -54,6 +57,9 @@ func (s *Store) ClaimOutbox(_ context.Context, now time.Time, lease time.Duratio
 
 // MarkOutbox implements [teleconsult.OutboxStore.MarkOutbox].
 func (s *Store) MarkOutbox(_ context.Context, m *teleconsult.OutboxMessage) error {
+	if m.Status == teleconsult.DeliveryUnknown {
+		return teleconsult.Errorf(teleconsult.EINTERNAL, "inmem: outbox message %d: no status", m.ID)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := &s.outbox
@@ -62,8 +68,8 @@ func (s *Store) MarkOutbox(_ context.Context, m *teleconsult.OutboxMessage) erro
 		return teleconsult.Errorf(teleconsult.ENOTFOUND, "outbox message %d not found", m.ID)
 	}
 	x := &o.msgs[i]
-	x.Status, x.Attempts, x.NextAttemptAt, x.LastError = m.Status, m.Attempts, m.NextAttemptAt, m.LastError
-	x.SentAt, x.UpdatedAt = m.SentAt, m.UpdatedAt
+	x.Status, x.Attempts, x.NextAttemptAt, x.LastError = m.Status, m.Attempts, normTime(m.NextAttemptAt), m.LastError
+	x.SentAt, x.UpdatedAt = normTime(m.SentAt), normTime(m.UpdatedAt)
 	delete(o.claimed, m.ID)
 	return nil
 }

@@ -3,6 +3,7 @@ package inmem
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
@@ -20,11 +21,13 @@ var _ teleconsult.UploadStore = (*Uploads)(nil)
 func (s *Uploads) AddUpload(_ context.Context, u *teleconsult.Upload) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	u.CreatedAt = normTime(u.CreatedAt)
 	s.list = append(s.list, *u)
 	return nil
 }
 
-// Uploads implements [teleconsult.UploadStore.Uploads].
+// Uploads implements [teleconsult.UploadStore.Uploads]: oldest first, as
+// the SQL store orders them (by time, then id).
 func (s *Uploads) Uploads(_ context.Context, id string) ([]teleconsult.Upload, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -34,6 +37,12 @@ func (s *Uploads) Uploads(_ context.Context, id string) ([]teleconsult.Upload, e
 			out = append(out, u)
 		}
 	}
+	slices.SortStableFunc(out, func(a, b teleconsult.Upload) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out, nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/teleconsult/teleconsult/internal/kaleyra/kaleyratest"
 	tc "github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 	"github.com/teleconsult/teleconsult/internal/vendorhttp"
 )
 
@@ -23,23 +24,6 @@ var (
 	ctx   = context.Background()
 	start = time.Date(2031, 5, 6, 10, 0, 0, 0, time.UTC)
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type fixture struct {
 	fake  *kaleyratest.Server
@@ -52,7 +36,7 @@ type fixture struct {
 func newFixture(t *testing.T, timeout time.Duration) *fixture {
 	t.Helper()
 	f := &fixture{fake: kaleyratest.New(t, apiKey), clock: time.Now()}
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	p, err := New(Config{
 		APIKey: apiKey, BaseURL: f.fake.URL, NamingKey: bytes.Repeat([]byte{9}, 32), Timeout: timeout,
 		Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -27,6 +26,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/inmem"
 	"github.com/teleconsult/teleconsult/internal/session"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 // start is the test appointments' start; the clock starts 5 minutes
@@ -35,47 +35,11 @@ var start = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 const waitLong = 10 * time.Second
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-// lockedBuffer collects logs from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a real teleconsult.Service (in-memory store, real session tokens)
 // with this package's provider behind an httptest server on 127.0.0.1.
 type env struct {
 	t     testing.TB
-	clock *testClock
+	clock *testkit.Clock
 	ticks chan time.Time
 	store *inmem.Store
 	keys  *teleconsult.Keyring
@@ -83,7 +47,7 @@ type env struct {
 	prov  *Provider
 	srv   *httptest.Server
 	mux   *http.ServeMux
-	logs  *lockedBuffer
+	logs  *testkit.LogBuffer
 }
 
 type envOption func(*teleconsult.Settings, *Config)
@@ -100,8 +64,8 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &env{t: tb, clock: &testClock{t: start.Add(-5 * time.Minute)}, ticks: make(chan time.Time),
-		store: inmem.NewStore(), keys: keys, logs: &lockedBuffer{}}
+	e := &env{t: tb, clock: testkit.NewClock(start.Add(-5 * time.Minute)), ticks: make(chan time.Time),
+		store: inmem.NewStore(), keys: keys, logs: &testkit.LogBuffer{}}
 	settings := teleconsult.DefaultSettings()
 	settings.ImmutablePeriod = 10 * time.Minute
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

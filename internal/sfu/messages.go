@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/teleconsult/teleconsult/internal/strictjson"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
@@ -280,85 +280,29 @@ func checkChat(s string) error {
 }
 
 // scanJSON checks that b is exactly one JSON object, nested at most
-// maxJSONDepth deep, with no object holding the same key twice (encoding/json
-// would silently keep the last one).
+// maxJSONDepth deep, of at most 17 fields an object, with no object holding
+// the same key twice (encoding/json would silently keep the last one).
 func scanJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return ErrMalformed
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return ErrMalformed
-	}
-	if err := scanObject(dec, 1); err != nil {
+	_, err := strictjson.Parse(b, strictjson.Options{MaxDepth: maxJSONDepth, MaxKeys: 17})
+	e, ok := errors.AsType[*strictjson.Error](err)
+	if !ok {
 		return err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return ErrMalformed
-	}
-	return nil
-}
-
-func scanObject(dec *json.Decoder, depth int) error {
-	if depth > maxJSONDepth {
+	switch e.Kind {
+	case strictjson.TooDeep:
 		return fmt.Errorf("%w: nested too deep", ErrMalformed)
+	case strictjson.TooManyKeys:
+		return fmt.Errorf("%w: too many fields", ErrMalformed)
+	case strictjson.DuplicateKey:
+		if fieldNames[e.Key] {
+			return fmt.Errorf("%w: %s", ErrDuplicateField, e.Key)
+		}
+		return ErrDuplicateField
 	}
-	var seen []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return ErrMalformed
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return ErrMalformed
-		}
-		for _, s := range seen {
-			if s == key {
-				if fieldNames[key] {
-					return fmt.Errorf("%w: %s", ErrDuplicateField, key)
-				}
-				return ErrDuplicateField
-			}
-		}
-		if len(seen) > 16 {
-			return fmt.Errorf("%w: too many fields", ErrMalformed)
-		}
-		seen = append(seen, key)
-		if err := scanValue(dec, depth); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return ErrMalformed
-	}
-	return nil
-}
-
-func scanValue(dec *json.Decoder, depth int) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return ErrMalformed
-	}
-	switch tok {
-	case json.Delim('{'):
-		return scanObject(dec, depth+1)
-	case json.Delim('['):
-		if depth+1 > maxJSONDepth {
-			return fmt.Errorf("%w: nested too deep", ErrMalformed)
-		}
-		for dec.More() {
-			if err := scanValue(dec, depth+1); err != nil {
-				return err
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return ErrMalformed
-		}
-	}
-	return nil
+	return ErrMalformed
 }
 
 // describeDecodeError is the error message shown to the sender.

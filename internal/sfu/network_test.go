@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
+
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 // With the embedded TURN server, welcome.iceServers carries a turn: URL
@@ -51,7 +53,7 @@ func TestEmbeddedTURN(t *testing.T) {
 
 // TURN credentials expire on the injected clock, and forged ones fail.
 func TestTURNCredentials(t *testing.T) {
-	clock := &testClock{t: start}
+	clock := testkit.NewClock(start)
 	ts := &turnServer{secret: []byte("k"), now: clock.Now, allocs: map[string]int{}}
 	user, pass := ts.credentials("u_1", start.Add(time.Hour))
 	if _, ok := ts.auth(user, "r", nil); !ok {

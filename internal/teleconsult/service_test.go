@@ -11,22 +11,10 @@ import (
 
 	"github.com/teleconsult/teleconsult/internal/inmem"
 	"github.com/teleconsult/teleconsult/internal/session"
-	"github.com/teleconsult/teleconsult/internal/sfu"
 	tc "github.com/teleconsult/teleconsult/internal/teleconsult"
+
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
-
-// clock is a controllable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // notifications records what the service tells participants.
 type notifications struct {
@@ -53,9 +41,9 @@ func (n *notifications) kinds() []tc.NotificationKind {
 type fixture struct {
 	svc   *tc.Service
 	store *inmem.Store
-	clock *clock
+	clock *testkit.Clock
 	notes *notifications
-	sfu   *sfu.Provider
+	sfu   *builtin
 	seen  int // outbox messages already looked at (newMessages)
 }
 
@@ -81,20 +69,9 @@ func newFixture(t *testing.T, mod func(*tc.Settings)) *fixture {
 	if mod != nil {
 		mod(&st)
 	}
-	f := &fixture{store: inmem.NewStore(), clock: &clock{t: start.Add(-24 * time.Hour)}, notes: &notifications{}, sfu: newSFU(t)}
+	f := &fixture{store: inmem.NewStore(), clock: testkit.NewClock(start.Add(-24 * time.Hour)), notes: &notifications{}, sfu: newBuiltin()}
 	f.svc = &tc.Service{Store: f.store, Provider: f.sfu, Notifier: f.notes, Tokens: tokens, Keys: keys, Settings: st, Now: f.clock.Now}
 	return f
-}
-
-// newSFU returns the built-in provider, stopped at the end of the test.
-func newSFU(tb testing.TB) *sfu.Provider {
-	tb.Helper()
-	p, err := sfu.NewProvider(nil, sfu.DefaultConfig())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { p.Close() })
-	return p
 }
 
 func dur(d time.Duration) *time.Duration { return &d }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 const secretKey = "sk_live_NEVER-SHOW-THIS-KEY-0123456789"
@@ -26,7 +27,7 @@ type harness struct {
 	srv     *httptest.Server
 	c       *Client
 	calls   atomic.Int32
-	logs    *bytes.Buffer
+	logs    *testkit.LogBuffer
 	mu      sync.Mutex
 	waits   []time.Duration
 	handler func(n int, w http.ResponseWriter, r *http.Request)
@@ -34,7 +35,7 @@ type harness struct {
 
 func newHarness(t *testing.T, timeout time.Duration, handler func(n int, w http.ResponseWriter, r *http.Request)) *harness {
 	t.Helper()
-	h := &harness{handler: handler, logs: &bytes.Buffer{}}
+	h := &harness{handler: handler, logs: &testkit.LogBuffer{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int(h.calls.Add(1))
 		if r.Header.Get("Authorization") != "Bearer "+secretKey {
@@ -44,8 +45,7 @@ func newHarness(t *testing.T, timeout time.Duration, handler func(n int, w http.
 		h.handler(n, w, r)
 	}))
 	t.Cleanup(h.srv.Close)
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := New(Config{
 		Vendor: "Acme", KeyName: "ACME_API_KEY", BaseURL: h.srv.URL + "/v1/",
 		Auth:    func(hd http.Header) { hd.Set("Authorization", "Bearer "+secretKey) },
@@ -63,17 +63,6 @@ func newHarness(t *testing.T, timeout time.Duration, handler func(n int, w http.
 	}
 	h.c = c
 	return h
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // noSecret fails if the key shows in err or in the logs.

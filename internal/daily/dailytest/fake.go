@@ -9,22 +9,21 @@
 package dailytest
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 // Room is a room held by the fake.
@@ -46,38 +45,16 @@ type Token struct {
 	Properties map[string]any
 }
 
-// Fault is what the fake does instead of (or after) answering.
-type Fault struct {
-	// Status, when set, is answered with a Daily error body, and
-	// Retry-After when RetryAfter is set.
-	Status     int
-	RetryAfter string
-	// Hang never answers (until the client gives up).
-	Hang bool
-	// Malformed answers 200 with a truncated JSON body.
-	Malformed bool
-	// Huge answers 200 with a 10 MiB body.
-	Huge bool
-	// Lost makes the change first; then the answer is lost: the fault's
-	// Status is answered instead (a gateway error after the change), or,
-	// without one, the fake hangs.
-	Lost bool
-}
-
-type fault struct {
-	method, prefix string
-	times          int
-	f              Fault
-}
+// Fault is what the fake does instead of (or after) answering; see
+// [testkit.Fault].
+type Fault = testkit.Fault
 
 // Request is a request the fake received.
-type Request struct {
-	Method, Path string
-}
+type Request = testkit.Request
 
 // Server is the fake Daily API.
 type Server struct {
-	*httptest.Server
+	*testkit.Fake
 	// APIKey is the key the fake accepts.
 	APIKey string
 	// Domain is the Daily domain: room URLs are https://<Domain>.daily.co/<name>.
@@ -92,15 +69,12 @@ type Server struct {
 	events   []WebhookEvent      // made, not yet taken
 	eventSeq int
 
-	mu       sync.Mutex
-	hipaa    bool
-	rooms    map[string]*Room
-	deleted  []string
-	tokens   []Token
-	ejects   map[string][][]string
-	requests []Request
-	faults   []*fault
-	stop     chan struct{}
+	mu      sync.Mutex
+	hipaa   bool
+	rooms   map[string]*Room
+	deleted []string
+	tokens  []Token
+	ejects  map[string][][]string
 	// roomBase, set by ServeRooms, is the origin of the room pages.
 	roomBase string
 	visits   []Visit
@@ -131,22 +105,10 @@ type WebhookEvent struct {
 // when the test ends.
 func New(tb interface{ Cleanup(func()) }, apiKey string) *Server {
 	s := &Server{APIKey: apiKey, Domain: "acme", rooms: map[string]*Room{}, ejects: map[string][][]string{},
-		meetings: map[string]*meeting{}, stop: make(chan struct{})}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	tb.Cleanup(s.Close)
+		meetings: map[string]*meeting{}}
+	s.Fake = testkit.StartFake(tb, testkit.Vendor{Authorize: s.authorize, Route: s.route, Error: injectedError,
+		Malformed: `{"name": "abc", "url": `, HugeKey: "pad", HugePad: ' '})
 	return s
-}
-
-// Close stops the fake, releasing hung requests first.
-func (s *Server) Close() {
-	s.mu.Lock()
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
-	s.mu.Unlock()
-	s.Server.Close()
 }
 
 // SetHIPAA makes the fake refuse room names chosen by the client, as a
@@ -155,14 +117,6 @@ func (s *Server) SetHIPAA(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hipaa = on
-}
-
-// Fail makes the next times requests whose method is method and whose path
-// starts with prefix get f.
-func (s *Server) Fail(method, prefix string, times int, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{method, prefix, times, f})
 }
 
 // Rooms returns copies of the rooms that exist.
@@ -197,25 +151,6 @@ func (s *Server) Ejects(room string) [][]string {
 	return append([][]string(nil), s.ejects[room]...)
 }
 
-// Requests returns the requests received, in order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// Count returns how many requests had method and a path starting with
-// prefix.
-func (s *Server) Count(method, prefix string) int {
-	n := 0
-	for _, r := range s.Requests() {
-		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 // apiError writes Daily's error body.
 func apiError(w http.ResponseWriter, status int, typ, info string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -228,77 +163,28 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{r.Method, r.URL.Path})
-	var f *Fault
-	for _, ft := range s.faults {
-		if ft.times > 0 && ft.method == r.Method && strings.HasPrefix(r.URL.Path, ft.prefix) {
-			ft.times--
-			f = &ft.f
-			break
-		}
-	}
-	s.mu.Unlock()
-
-	// Authentication comes first, as at Daily.
-	auth := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(auth, "Bearer ")
+// authorize answers a request without a valid key as Daily does.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || key == "" {
 		apiError(w, http.StatusBadRequest, "authorization-header-error", "missing or malformed Authorization header")
-		return
+		return true
 	}
 	if key != s.APIKey {
 		apiError(w, http.StatusUnauthorized, "authentication-error", "bad API key")
-		return
+		return true
 	}
-	if f != nil && f.Lost {
-		s.route(httptest.NewRecorder(), r)
-	}
-	if f != nil {
-		switch {
-		case f.Hang:
-			s.hang(r)
-			return
-		case f.Status != 0:
-			if f.RetryAfter != "" {
-				w.Header().Set("Retry-After", f.RetryAfter)
-			}
-			typ := map[int]string{429: "rate-limit-error", 401: "authentication-error", 403: "forbidden-error", 404: "invalid-request-error"}[f.Status]
-			if typ == "" {
-				typ = "server-error"
-			}
-			apiError(w, f.Status, typ, "injected failure")
-			return
-		case f.Malformed:
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprint(w, `{"name": "abc", "url": `)
-			return
-		case f.Huge:
-			w.Header().Set("Content-Type", "application/json")
-			chunk := bytes.Repeat([]byte(" "), 64<<10)
-			fmt.Fprint(w, `{"pad": "`)
-			for range 160 {
-				if _, err := w.Write(chunk); err != nil {
-					return
-				}
-			}
-			fmt.Fprint(w, `"}`)
-			return
-		}
-	}
-	if f != nil && f.Lost {
-		s.hang(r)
-		return
-	}
-	s.route(w, r)
+	return false
 }
 
-func (s *Server) hang(r *http.Request) {
-	select {
-	case <-r.Context().Done():
-	case <-s.stop:
+// injectedError answers an injected failure with Daily's error type for
+// status.
+func injectedError(w http.ResponseWriter, status int) {
+	typ := map[int]string{429: "rate-limit-error", 401: "authentication-error", 403: "forbidden-error", 404: "invalid-request-error"}[status]
+	if typ == "" {
+		typ = "server-error"
 	}
+	apiError(w, status, typ, "injected failure")
 }
 
 var (
@@ -348,24 +234,6 @@ var tokenPropertyTypes = map[string]string{
 	"redirect_on_meeting_exit": "string", "lang": "string", "permissions": "object",
 }
 
-// readObject decodes a JSON object body with numbers kept as json.Number.
-func readObject(r *http.Request) (map[string]any, error) {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		return nil, fmt.Errorf("Content-Type must be application/json")
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, fmt.Errorf("body is not a JSON object")
-	}
-	return m, nil
-}
-
 // checkFields checks an object against documented field types.
 func checkFields(m map[string]any, types map[string]string, where string) error {
 	for k, v := range m {
@@ -409,7 +277,7 @@ func (s *Server) roomObject(rm *Room) map[string]any {
 }
 
 func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
-	m, err := readObject(r)
+	m, err := testkit.ReadObject(r)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "json-parsing-error", err.Error())
 		return
@@ -485,7 +353,7 @@ func (s *Server) getRoom(w http.ResponseWriter, name string) {
 }
 
 func (s *Server) updateRoom(w http.ResponseWriter, r *http.Request, name string) {
-	m, err := readObject(r)
+	m, err := testkit.ReadObject(r)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "json-parsing-error", err.Error())
 		return
@@ -541,7 +409,7 @@ func (s *Server) deleteRoom(w http.ResponseWriter, name string) {
 }
 
 func (s *Server) eject(w http.ResponseWriter, r *http.Request, name string) {
-	m, err := readObject(r)
+	m, err := testkit.ReadObject(r)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "json-parsing-error", err.Error())
 		return
@@ -589,7 +457,7 @@ func (s *Server) eject(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	m, err := readObject(r)
+	m, err := testkit.ReadObject(r)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "json-parsing-error", err.Error())
 		return

@@ -11,20 +11,19 @@
 package kaleyratest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/teleconsult/teleconsult/internal/testkit"
 )
 
 // Participant is one participant of a room, as sent.
@@ -49,44 +48,25 @@ type Room struct {
 	DurationUsed int64
 }
 
-// Fault is what the fake does instead of (or after) answering.
-type Fault struct {
-	Status     int
-	RetryAfter string
-	Hang       bool
-	Malformed  bool
-	Huge       bool
-	// Lost makes the change first, then answers Status or, without one,
-	// hangs.
-	Lost bool
-}
-
-type fault struct {
-	method, prefix string
-	times          int
-	f              Fault
-}
+// Fault is what the fake does instead of (or after) answering; see
+// [testkit.Fault].
+type Fault = testkit.Fault
 
 // Request is a request the fake received.
-type Request struct {
-	Method, Path string
-}
+type Request = testkit.Request
 
 // Server is the fake Kaleyra API.
 type Server struct {
-	*httptest.Server
+	*testkit.Fake
 	// APIKey is the company key the fake accepts.
 	APIKey string
 
-	mu       sync.Mutex
-	users    map[string]string // id → role
-	rooms    map[string]*Room
-	deleted  []string
-	uploads  map[string][]string // room → keys
-	creds    []string            // user ids
-	requests []Request
-	faults   []*fault
-	stop     chan struct{}
+	mu      sync.Mutex
+	users   map[string]string // id → role
+	rooms   map[string]*Room
+	deleted []string
+	uploads map[string][]string // room → keys
+	creds   []string            // user ids
 	// linkBase, set by ServeLinks, is where participant links point.
 	linkBase string
 	visits   []Visit
@@ -95,30 +75,11 @@ type Server struct {
 // New starts a fake Kaleyra API on 127.0.0.1 that accepts apiKey; it stops
 // when the test ends.
 func New(tb interface{ Cleanup(func()) }, apiKey string) *Server {
-	s := &Server{APIKey: apiKey, users: map[string]string{}, rooms: map[string]*Room{}, uploads: map[string][]string{}, stop: make(chan struct{})}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	tb.Cleanup(s.Close)
+	s := &Server{APIKey: apiKey, users: map[string]string{}, rooms: map[string]*Room{}, uploads: map[string][]string{}}
+	s.Fake = testkit.StartFake(tb, testkit.Vendor{Authorize: s.authorize, Route: s.route,
+		Error:     func(w http.ResponseWriter, status int) { apiError(w, status, "injected", "injected failure") },
+		Malformed: `{"room_id": "r", "participants": [`, HugeKey: "room_id", HugePad: 'a'})
 	return s
-}
-
-// Close stops the fake, releasing hung requests first.
-func (s *Server) Close() {
-	s.mu.Lock()
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
-	s.mu.Unlock()
-	s.Server.Close()
-}
-
-// Fail makes the next times requests whose method is method and whose path
-// starts with prefix get f.
-func (s *Server) Fail(method, prefix string, times int, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{method, prefix, times, f})
 }
 
 // Users returns the users: id → role.
@@ -173,20 +134,6 @@ func (s *Server) SetDurationUsed(room string, seconds int64) {
 	}
 }
 
-// Count returns how many requests had method and a path starting with
-// prefix.
-func (s *Server) Count(method, prefix string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 func apiError(w http.ResponseWriter, status int, typ, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -199,64 +146,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{r.Method, r.URL.Path})
-	var f *Fault
-	for _, ft := range s.faults {
-		if ft.times > 0 && ft.method == r.Method && strings.HasPrefix(r.URL.Path, ft.prefix) {
-			ft.times--
-			f = &ft.f
-			break
-		}
-	}
-	s.mu.Unlock()
-
+// authorize answers a request without the company's apikey (or with a
+// bearer token, which Kaleyra's REST API does not take).
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	if r.Header.Get("apikey") != s.APIKey || r.Header.Get("Authorization") != "" {
 		apiError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid apikey")
-		return
+		return true
 	}
-	if f != nil && f.Lost {
-		s.route(httptest.NewRecorder(), r)
-	}
-	if f != nil {
-		switch {
-		case f.Hang:
-			s.hang(r)
-			return
-		case f.Status != 0:
-			if f.RetryAfter != "" {
-				w.Header().Set("Retry-After", f.RetryAfter)
-			}
-			apiError(w, f.Status, "injected", "injected failure")
-			return
-		case f.Malformed:
-			writeJSON(w, 200, json.RawMessage(`{"room_id": "r", "participants": [`))
-			return
-		case f.Huge:
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprint(w, `{"room_id": "`)
-			chunk := bytes.Repeat([]byte("a"), 64<<10)
-			for range 160 {
-				if _, err := w.Write(chunk); err != nil {
-					return
-				}
-			}
-			fmt.Fprint(w, `"}`)
-			return
-		case f.Lost:
-			s.hang(r)
-			return
-		}
-	}
-	s.route(w, r)
-}
-
-func (s *Server) hang(r *http.Request) {
-	select {
-	case <-r.Context().Done():
-	case <-s.stop:
-	}
+	return false
 }
 
 var (
@@ -289,23 +186,6 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func readObject(r *http.Request) (map[string]any, error) {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		return nil, fmt.Errorf("Content-Type must be application/json")
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, fmt.Errorf("body is not a JSON object")
-	}
-	return m, nil
-}
-
 func random(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -315,7 +195,7 @@ func random(n int) string {
 var userIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	m, err := readObject(r)
+	m, err := testkit.ReadObject(r)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
@@ -372,7 +252,7 @@ var toolKeys = []string{"chat", "screen_sharing", "file_upload", "whiteboard", "
 var roomFields = []string{"participants", "recording", "duration", "call_type", "ringing", "description", "offline_transcription", "live"}
 
 func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
-	m, err := readObject(r)
+	m, err := testkit.ReadObject(r)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
@@ -533,7 +413,7 @@ func (s *Server) deleteUpload(w http.ResponseWriter, key string) {
 }
 
 func (s *Server) credentials(w http.ResponseWriter, r *http.Request) {
-	m, err := readObject(r)
+	m, err := testkit.ReadObject(r)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
