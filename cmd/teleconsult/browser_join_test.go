@@ -355,11 +355,18 @@ func TestJoinKaleyra(t *testing.T) {
 				}
 			}
 		}
+		// Mia's GET language and useBackground, carried by the link.
+		var asked struct{ AccessLinkURL string }
+		if st := s.do(t, "GET", api+"/teleconsultation/"+v.ID+"?language=it&useBackground=true", "pat-1", nil, &asked); st != 200 ||
+			!strings.HasSuffix(asked.AccessLinkURL, "?lang=it&useBackground=true") {
+			t.Fatalf("GET with language and useBackground: %d %q", st, asked.AccessLinkURL)
+		}
 		for i, c := range []struct {
 			user, link, name, language, background string
 		}{
 			{"pat-1", v.Patient, patientName, "en", ""},
-			{"doc-1", v.Doctor, doctorName, "it", "image"},
+			{"doc-1", v.Doctor, doctorName, "it", "image"},             // groupsWithBackgroundList
+			{"pat-1", asked.AccessLinkURL, patientName, "it", "image"}, // useBackground
 		} {
 			tt := openTab(t, c.user)
 			tt.navigate(c.link)
