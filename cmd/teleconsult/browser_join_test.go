@@ -355,11 +355,18 @@ func TestJoinKaleyra(t *testing.T) {
 				}
 			}
 		}
+		// Mia's GET language and useBackground, carried by the link.
+		var asked struct{ AccessLinkURL string }
+		if st := s.do(t, "GET", api+"/teleconsultation/"+v.ID+"?language=it&useBackground=true", "pat-1", nil, &asked); st != 200 ||
+			!strings.HasSuffix(asked.AccessLinkURL, "?lang=it&useBackground=true") {
+			t.Fatalf("GET with language and useBackground: %d %q", st, asked.AccessLinkURL)
+		}
 		for i, c := range []struct {
 			user, link, name, language, background string
 		}{
 			{"pat-1", v.Patient, patientName, "en", ""},
-			{"doc-1", v.Doctor, doctorName, "it", "image"},
+			{"doc-1", v.Doctor, doctorName, "it", "image"},             // groupsWithBackgroundList
+			{"pat-1", asked.AccessLinkURL, patientName, "it", "image"}, // useBackground
 		} {
 			tt := openTab(t, c.user)
 			tt.navigate(c.link)
@@ -443,6 +450,46 @@ func TestJoinUnknown(t *testing.T) {
 			tt.screenshot("join-unknown.png")
 		}
 		tt.close()
+	}
+}
+
+// goneBody makes the page's link exchange answer a 410 with body instead of
+// what the service said.
+func goneBody(body string) string {
+	return `(() => {
+		const native = window.fetch;
+		window.fetch = async (input, init) => {
+			const resp = await native(input, init);
+			if (!String(input).endsWith('/sessions') || resp.status !== 410) return resp;
+			return new Response(JSON.stringify(` + body + `), { status: 410, headers: resp.headers });
+		};
+	})();`
+}
+
+// Ensure the page tells refusals apart by their reason, never by the
+// message: a reason wins over a message that says something else, and a
+// 410 without a reason it knows gets the generic page with the message as
+// is, whatever the message says.
+func TestGoneByReason(t *testing.T) {
+	s := startServer(t, nil)
+	v := openVisit(t, s, 30*time.Minute)
+	if st := s.do(t, "DELETE", api+"/teleconsultation/"+v.ID, "", nil, nil); st != 204 {
+		t.Fatalf("DELETE: %d", st)
+	}
+	for _, tt := range []struct{ body, screen, text string }{
+		{`{error: 'this link was revoked', reason: 'rescheduled'}`, "gone-rescheduled", ""},
+		{`{error: 'this visit was cancelled', reason: 'ended'}`, "gone-ended", ""},
+		{`{error: 'this visit was cancelled'}`, "gone-other", "this visit was cancelled"},
+		{`{error: 'this link was revoked', reason: 'paused'}`, "gone-other", "this link was revoked"},
+	} {
+		pat := openTab(t, "patient", goneBody(tt.body))
+		pat.allowConsole("status of 410")
+		pat.navigate(v.Patient)
+		pat.waitScreen(tt.screen, 10*time.Second)
+		if tt.text != "" && !strings.Contains(eval[string](pat, `document.body.innerText`), tt.text) {
+			t.Errorf("%s: the generic page does not show the message %q", tt.body, tt.text)
+		}
+		pat.close()
 	}
 }
 

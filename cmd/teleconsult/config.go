@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,10 +22,13 @@ import (
 
 	"github.com/teleconsult/teleconsult/internal/authsvc"
 	"github.com/teleconsult/teleconsult/internal/clientaddr"
+	"github.com/teleconsult/teleconsult/internal/daily"
+	"github.com/teleconsult/teleconsult/internal/envvar"
+	"github.com/teleconsult/teleconsult/internal/kaleyra"
 	"github.com/teleconsult/teleconsult/internal/mail"
+	"github.com/teleconsult/teleconsult/internal/sfu"
 	"github.com/teleconsult/teleconsult/internal/strictjson"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
-	"github.com/teleconsult/teleconsult/internal/web"
 )
 
 // Database drivers, the values of [Config.DatabaseDriver].
@@ -63,7 +65,6 @@ const (
 	maxConfigFileSize  = 1 << 20
 	minProviderTimeout = 100 * time.Millisecond
 	maxProviderTimeout = 2 * time.Minute
-	minWebhookSecret   = 16
 )
 
 // Where a setting's value comes from, as shown by [Config.Print].
@@ -109,19 +110,22 @@ type Config struct {
 	// VideoProvider (VIDEO_PROVIDER) is ProviderBuiltin, ProviderDaily or
 	// ProviderKaleyra.
 	VideoProvider string
-	// DailyAPIKey (DAILY_API_KEY) is Daily's REST API key. Secret.
-	DailyAPIKey string
-	// DailyAPIURL (DAILY_API_URL) is Daily's REST API base, without trailing
-	// slash.
-	DailyAPIURL string
-	// DailyWebhookSecret (DAILY_WEBHOOK_SECRET) is the key of Daily's
-	// webhook signatures, base64-decoded; nil refuses every webhook.
-	// Secret.
-	DailyWebhookSecret []byte
-	// DailyDomain (DAILY_DOMAIN) is the origin of the Daily domain's rooms
-	// (https://<domain>.daily.co), the only origin the call page frames;
-	// empty when unset (then any https://*.daily.co room is framed).
-	DailyDomain string
+	// Daily holds Daily's settings, read by [daily.Variables] (DAILY_*):
+	// APIKey (secret), BaseURL, WebhookSecret (secret; nil refuses every
+	// webhook) and RoomOrigin (the only origin the call page frames; empty
+	// when unset, then any https://*.daily.co room is framed). The rest is
+	// filled in by newProvider.
+	Daily daily.Config
+	// Kaleyra holds Kaleyra's settings, read by [kaleyra.Variables]
+	// (BANDYER_*): APIKey (secret) and BaseURL (from the JSON
+	// configuration's environment when BANDYER_BASE_URL is unset). The
+	// rest is filled in by newProvider.
+	Kaleyra kaleyra.Config
+	// SFU holds the built-in SFU's settings, read by [sfu.Variables]
+	// (RTC_*, ICE_SERVERS, TURN_*; TURN_PASSWORD is secret), with
+	// LoopbackCandidates defaulting from LISTEN_ADDR. The rest is filled
+	// in by sfuConfig.
+	SFU sfu.Config
 	// ProviderTimeout (PROVIDER_TIMEOUT) bounds every call to a hosted
 	// video provider, retries included.
 	ProviderTimeout time.Duration
@@ -154,7 +158,7 @@ type Config struct {
 	// FrameAncestors (FRAME_ANCESTORS) are the origins allowed to show the
 	// call page in an iframe; empty means none.
 	FrameAncestors []string
-	// Media configures the built-in video (config_media.go).
+	// Media configures uploads (config_media.go).
 	Media MediaConfig
 	// Net configures time limits, HSTS and socket caps (config_net.go).
 	Net NetConfig
@@ -183,12 +187,6 @@ type Config struct {
 	// leaves the link out.
 	DeviceCheckURL string
 
-	// BandyerAPISecretKey (BANDYER_API_SECRET_KEY) is Kaleyra's API key.
-	// Secret.
-	BandyerAPISecretKey string
-	// BandyerBaseURL (BANDYER_BASE_URL) is Kaleyra's v2 REST API base,
-	// without trailing slash.
-	BandyerBaseURL string
 	// ServiceConfigPath (TELECONSULTATION_SERVICE_CONFIG_PATH) is the JSON
 	// configuration file; empty for the built-in default.
 	ServiceConfigPath string
@@ -233,25 +231,10 @@ type Config struct {
 }
 
 // VarDoc documents one environment variable; [Variables] lists them all.
-type VarDoc struct {
-	// Name is the variable's name.
-	Name string
-	// Default is the value used when the variable is unset or empty,
-	// as text for the documentation ("" when there is none).
-	Default string
-	// Description says what the variable does and which values it takes.
-	Description string
-	// Secret is true when the value is, or contains, a secret: it is never
-	// printed nor repeated in error messages.
-	Secret bool
-	// Mia is true for the variables of Mia-Platform's Teleconsultation
-	// Service Backend, false for Teleconsult's own.
-	Mia bool
-	// Unused is true for variables accepted for compatibility and ignored.
-	Unused bool
-}
+type VarDoc envvar.Doc
 
-// variable is a VarDoc with how to parse and show it.
+// variable is a VarDoc with how to parse and show it: the table's own
+// form, into which bind turns an adapter's [envvar.Var] list.
 type variable struct {
 	VarDoc
 	// value is the default substituted for an empty value before parse;
@@ -270,6 +253,40 @@ type variable struct {
 type shown struct {
 	value, source, note string
 	masked              bool
+}
+
+// bind turns the variables of a part of the configuration (an adapter's
+// Config, reached by part) into rows of the table.
+func bind[C any](vars []envvar.Var[C], part func(*Config) *C) []variable {
+	out := make([]variable, len(vars))
+	for i, v := range vars {
+		out[i] = variable{
+			VarDoc: VarDoc(v.Doc),
+			value:  v.Value,
+			parse:  func(c *Config, s string) error { return v.Parse(part(c), s) },
+			show:   func(c *Config) shown { return fromShown(v.Show(part(c))) },
+		}
+	}
+	return out
+}
+
+// withShow returns vars with the show function of the variable name
+// passed through f, for a note that needs the whole configuration (where
+// a value came from, a rule across packages). It panics if name is not in
+// vars: the table is static.
+func withShow(vars []variable, name string, f func(c *Config, s shown) shown) []variable {
+	i := slices.IndexFunc(vars, func(v variable) bool { return v.Name == name })
+	if i < 0 {
+		panic("withShow: no variable " + name)
+	}
+	show := vars[i].show
+	vars[i].show = func(c *Config) shown { return f(c, show(c)) }
+	return vars
+}
+
+// fromShown is s as the table's shown.
+func fromShown(s envvar.Shown) shown {
+	return shown{value: s.Value, source: s.Source, note: s.Note, masked: s.Masked}
 }
 
 // Variables documents every environment variable read by [LoadConfig], in
@@ -296,6 +313,8 @@ func variables() []variable {
 					return err
 				}
 				c.ListenAddr = v
+				// The default of RTC_LOOPBACK_CANDIDATES, read later.
+				c.SFU.LoopbackCandidates = isLoopbackListen(v)
 				return nil
 			},
 			show: func(c *Config) shown { return shown{value: c.ListenAddr} },
@@ -425,66 +444,7 @@ func variables() []variable {
 			},
 			show: func(c *Config) shown { return shown{value: c.VideoProvider} },
 		},
-		{
-			VarDoc: VarDoc{Name: "DAILY_API_KEY", Default: "",
-				Description: "Daily REST API key (from the Daily dashboard). Required when VIDEO_PROVIDER=daily.",
-				Secret:      true},
-			parse: func(c *Config, v string) error {
-				if err := checkHeaderSecret(v); err != nil {
-					return err
-				}
-				c.DailyAPIKey = v
-				return nil
-			},
-			show: func(c *Config) shown { return secretStatus(c.DailyAPIKey) },
-		},
-		{
-			VarDoc: VarDoc{Name: "DAILY_API_URL", Default: "https://api.daily.co/v1",
-				Description: "Daily REST API base URL (absolute http or https URL)."},
-			value: "https://api.daily.co/v1",
-			parse: func(c *Config, v string) error {
-				u, err := parseBaseURL(v)
-				if err != nil {
-					return err
-				}
-				c.DailyAPIURL = u
-				return nil
-			},
-			show: func(c *Config) shown { return shown{value: c.DailyAPIURL} },
-		},
-		{
-			VarDoc: VarDoc{Name: "DAILY_WEBHOOK_SECRET", Default: "",
-				Description: "Key of the signatures of Daily's webhooks (`POST /api/v1/telecons-be/webhooks/daily`): standard base64 of at least 16 bytes, the `hmac` given to Daily's `POST /webhooks` (`openssl rand -base64 32`). Unset: every webhook is refused, and call state does not follow Daily calls.",
-				Secret:      true},
-			parse: func(c *Config, v string) error {
-				if v == "" {
-					return nil
-				}
-				key, err := base64.StdEncoding.DecodeString(v)
-				if err != nil || len(key) < minWebhookSecret {
-					return fmt.Errorf("expected standard base64 of at least %d bytes (openssl rand -base64 32)", minWebhookSecret)
-				}
-				c.DailyWebhookSecret = key
-				return nil
-			},
-			show: func(c *Config) shown { return secretStatus(string(c.DailyWebhookSecret)) },
-		},
-		{
-			VarDoc: VarDoc{Name: "DAILY_DOMAIN", Default: "",
-				Description: "Your Daily domain: its name (`clinic` for rooms at https://clinic.daily.co) or the origin its rooms are served from (`https://clinic.daily.co`). The call page shows the Daily call in an iframe and allows exactly this origin in its `frame-src` (and delegates the camera and microphone to it); a room elsewhere is refused at the link exchange. Unset: any `https://*.daily.co` room is framed. Set it in production."},
-			parse: func(c *Config, v string) error {
-				if v == "" {
-					return nil
-				}
-				o, err := dailyOrigin(v)
-				if err != nil {
-					return err
-				}
-				c.DailyDomain = o
-				return nil
-			},
-			show: func(c *Config) shown { return shown{value: c.DailyDomain} },
-		},
+	}, dailyVariables(), []variable{
 		{
 			VarDoc: VarDoc{Name: "PROVIDER_TIMEOUT", Default: "10s",
 				Description: "Time limit of every call to a hosted video provider (Daily, Kaleyra), retries on 429 and 5xx included: a Go duration from 100ms to 2m. Past it the API answers 503 and changes nothing."},
@@ -623,7 +583,7 @@ func variables() []variable {
 			parse: func(c *Config, v string) error {
 				c.FrameAncestors = nil
 				for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
-					o, err := web.Origin(f)
+					o, err := envvar.Origin(f)
 					if err != nil {
 						return fmt.Errorf("expected origins such as https://portal.example.org, separated by commas: %w", err)
 					}
@@ -756,43 +716,10 @@ func variables() []variable {
 			},
 		},
 
-		// Built-in video: config_media.go.
-	}, mediaVariables(), netVariables(), []variable{
-		// Mia-Platform's Teleconsultation Service Backend: its names and defaults.
-		{
-			VarDoc: VarDoc{Name: "BANDYER_API_SECRET_KEY", Default: "", Mia: true, Secret: true,
-				Description: "Kaleyra (formerly Bandyer) API secret key. Required when VIDEO_PROVIDER=kaleyra."},
-			parse: func(c *Config, v string) error {
-				if err := checkHeaderSecret(v); err != nil {
-					return err
-				}
-				c.BandyerAPISecretKey = v
-				return nil
-			},
-			show: func(c *Config) shown { return secretStatus(c.BandyerAPISecretKey) },
-		},
-		{
-			VarDoc: VarDoc{Name: "BANDYER_BASE_URL", Default: "", Mia: true,
-				Description: "Kaleyra v2 REST API base URL, e.g. `https://api.sandbox.eu.bandyer.com` or `https://api.eu.bandyer.com`. Required when VIDEO_PROVIDER=kaleyra, unless the JSON configuration's `environment` chooses it: `sandbox` gives https://api.sandbox.eu.bandyer.com, `production` https://api.eu.bandyer.com."},
-			parse: func(c *Config, v string) error {
-				if v == "" {
-					return nil
-				}
-				u, err := parseBaseURL(v)
-				if err != nil {
-					return err
-				}
-				c.BandyerBaseURL = u
-				return nil
-			},
-			show: func(c *Config) shown {
-				s := shown{value: c.BandyerBaseURL}
-				if c.source("BANDYER_BASE_URL") == sourceDefault && c.BandyerBaseURL != "" {
-					s.note = "from the JSON configuration's environment " + c.ServiceConfig.Environment
-				}
-				return s
-			},
-		},
+		// Uploads and the built-in video: config_media.go.
+	}, mediaVariables(), netVariables(), kaleyraVariables(), []variable{
+		// Mia-Platform's Teleconsultation Service Backend: its names and
+		// defaults, after Kaleyra's BANDYER_* (providers.go).
 		{
 			VarDoc: VarDoc{Name: "TELECONSULTATION_SERVICE_CONFIG_PATH", Default: "", Mia: true,
 				Description: "Path of the JSON configuration file (privileges of the basic and plus groups and their tools, theme, companyLogo, groupsWithBackgroundList, userIdPathInRequest). Fields absent from the file keep their defaults; unknown fields are refused. Unset: the built-in default (basic: patient, plus: doctor, every tool on)."},
@@ -983,25 +910,18 @@ func (c *Config) checkProvider() []error {
 	}
 	switch c.VideoProvider {
 	case ProviderDaily:
-		need("DAILY_API_KEY", c.DailyAPIKey)
+		need("DAILY_API_KEY", c.Daily.APIKey)
 	case ProviderKaleyra:
-		need("BANDYER_API_SECRET_KEY", c.BandyerAPISecretKey)
-		if c.BandyerBaseURL == "" {
+		need("BANDYER_API_SECRET_KEY", c.Kaleyra.APIKey)
+		if c.Kaleyra.BaseURL == "" {
 			// The JSON configuration's environment (Mia v1) chooses.
-			c.BandyerBaseURL = kaleyraBaseURLs[c.ServiceConfig.Environment]
-			if c.BandyerBaseURL == "" {
+			c.Kaleyra.BaseURL = kaleyra.BaseURLs[c.ServiceConfig.Environment]
+			if c.Kaleyra.BaseURL == "" {
 				errs = append(errs, errors.New("BANDYER_BASE_URL: required when VIDEO_PROVIDER=kaleyra, unless the JSON configuration's environment (sandbox or production) chooses it"))
 			}
 		}
 	}
 	return errs
-}
-
-// kaleyraBaseURLs are Kaleyra's v2 API bases (Europe) by the JSON
-// configuration's environment, used when BANDYER_BASE_URL is unset.
-var kaleyraBaseURLs = map[string]string{
-	"sandbox":    "https://api.sandbox.eu.bandyer.com",
-	"production": "https://api.eu.bandyer.com",
 }
 
 // checkCombinations checks the variables that depend on one another.
@@ -1093,12 +1013,7 @@ func (c *Config) source(name string) string {
 }
 
 // secretStatus shows whether a secret is set, never its value.
-func secretStatus(v string) shown {
-	if v == "" {
-		return shown{masked: true, value: "(not set)"}
-	}
-	return shown{masked: true, value: mask + " (set)"}
-}
+func secretStatus(v string) shown { return fromShown(envvar.SecretStatus(v)) }
 
 // apiKeysStatus shows where the API keys come from, never a key.
 func apiKeysStatus(dataDir string, fromEnv []string) shown {
@@ -1152,15 +1067,8 @@ func quote(s string) string {
 	return s
 }
 
-// parseBool accepts what strconv.ParseBool accepts (true, false, 1, 0, and
-// the t/f/TRUE/FALSE spellings), not yes/no/on/off.
-func parseBool(v string) (bool, error) {
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, errors.New("expected true or false (or 1 or 0)")
-	}
-	return b, nil
-}
+// parseBool is [envvar.Bool].
+func parseBool(v string) (bool, error) { return envvar.Bool(v) }
 
 // checkHostPort checks a LISTEN_ADDR.
 func checkHostPort(v string) error {
@@ -1190,44 +1098,9 @@ func defaultPublicURL(listen string) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// parseBaseURL checks an absolute http(s) URL without credentials, query or
-// fragment, and returns it without trailing slash.
-// dailyRE is a Daily domain name, the subdomain of daily.co.
-var dailyRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
-
-// dailyOrigin reads DAILY_DOMAIN: a domain name (rooms at
-// https://<name>.daily.co) or an origin (https; http only on a loopback
-// host, for a local fake).
-func dailyOrigin(v string) (string, error) {
-	const want = "expected your Daily domain's name (clinic) or the origin of its rooms (https://clinic.daily.co)"
-	if dailyRE.MatchString(strings.ToLower(v)) {
-		return "https://" + strings.ToLower(v) + ".daily.co", nil
-	}
-	o, err := web.Origin(v)
-	if err != nil {
-		return "", errors.New(want)
-	}
-	u, _ := url.Parse(o)
-	if u.Scheme == "http" {
-		if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
-			return "", errors.New(want + "; http only on a loopback address")
-		}
-	}
-	return o, nil
-}
-
-func parseBaseURL(v string) (string, error) {
-	u, err := url.Parse(v)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
-		return "", errors.New("expected an absolute http:// or https:// URL")
-	case u.User != nil:
-		return "", errors.New("expected a URL without user name or password")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#"):
-		return "", errors.New("expected a URL without query (?) or fragment (#)")
-	}
-	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
-}
+// parseBaseURL is [envvar.BaseURL]: an absolute http(s) URL without
+// credentials, query or fragment, returned without trailing slash.
+func parseBaseURL(v string) (string, error) { return envvar.BaseURL(v) }
 
 // redactPassword hides the password of a value that is a URL with one
 // (user:password@host), for values that are not secret but could carry
@@ -1320,17 +1193,6 @@ func decodeEncryptionKey(v string) ([]byte, error) {
 		return nil, fmt.Errorf("decodes to %d bytes; expected exactly %d (openssl rand -base64 32)", len(key), teleconsult.KeySize)
 	}
 	return key, nil
-}
-
-// checkHeaderSecret checks that a vendor secret can be sent in an HTTP
-// header: no spaces nor control characters.
-func checkHeaderSecret(v string) error {
-	for _, r := range v {
-		if r <= ' ' || r >= 0x7f {
-			return errors.New("expected a key of visible ASCII characters, without spaces")
-		}
-	}
-	return nil
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110), as header names

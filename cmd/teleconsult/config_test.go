@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/teleconsult/teleconsult/internal/sfu"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
@@ -61,14 +62,14 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"EncryptionKey", len(c.EncryptionKey), 0},
 		{"UserIDHeader", c.UserIDHeader, "miauserid"},
 		{"VideoProvider", c.VideoProvider, ProviderBuiltin},
-		{"DailyAPIKey", c.DailyAPIKey, ""},
-		{"DailyAPIURL", c.DailyAPIURL, "https://api.daily.co/v1"},
+		{"Daily.APIKey", c.Daily.APIKey, ""},
+		{"Daily.BaseURL", c.Daily.BaseURL, "https://api.daily.co/v1"},
 		{"SessionTTL", c.SessionTTL, 15 * time.Minute},
 		{"LogLevel", c.LogLevel, slog.LevelInfo},
 		{"LogFormat", c.LogFormat, LogFormatText},
 		{"MaxBodyBytes", c.MaxBodyBytes, int64(1048576)},
-		{"BandyerAPISecretKey", c.BandyerAPISecretKey, ""},
-		{"BandyerBaseURL", c.BandyerBaseURL, ""},
+		{"Kaleyra.APIKey", c.Kaleyra.APIKey, ""},
+		{"Kaleyra.BaseURL", c.Kaleyra.BaseURL, ""},
 		{"ServiceConfigPath", c.ServiceConfigPath, ""},
 		{"TeleconsultationsCRUDName", c.TeleconsultationsCRUDName, ""},
 		{"UserIDMapCRUDName", c.UserIDMapCRUDName, ""},
@@ -145,14 +146,14 @@ func TestLoadConfigValues(t *testing.T) {
 		{"EncryptionKey", string(c.EncryptionKey), "0123456789abcdef0123456789abcdef"},
 		{"UserIDHeader", c.UserIDHeader, "x-user-id"},
 		{"VideoProvider", c.VideoProvider, ProviderKaleyra},
-		{"DailyAPIKey", c.DailyAPIKey, "daily-key"},
-		{"DailyAPIURL", c.DailyAPIURL, "http://127.0.0.1:7777/v1"},
+		{"Daily.APIKey", c.Daily.APIKey, "daily-key"},
+		{"Daily.BaseURL", c.Daily.BaseURL, "http://127.0.0.1:7777/v1"},
 		{"SessionTTL", c.SessionTTL, 90 * time.Minute},
 		{"LogLevel", c.LogLevel, slog.LevelDebug},
 		{"LogFormat", c.LogFormat, LogFormatJSON},
 		{"MaxBodyBytes", c.MaxBodyBytes, int64(2048)},
-		{"BandyerAPISecretKey", c.BandyerAPISecretKey, "ak_live_123"},
-		{"BandyerBaseURL", c.BandyerBaseURL, "https://api.sandbox.eu.bandyer.com"},
+		{"Kaleyra.APIKey", c.Kaleyra.APIKey, "ak_live_123"},
+		{"Kaleyra.BaseURL", c.Kaleyra.BaseURL, "https://api.sandbox.eu.bandyer.com"},
 		{"ServiceConfigPath", c.ServiceConfigPath, cfgPath},
 		{"TeleconsultationsCRUDName", c.TeleconsultationsCRUDName, "teleconsultations"},
 		{"UserIDMapCRUDName", c.UserIDMapCRUDName, "user-id-map"},
@@ -338,8 +339,8 @@ func TestFramingValues(t *testing.T) {
 		{map[string]string{"DAILY_DOMAIN": "http://127.0.0.1:9000"}, nil, "http://127.0.0.1:9000"},
 	} {
 		c := mustLoad(t, tt.env)
-		if !slices.Equal(c.FrameAncestors, tt.ancestors) || c.DailyDomain != tt.daily {
-			t.Errorf("%v: frame ancestors %q, Daily domain %q; want %q, %q", tt.env, c.FrameAncestors, c.DailyDomain, tt.ancestors, tt.daily)
+		if !slices.Equal(c.FrameAncestors, tt.ancestors) || c.Daily.RoomOrigin != tt.daily {
+			t.Errorf("%v: frame ancestors %q, Daily domain %q; want %q, %q", tt.env, c.FrameAncestors, c.Daily.RoomOrigin, tt.ancestors, tt.daily)
 		}
 	}
 }
@@ -647,12 +648,46 @@ func TestMiaDropInConfig(t *testing.T) {
 		c := mustLoad(t, m)
 		var b strings.Builder
 		c.Print(&b)
-		if c.BandyerBaseURL != want || !strings.Contains(b.String(), "BANDYER_BASE_URL="+want+"  # default, from the JSON configuration's environment "+envName) {
-			t.Errorf("%s: %q\n%s", envName, c.BandyerBaseURL, b.String())
+		if c.Kaleyra.BaseURL != want || !strings.Contains(b.String(), "BANDYER_BASE_URL="+want+"  # default, from the JSON configuration's environment "+envName) {
+			t.Errorf("%s: %q\n%s", envName, c.Kaleyra.BaseURL, b.String())
 		}
 		m["BANDYER_BASE_URL"] = "http://127.0.0.1:9/"
-		if c := mustLoad(t, m); c.BandyerBaseURL != "http://127.0.0.1:9" {
-			t.Errorf("BANDYER_BASE_URL given: %q", c.BandyerBaseURL)
+		if c := mustLoad(t, m); c.Kaleyra.BaseURL != "http://127.0.0.1:9" {
+			t.Errorf("BANDYER_BASE_URL given: %q", c.Kaleyra.BaseURL)
+		}
+	}
+}
+
+// Ensure the built-in SFU gets its variables (read by sfu.Variables) with
+// the rules cmd keeps: loopback candidates by default on a loopback
+// LISTEN_ADDR, START_* and the socket caps from their own variables.
+func TestSFUConfig(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want func(c sfu.Config) bool
+	}{
+		{map[string]string{}, func(c sfu.Config) bool {
+			return c.LoopbackCandidates && c.UDPPort == 0 && c.TURN.Port == 3478 && c.TURN.Realm == "teleconsult" && c.StartAudioOff && c.StartVideoOff &&
+				c.MaxPendingPerClient == 32 && c.MaxPending == 256
+		}},
+		{map[string]string{"LISTEN_ADDR": "localhost:8080"}, func(c sfu.Config) bool { return c.LoopbackCandidates }},
+		{map[string]string{"LISTEN_ADDR": "[::1]:8080"}, func(c sfu.Config) bool { return c.LoopbackCandidates }},
+		{map[string]string{"LISTEN_ADDR": ":8080"}, func(c sfu.Config) bool { return !c.LoopbackCandidates }},
+		{map[string]string{"LISTEN_ADDR": "0.0.0.0:8080", "RTC_LOOPBACK_CANDIDATES": "true"}, func(c sfu.Config) bool { return c.LoopbackCandidates }},
+		{map[string]string{"LISTEN_ADDR": "127.0.0.1:8080", "RTC_LOOPBACK_CANDIDATES": "false"}, func(c sfu.Config) bool { return !c.LoopbackCandidates }},
+		{map[string]string{"RTC_UDP_PORT": "50000", "START_AUDIO_OFF": "false", "WS_PENDING_MAX": "9"}, func(c sfu.Config) bool {
+			return c.UDPPort == 50000 && !c.StartAudioOff && c.StartVideoOff && c.MaxPending == 9
+		}},
+		{map[string]string{"RTC_UDP_PORT": "40000-40100", "RTC_PUBLIC_IP": "192.0.2.1", "ICE_SERVERS": "turn:t:3478", "TURN_USERNAME": "u", "TURN_PASSWORD": "p",
+			"TURN_ENABLED": "true", "TURN_PORT": "5349", "TURN_REALM": "clinic"}, func(c sfu.Config) bool {
+			return c.UDPPort == 0 && c.UDPPortMin == 40000 && c.UDPPortMax == 40100 && c.PublicIP == "192.0.2.1" &&
+				len(c.ICEServers) == 1 && c.ICEServers[0].URLs[0] == "turn:t:3478" && c.ICEUsername == "u" && c.ICECredential == "p" &&
+				c.TURN.Enabled && c.TURN.Port == 5349 && c.TURN.Realm == "clinic"
+		}},
+	} {
+		c := sfuConfig(mustLoad(t, tt.env), time.Now, slog.New(slog.DiscardHandler))
+		if !tt.want(c) || c.Now == nil || c.Logger == nil {
+			t.Errorf("%v: %+v", tt.env, c)
 		}
 	}
 }

@@ -544,7 +544,7 @@ func (m *Main) Demo(ctx context.Context, opts DemoOptions) error {
 	links := map[string]string{}
 	var w teleconsult.Window
 	for _, user := range []string{"demo-doctor", "demo-patient"} {
-		v, err := m.Service.View(ctx, id, user, "")
+		v, err := m.Service.View(ctx, id, user, teleconsult.LinkOptions{})
 		if err != nil {
 			return err
 		}

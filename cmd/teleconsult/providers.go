@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/authsvc"
@@ -17,24 +16,40 @@ import (
 func newProvider(cfg *Config, keys *teleconsult.Keyring, now func() time.Time, log *slog.Logger) (teleconsult.VideoProvider, error) {
 	switch cfg.VideoProvider {
 	case ProviderDaily:
-		if len(cfg.DailyWebhookSecret) == 0 {
+		if len(cfg.Daily.WebhookSecret) == 0 {
 			log.Warn("DAILY_WEBHOOK_SECRET is not set: Daily's webhooks are refused, so the call state (in progress, ended, time used, LIVE rule) does not follow Daily calls")
 		}
-		if cfg.DailyDomain == "" {
+		if cfg.Daily.RoomOrigin == "" {
 			log.Warn("DAILY_DOMAIN is not set: the call page frames rooms of any Daily domain (https://*.daily.co); set it to your domain to allow exactly its rooms")
 		}
-		return daily.New(daily.Config{
-			APIKey: cfg.DailyAPIKey, BaseURL: cfg.DailyAPIURL, WebhookSecret: cfg.DailyWebhookSecret,
-			RoomOrigin: cfg.DailyDomain, NamingKey: keys.NamingKey(), Timeout: cfg.ProviderTimeout, Logger: log,
-		})
+		c := cfg.Daily
+		c.NamingKey, c.Timeout, c.Logger = keys.NamingKey(), cfg.ProviderTimeout, log
+		return daily.New(c)
 	case ProviderKaleyra:
-		return kaleyra.New(kaleyra.Config{
-			APIKey: cfg.BandyerAPISecretKey, BaseURL: cfg.BandyerBaseURL,
-			NamingKey: keys.NamingKey(), Timeout: cfg.ProviderTimeout, Logger: log,
-		})
+		c := cfg.Kaleyra
+		c.NamingKey, c.Timeout, c.Logger = keys.NamingKey(), cfg.ProviderTimeout, log
+		return kaleyra.New(c)
 	default:
 		return sfu.NewProvider(nil, sfuConfig(cfg, now, log))
 	}
+}
+
+// dailyVariables are Daily's variables (DAILY_*), read into cfg.Daily.
+func dailyVariables() []variable {
+	return bind(daily.Variables(), func(c *Config) *daily.Config { return &c.Daily })
+}
+
+// kaleyraVariables are Kaleyra's variables (BANDYER_*), read into
+// cfg.Kaleyra; config check says when BANDYER_BASE_URL comes from the JSON
+// configuration's environment (see checkProvider).
+func kaleyraVariables() []variable {
+	return withShow(bind(kaleyra.Variables(), func(c *Config) *kaleyra.Config { return &c.Kaleyra }), "BANDYER_BASE_URL",
+		func(c *Config, s shown) shown {
+			if c.source("BANDYER_BASE_URL") == sourceDefault && c.Kaleyra.BaseURL != "" {
+				s.note = "from the JSON configuration's environment " + c.ServiceConfig.Environment
+			}
+			return s
+		})
 }
 
 // newDirectory returns the user directory of AUTH_SERVICE mode, or nil
@@ -65,32 +80,17 @@ func callOrigins(cfg *Config) []string {
 	if cfg.VideoProvider != ProviderDaily {
 		return nil
 	}
-	if cfg.DailyDomain != "" {
-		return []string{cfg.DailyDomain}
+	if cfg.Daily.RoomOrigin != "" {
+		return []string{cfg.Daily.RoomOrigin}
 	}
 	return []string{"https://*.daily.co"}
 }
 
-// sfuConfig is the built-in SFU's configuration from the environment.
+// sfuConfig is the built-in SFU's configuration: its variables
+// (cfg.SFU), with the settings it shares with the other providers and the
+// service.
 func sfuConfig(cfg *Config, now func() time.Time, log *slog.Logger) sfu.Config {
-	c := sfu.DefaultConfig()
-	md := cfg.Media
-	switch {
-	case md.UDPPortMin != 0 && md.UDPPortMin == md.UDPPortMax:
-		c.UDPPort = int(md.UDPPortMin)
-	case md.UDPPortMin != 0:
-		c.UDPPortMin, c.UDPPortMax = md.UDPPortMin, md.UDPPortMax
-	}
-	c.PublicIP = md.PublicIP
-	c.LoopbackCandidates = md.LoopbackCandidates
-	for _, u := range md.ICEServers {
-		s := sfu.ICEServer{URLs: []string{u}}
-		if strings.HasPrefix(u, "turn") {
-			s.Username, s.Credential = md.TURNUsername, md.TURNPassword
-		}
-		c.ICEServers = append(c.ICEServers, s)
-	}
-	c.TURN.Enabled, c.TURN.Port, c.TURN.Realm = md.TURNEnabled, int(md.TURNPort), md.TURNRealm
+	c := cfg.SFU
 	c.StartAudioOff, c.StartVideoOff = cfg.StartAudioOff, cfg.StartVideoOff
 	c.MaxPendingPerClient, c.MaxPending = cfg.Net.PendingPerClient, cfg.Net.PendingMax
 	c.Now, c.Logger = now, log

@@ -397,7 +397,7 @@ func TestProviderConfig(t *testing.T) {
 	secret := base64.StdEncoding.EncodeToString(webhookSecret)
 	c := mustLoad(t, map[string]string{"VIDEO_PROVIDER": "daily", "DAILY_API_KEY": dailyKey, "DAILY_WEBHOOK_SECRET": secret,
 		"PROVIDER_TIMEOUT": "2500ms", "START_AUDIO_OFF": "false", "DATA_DIR": t.TempDir()})
-	if string(c.DailyWebhookSecret) != string(webhookSecret) || c.ProviderTimeout != 2500*time.Millisecond || c.StartAudioOff || !c.StartVideoOff {
+	if string(c.Daily.WebhookSecret) != string(webhookSecret) || c.ProviderTimeout != 2500*time.Millisecond || c.StartAudioOff || !c.StartVideoOff {
 		t.Errorf("config %+v", c)
 	}
 	if st := c.Settings(); st.StartAudioOff || !st.StartVideoOff {
@@ -409,7 +409,7 @@ func TestProviderConfig(t *testing.T) {
 		!strings.Contains(out, "\nPROVIDER_TIMEOUT=2.5s  # env\n") {
 		t.Errorf("config check:\n%s", out)
 	}
-	if d := mustLoad(t, map[string]string{}); d.ProviderTimeout != 10*time.Second || !d.StartAudioOff || !d.StartVideoOff || d.DailyWebhookSecret != nil {
+	if d := mustLoad(t, map[string]string{}); d.ProviderTimeout != 10*time.Second || !d.StartAudioOff || !d.StartVideoOff || d.Daily.WebhookSecret != nil {
 		t.Errorf("defaults %+v", d)
 	}
 	for _, tt := range []struct{ name, value, want string }{

@@ -402,8 +402,11 @@ const maxTokenLen = 4096
 // Join implements [teleconsult.VideoProvider.Join]: it mints a meeting token
 // for p, valid from the window's opening until its end when the window is
 // limited (then Daily ejects at that time), else until the session's
-// expiry (then it only bounds when the participant can join).
-func (p *Provider) Join(ctx context.Context, tc *teleconsult.Teleconsultation, pt *teleconsult.Participant, s *teleconsult.Settings, until time.Time) (*teleconsult.JoinTarget, error) {
+// expiry o.Until (then it only bounds when the participant can join).
+// Daily's meeting tokens have no virtual background: o.Background is not
+// used.
+func (p *Provider) Join(ctx context.Context, tc *teleconsult.Teleconsultation, pt *teleconsult.Participant, s *teleconsult.Settings, o teleconsult.JoinOptions) (*teleconsult.JoinTarget, error) {
+	until := o.Until
 	if tc.ProviderRoomID == "" || tc.ProviderRoomURL == "" {
 		return nil, teleconsult.Errorf(teleconsult.EINTERNAL, "teleconsultation %s has no Daily room", tc.ID)
 	}

@@ -266,7 +266,7 @@ func TestJoin(t *testing.T) {
 			until := start.Add(5 * time.Minute)
 			for i := range v.Participants {
 				pt := &v.Participants[i]
-				j, err := f.p.Join(ctx, v, pt, s, until)
+				j, err := f.p.Join(ctx, v, pt, s, tc.JoinOptions{Until: until})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -367,7 +367,7 @@ func TestJoinRoomOrigin(t *testing.T) {
 			t.Fatal(err)
 		}
 		v.ProviderRoomID, v.ProviderRoomURL, v.RoomRevision = room.ID, tt.roomURL, 1
-		j, err := p.Join(ctx, v, &v.Participants[0], s, start.Add(time.Minute))
+		j, err := p.Join(ctx, v, &v.Participants[0], s, tc.JoinOptions{Until: start.Add(time.Minute)})
 		switch {
 		case tt.ok && (err != nil || j.URL != tt.roomURL):
 			t.Errorf("origin %q, room %s: %+v %v", tt.origin, tt.roomURL, j, err)

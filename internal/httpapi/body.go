@@ -133,7 +133,7 @@ func syntaxError(err error) error {
 var schemaNames = map[string]bool{}
 
 func init() {
-	for _, list := range [][]string{teleconsultationFields, participantsFields, participantFields, {"expiresIn", "code"}} {
+	for _, list := range [][]string{teleconsultationFields, participantsFields, participantFields, sessionFields, {"expiresIn"}} {
 		for _, k := range list {
 			schemaNames[k] = true
 		}
@@ -222,6 +222,18 @@ func stringField(m map[string]any, path, key string) (string, bool, error) {
 		return "", true, badRequest("%s: must be a string", joinPath(path, key))
 	}
 	return s, true, nil
+}
+
+func boolField(m map[string]any, path, key string) (bool, bool, error) {
+	v, ok := m[key]
+	if !ok {
+		return false, false, nil
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		return false, true, badRequest("%s: must be true or false", joinPath(path, key))
+	}
+	return b, true, nil
 }
 
 // intField reads an integer. Integral values written with a fraction or an

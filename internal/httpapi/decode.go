@@ -227,18 +227,25 @@ func decodeCredentials(v any) (time.Duration, error) {
 
 // decodeSession reads the body of POST /sessions: {"code": "...",
 // "language"?: "it"}.
-func decodeSession(v any) (code, language string, err error) {
-	m, err := object(v, "", "code", "language")
+// sessionFields are the fields of POST /sessions: the link code and the
+// options of the link it came in (see [teleconsult.LinkOptions]).
+var sessionFields = []string{"code", "language", "useBackground"}
+
+func decodeSession(v any) (code string, o teleconsult.LinkOptions, err error) {
+	m, err := object(v, "", sessionFields...)
 	if err != nil {
-		return "", "", err
+		return "", o, err
 	}
 	code, ok, err := stringField(m, "", "code")
 	if err != nil {
-		return "", "", err
+		return "", o, err
 	}
 	if !ok {
-		return "", "", badRequest("code: required")
+		return "", o, badRequest("code: required")
 	}
-	language, _, err = stringField(m, "", "language")
-	return code, language, err
+	if o.Language, _, err = stringField(m, "", "language"); err != nil {
+		return "", o, err
+	}
+	o.Background, _, err = boolField(m, "", "useBackground")
+	return code, o, err
 }

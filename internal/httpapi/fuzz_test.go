@@ -133,7 +133,7 @@ func FuzzSession(f *testing.F) {
 	e.clock.Set(startAt.Add(-time.Minute))
 	code := linkCode(f, e.view(id, "p1")["accessLinkURL"])
 	addSeeds(f, sessionJSON(code), sessionJSON(strings.Repeat("A", 43)), sessionJSON(""), `{"code":null}`,
-		sessionJSON(code[:42]+"\u00e9"))
+		sessionJSON(code[:42]+"\u00e9"), `{"code":"`+code+`","language":"it","useBackground":true}`, `{"code":"`+code+`","useBackground":"1"}`)
 	var n atomic.Uint32
 	f.Fuzz(func(t *testing.T, body string) {
 		r := fuzzRequest("POST", Prefix+"/sessions", body)

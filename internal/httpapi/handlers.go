@@ -151,10 +151,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	if ub := q.Get("useBackground"); ub != "" && ub != "true" && ub != "false" {
+	ub := q.Get("useBackground")
+	if ub != "" && ub != "true" && ub != "false" {
 		return badRequest("useBackground: must be true or false")
 	}
-	v, err := s.svc.View(r.Context(), id, s.userID(r), q.Get("language"))
+	v, err := s.svc.View(r.Context(), id, s.userID(r), teleconsult.LinkOptions{Language: q.Get("language"), Background: ub == "true"})
 	if err != nil {
 		return err
 	}
@@ -264,11 +265,11 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	code, language, err := decodeSession(body)
+	code, opts, err := decodeSession(body)
 	if err != nil {
 		return err
 	}
-	cs, err := s.svc.ExchangeIn(r.Context(), code, language)
+	cs, err := s.svc.ExchangeIn(r.Context(), code, opts)
 	if err != nil {
 		return err
 	}

@@ -58,8 +58,14 @@ func TestLifecycle(t *testing.T) {
 	}
 	w := e.do("GET", api+"/"+id+"?language=en&useBackground=true&unknown=1", "", asUser("p1"))
 	wantStatus(t, w, http.StatusOK)
-	if link := body(t, w)["accessLinkURL"].(string); !strings.HasSuffix(link, "?lang=en") {
-		t.Fatalf("link with language = %q", link)
+	if link := body(t, w)["accessLinkURL"].(string); !strings.HasSuffix(link, "/join/"+codeP+"?lang=en&useBackground=true") {
+		t.Fatalf("link with language and background = %q", link)
+	}
+	for q, want := range map[string]string{"?useBackground=false": "/join/" + codeP, "?useBackground=true": "/join/" + codeP + "?useBackground=true"} {
+		w := e.do("GET", api+"/"+id+q, "", asUser("p1"))
+		if link, _ := body(t, w)["accessLinkURL"].(string); !strings.HasSuffix(link, want) {
+			t.Errorf("GET %s: link %q, want …%s", q, link, want)
+		}
 	}
 
 	// The patient's link opens a session; no key needed.

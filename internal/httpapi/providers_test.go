@@ -33,8 +33,8 @@ func (h *hostedProvider) CreateRoom(ctx context.Context, tc *teleconsult.Telecon
 	return r, nil
 }
 
-func (h *hostedProvider) Join(_ context.Context, tc *teleconsult.Teleconsultation, p *teleconsult.Participant, _ *teleconsult.Settings, until time.Time) (*teleconsult.JoinTarget, error) {
-	return &teleconsult.JoinTarget{Provider: "daily", URL: tc.ProviderRoomURL, Token: "meeting-token-" + p.ProviderUserID, ExpiresAt: until}, nil
+func (h *hostedProvider) Join(_ context.Context, tc *teleconsult.Teleconsultation, p *teleconsult.Participant, _ *teleconsult.Settings, o teleconsult.JoinOptions) (*teleconsult.JoinTarget, error) {
+	return &teleconsult.JoinTarget{Provider: "daily", URL: tc.ProviderRoomURL, Token: "meeting-token-" + p.ProviderUserID, ExpiresAt: o.Until}, nil
 }
 
 func (h *hostedProvider) DeleteUploads(context.Context, *teleconsult.Teleconsultation) (teleconsult.UploadsDeleted, error) {

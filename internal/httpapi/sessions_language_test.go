@@ -25,6 +25,11 @@ func TestSessionLanguage(t *testing.T) {
 		{fmt.Sprintf(`{"code":%q}`, code), http.StatusCreated, ""},
 		{fmt.Sprintf(`{"code":%q,"language":7}`, code), http.StatusBadRequest, "language: must be a string"},
 		{fmt.Sprintf(`{"code":%q,"language":"italiano"}`, code), http.StatusBadRequest, "language: must be a two-letter code such as en or it"},
+		// GET's useBackground=true, which the link carries on.
+		{fmt.Sprintf(`{"code":%q,"language":"it","useBackground":true}`, code), http.StatusCreated, "it"},
+		{fmt.Sprintf(`{"code":%q,"useBackground":false}`, code), http.StatusCreated, ""},
+		{fmt.Sprintf(`{"code":%q,"useBackground":"true"}`, code), http.StatusBadRequest, "useBackground: must be true or false"},
+		{fmt.Sprintf(`{"code":%q,"useBackground":null}`, code), http.StatusBadRequest, "useBackground: must be true or false"},
 	} {
 		w := e.do("POST", Prefix+"/sessions", tt.body, noKey())
 		wantStatus(t, w, tt.status)

@@ -368,11 +368,11 @@ func (p *Provider) DeleteRoom(ctx context.Context, tc *teleconsult.Teleconsultat
 
 // Join implements [teleconsult.VideoProvider.Join]: the participant's own
 // Kaleyra link, made with the room, with the link options of [LinkURL].
-func (*Provider) Join(_ context.Context, tc *teleconsult.Teleconsultation, pt *teleconsult.Participant, s *teleconsult.Settings, _ time.Time) (*teleconsult.JoinTarget, error) {
+func (*Provider) Join(_ context.Context, tc *teleconsult.Teleconsultation, pt *teleconsult.Participant, s *teleconsult.Settings, o teleconsult.JoinOptions) (*teleconsult.JoinTarget, error) {
 	if pt.ProviderLink == "" {
 		return nil, teleconsult.Errorf(teleconsult.EINTERNAL, "no Kaleyra link is stored for a participant of teleconsultation %s", tc.ID)
 	}
-	link, err := LinkURL(pt.ProviderLink, pt, s)
+	link, err := LinkURL(pt.ProviderLink, pt, s, o.Background)
 	if err != nil {
 		return nil, teleconsult.Errorf(teleconsult.EINTERNAL, "the Kaleyra link of a participant of teleconsultation %s: %v", tc.ID, err)
 	}
@@ -392,12 +392,13 @@ var linkLanguages = []string{"de", "en", "es", "fr", "it", "pl"}
 //     (Kaleyra would otherwise show our random user id);
 //   - audio_disabled and video_disabled: true with START_AUDIO_OFF and
 //     START_VIDEO_OFF;
-//   - virtual_background=image (the company's default background, as
-//     Mia's useBackground) when one of the participant's groups is in the
-//     configuration's groupsWithBackgroundList.
+//   - virtual_background=image (the company's default background) with
+//     background: Mia's useBackground, or one of the participant's groups
+//     in the configuration's groupsWithBackgroundList
+//     ([teleconsult.Settings.Background] decides).
 //
 // Options already in the link are replaced; anything else in it is kept.
-func LinkURL(link string, pt *teleconsult.Participant, s *teleconsult.Settings) (string, error) {
+func LinkURL(link string, pt *teleconsult.Participant, s *teleconsult.Settings, background bool) (string, error) {
 	if !validLink(link) {
 		return "", errors.New("not an https URL")
 	}
@@ -418,11 +419,8 @@ func LinkURL(link string, pt *teleconsult.Participant, s *teleconsult.Settings) 
 	}
 	q.Set("audio_disabled", strconv.FormatBool(s.StartAudioOff))
 	q.Set("video_disabled", strconv.FormatBool(s.StartVideoOff))
-	for _, g := range pt.Groups {
-		if slices.Contains(s.Config.GroupsWithBackgroundList, g) {
-			q.Set("virtual_background", "image")
-			break
-		}
+	if background {
+		q.Set("virtual_background", "image")
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil

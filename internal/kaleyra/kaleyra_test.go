@@ -233,11 +233,15 @@ func TestRoomLifecycle(t *testing.T) {
 	for i := range v.Participants {
 		v.Participants[i].ProviderLink = room.Links[v.Participants[i].UserID]
 	}
-	j, err := f.p.Join(ctx, v, &v.Participants[1], settings(true), time.Time{})
-	if err != nil || j.Provider != Name || !strings.HasPrefix(j.URL, room.Links["pat-1"]+"?") || !strings.Contains(j.URL, "display_name=") || j.Token != "" {
+	j, err := f.p.Join(ctx, v, &v.Participants[1], settings(true), tc.JoinOptions{})
+	if err != nil || j.Provider != Name || !strings.HasPrefix(j.URL, room.Links["pat-1"]+"?") || !strings.Contains(j.URL, "display_name=") || j.Token != "" ||
+		strings.Contains(j.URL, "virtual_background") {
 		t.Errorf("join %+v %v", j, err)
 	}
-	if _, err := f.p.Join(ctx, v, &tc.Participant{}, settings(true), time.Time{}); tc.ErrorCode(err) != tc.EINTERNAL {
+	if j, err := f.p.Join(ctx, v, &v.Participants[1], settings(true), tc.JoinOptions{Background: true}); err != nil || !strings.Contains(j.URL, "virtual_background=image") {
+		t.Errorf("join with the background %+v %v", j, err)
+	}
+	if _, err := f.p.Join(ctx, v, &tc.Participant{}, settings(true), tc.JoinOptions{}); tc.ErrorCode(err) != tc.EINTERNAL {
 		t.Errorf("join without a link: %v", err)
 	}
 
@@ -389,14 +393,14 @@ func FuzzDecodeUploads(f *testing.F) {
 
 // Ensure the link a participant is sent on to carries the options Kaleyra
 // documents: the participant's language (when Kaleyra's UI has it), name,
-// START_AUDIO_OFF/START_VIDEO_OFF and the virtual background for the
-// groups of groupsWithBackgroundList, replacing options already there.
+// START_AUDIO_OFF/START_VIDEO_OFF and the virtual background when asked
+// (useBackground, or a group of groupsWithBackgroundList: the domain's
+// Settings.Background), replacing options already there.
 func TestLinkURL(t *testing.T) {
 	const link = "https://acme.bandyer.com/eu/direct-rest-call-handler/abc123"
-	settings := func(audioOff, videoOff bool, bg ...string) *tc.Settings {
+	settings := func(audioOff, videoOff bool) *tc.Settings {
 		s := tc.DefaultSettings()
 		s.StartAudioOff, s.StartVideoOff = audioOff, videoOff
-		s.Config.GroupsWithBackgroundList = bg
 		return &s
 	}
 	doctor := &tc.Participant{UserID: "d", Groups: []string{"doctor"}, FullName: "Dr. Anna Verdi", Language: "it"}
@@ -405,30 +409,31 @@ func TestLinkURL(t *testing.T) {
 		link string
 		pt   *tc.Participant
 		s    *tc.Settings
+		bg   bool
 		want string // the query, encoded
 	}{
-		{"defaults", link, doctor, settings(true, true),
+		{"defaults", link, doctor, settings(true, true), false,
 			"audio_disabled=true&display_name=Dr.+Anna+Verdi&language=it&video_disabled=true"},
-		{"audio and video on", link, doctor, settings(false, false),
+		{"audio and video on", link, doctor, settings(false, false), false,
 			"audio_disabled=false&display_name=Dr.+Anna+Verdi&language=it&video_disabled=false"},
-		{"background for the doctor's group", link, doctor, settings(true, false, "patient", "doctor"),
+		{"background", link, doctor, settings(true, false), true,
 			"audio_disabled=true&display_name=Dr.+Anna+Verdi&language=it&video_disabled=false&virtual_background=image"},
-		{"no background for other groups", link, doctor, settings(true, true, "patient"),
+		{"a background in the link is replaced", link + "?vb=blur&virtual_background=blur", doctor, settings(true, true), false,
 			"audio_disabled=true&display_name=Dr.+Anna+Verdi&language=it&video_disabled=true"},
-		{"a region is cut", link, &tc.Participant{FullName: "Mario", Language: "en-GB"}, settings(true, true),
+		{"a region is cut", link, &tc.Participant{FullName: "Mario", Language: "en-GB"}, settings(true, true), false,
 			"audio_disabled=true&display_name=Mario&language=en&video_disabled=true"},
-		{"a language Kaleyra lacks is left to the company's default", link, &tc.Participant{FullName: "Ana", Language: "pt"}, settings(true, true),
+		{"a language Kaleyra lacks is left to the company's default", link, &tc.Participant{FullName: "Ana", Language: "pt"}, settings(true, true), false,
 			"audio_disabled=true&display_name=Ana&video_disabled=true"},
-		{"no name, no display_name", link, &tc.Participant{}, settings(true, true),
+		{"no name, no display_name", link, &tc.Participant{}, settings(true, true), false,
 			"audio_disabled=true&video_disabled=true"},
-		{"names are encoded", link, &tc.Participant{FullName: "Zoë & Co=1?#x"}, settings(true, true),
+		{"names are encoded", link, &tc.Participant{FullName: "Zoë & Co=1?#x"}, settings(true, true), false,
 			"audio_disabled=true&display_name=Zo%C3%AB+%26+Co%3D1%3F%23x&video_disabled=true"},
-		{"options in the link are replaced, others kept", link + "?l=de&dn=x&ad=false&theme=dark&language=fr", doctor, settings(true, true),
+		{"options in the link are replaced, others kept", link + "?l=de&dn=x&ad=false&theme=dark&language=fr", doctor, settings(true, true), false,
 			"audio_disabled=true&display_name=Dr.+Anna+Verdi&language=it&theme=dark&video_disabled=true"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := LinkURL(tt.link, tt.pt, tt.s)
+			got, err := LinkURL(tt.link, tt.pt, tt.s, tt.bg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -439,11 +444,11 @@ func TestLinkURL(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"http://acme.bandyer.com/x", "javascript:alert(1)", "https://user:pw@acme.bandyer.com/x", "/relative"} {
-		if got, err := LinkURL(bad, doctor, settings(true, true)); err == nil {
+		if got, err := LinkURL(bad, doctor, settings(true, true), false); err == nil {
 			t.Errorf("LinkURL(%q) = %q, want an error", bad, got)
 		}
 	}
-	if got, err := LinkURL("http://127.0.0.1:9/eu/x", doctor, settings(true, true)); err != nil || !strings.HasPrefix(got, "http://127.0.0.1:9/eu/x?") {
+	if got, err := LinkURL("http://127.0.0.1:9/eu/x", doctor, settings(true, true), true); err != nil || !strings.HasPrefix(got, "http://127.0.0.1:9/eu/x?") {
 		t.Errorf("a loopback fake's link: %q, %v", got, err)
 	}
 }
@@ -461,7 +466,7 @@ func FuzzLinkURL(f *testing.F) {
 		s := tc.DefaultSettings()
 		s.Config.GroupsWithBackgroundList = []string{"doctor"}
 		pt := &tc.Participant{FullName: name, Language: lang, Groups: []string{group}}
-		got, err := LinkURL(link, pt, &s)
+		got, err := LinkURL(link, pt, &s, s.Background(pt, false))
 		if err != nil {
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -47,6 +48,10 @@ type Config struct {
 	// ICEServers are STUN and TURN servers given to the page in
 	// welcome.iceServers (ICE_SERVERS, see [ParseICEServers]).
 	ICEServers []ICEServer
+	// ICEUsername and ICECredential are the credentials of the turn:
+	// servers of ICEServers given without their own (TURN_USERNAME,
+	// TURN_PASSWORD).
+	ICEUsername, ICECredential string
 	// TURN configures the embedded TURN server.
 	TURN TURNConfig
 	// OriginPatterns are other origins allowed to open the WebSocket
@@ -200,6 +205,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
 		return bad("PublicIP (RTC_PUBLIC_IP) must be an IP address, got %q", c.PublicIP)
+	}
+	if c.ICEUsername != "" || c.ICECredential != "" {
+		servers := make([]ICEServer, len(c.ICEServers))
+		for i, s := range c.ICEServers {
+			if s.Username == "" && s.Credential == "" && slices.ContainsFunc(s.URLs, func(u string) bool { return strings.HasPrefix(u, "turn") }) {
+				s.Username, s.Credential = c.ICEUsername, c.ICECredential
+			}
+			servers[i] = s
+		}
+		c.ICEServers = servers
 	}
 	for i, s := range c.ICEServers {
 		if err := s.validate(); err != nil {

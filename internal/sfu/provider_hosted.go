@@ -2,15 +2,14 @@ package sfu
 
 import (
 	"context"
-	"time"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
 // Join implements [teleconsult.VideoProvider.Join]: the built-in call page
 // joins the signalling WebSocket with the session token itself, so there
-// is nowhere else to go.
-func (*Provider) Join(context.Context, *teleconsult.Teleconsultation, *teleconsult.Participant, *teleconsult.Settings, time.Time) (*teleconsult.JoinTarget, error) {
+// is nowhere else to go (and no virtual background to give).
+func (*Provider) Join(context.Context, *teleconsult.Teleconsultation, *teleconsult.Participant, *teleconsult.Settings, teleconsult.JoinOptions) (*teleconsult.JoinTarget, error) {
 	return &teleconsult.JoinTarget{Provider: "builtin"}, nil
 }
 

@@ -3,7 +3,6 @@ package teleconsult_test
 import (
 	"context"
 	"sync"
-	"time"
 
 	tc "github.com/teleconsult/teleconsult/internal/teleconsult"
 )
@@ -49,7 +48,7 @@ func (b *builtin) Closed(room string) bool {
 	return b.closed[room]
 }
 
-func (*builtin) Join(context.Context, *tc.Teleconsultation, *tc.Participant, *tc.Settings, time.Time) (*tc.JoinTarget, error) {
+func (*builtin) Join(context.Context, *tc.Teleconsultation, *tc.Participant, *tc.Settings, tc.JoinOptions) (*tc.JoinTarget, error) {
 	return &tc.JoinTarget{Provider: "builtin"}, nil
 }
 

@@ -302,6 +302,24 @@ type Settings struct {
 	Invitations bool
 }
 
+// Background reports whether participant p joins with the company's
+// virtual background: when the link asks for it (asked: Mia's GET
+// useBackground=true, carried by the personal link), or when one of p's
+// groups is in the configuration's groupsWithBackgroundList. A link that
+// does not ask (or asks useBackground=false) does not take away what the
+// groups give.
+func (s *Settings) Background(p *Participant, asked bool) bool {
+	if asked {
+		return true
+	}
+	for _, g := range p.Groups {
+		if slices.Contains(s.Config.GroupsWithBackgroundList, g) {
+			return true
+		}
+	}
+	return false
+}
+
 // DefaultSettings returns the settings of a service started with no
 // variables set.
 func DefaultSettings() Settings {

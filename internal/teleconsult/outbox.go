@@ -262,7 +262,7 @@ func (o *Outbox) compose(ctx context.Context, m *OutboxMessage, tcs map[string]*
 		Resend:    m.Resend,
 	}
 	if m.Kind != InvitationCancel {
-		mail.Link = svc.LinkURL(p, "")
+		mail.Link = svc.LinkURL(p, LinkOptions{})
 	}
 	if o.ShowNames {
 		for _, other := range tc.ActiveParticipants() {

@@ -82,7 +82,7 @@ func TestOutboxSends(t *testing.T) {
 		if mail.To != p.Email || mail.Language != p.Language || mail.TimeZone != p.TimeZone || mail.Kind != tc.InvitationInvite {
 			t.Errorf("mail %d: %+v", i, mail)
 		}
-		if mail.Link != f.svc.LinkURL(&got.Participants[i], "") {
+		if mail.Link != f.svc.LinkURL(&got.Participants[i], tc.LinkOptions{}) {
 			t.Errorf("mail %d: link %q is not %s's", i, mail.Link, p.UserID)
 		}
 		if !mail.Start.Equal(start) || !mail.End.Equal(start.Add(30*time.Minute)) || mail.Sequence != 0 {

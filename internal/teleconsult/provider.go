@@ -43,6 +43,16 @@ type JoinTarget struct {
 	ExpiresAt time.Time
 }
 
+// JoinOptions is what a link exchange asks of [VideoProvider.Join] beyond
+// the participant (whose Language is already the one the link asks for).
+type JoinOptions struct {
+	// Until is the expiry of the session given with the join target.
+	Until time.Time
+	// Background gives the participant the company's virtual background,
+	// where the provider has one (Kaleyra): see [Settings.Background].
+	Background bool
+}
+
 // UploadsDeleted counts the files found and deleted in a room.
 type UploadsDeleted struct {
 	Total   int

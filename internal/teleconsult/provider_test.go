@@ -24,8 +24,10 @@ type hosted struct {
 	uploads   int
 	failNext  map[string]error // by method name, once
 	lastToken string
-	// joinLanguage is the language of the participant last given to Join.
-	joinLanguage string
+	// joinLanguage is the language of the participant last given to Join,
+	// joinBackground its options' Background.
+	joinLanguage   string
+	joinBackground bool
 }
 
 var (
@@ -82,14 +84,14 @@ func (h *hosted) DeleteRoom(_ context.Context, t *tc.Teleconsultation) error {
 	return nil
 }
 
-func (h *hosted) Join(_ context.Context, t *tc.Teleconsultation, p *tc.Participant, _ *tc.Settings, until time.Time) (*tc.JoinTarget, error) {
+func (h *hosted) Join(_ context.Context, t *tc.Teleconsultation, p *tc.Participant, _ *tc.Settings, o tc.JoinOptions) (*tc.JoinTarget, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.takeFail("Join"); err != nil {
 		return nil, err
 	}
-	h.joinLanguage = p.Language
-	return &tc.JoinTarget{Provider: "hosted", URL: p.ProviderLink, Token: "tok-" + p.UserID, ExpiresAt: until}, nil
+	h.joinLanguage, h.joinBackground = p.Language, o.Background
+	return &tc.JoinTarget{Provider: "hosted", URL: p.ProviderLink, Token: "tok-" + p.UserID, ExpiresAt: o.Until}, nil
 }
 
 func (h *hosted) DeleteUploads(context.Context, *tc.Teleconsultation) (tc.UploadsDeleted, error) {
@@ -228,7 +230,7 @@ func TestProviderRoomAndJoin(t *testing.T) {
 
 	// The exchange hands out the join target once the window is open.
 	f.clock.Set(start.Add(-5 * time.Minute))
-	v, err := f.svc.View(ctx, id, "pat-2", "")
+	v, err := f.svc.View(ctx, id, "pat-2", tc.LinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,7 @@ func TestProviderRoomAndJoin(t *testing.T) {
 		t.Errorf("details %+v", v.ProviderDetails)
 	}
 	f.h.fail("RoomDetails", tc.Errorf(tc.EUNAVAILABLE, "down"))
-	if v, err := f.svc.View(ctx, id, "pat-2", ""); err != nil || v.ProviderDetails != nil {
+	if v, err := f.svc.View(ctx, id, "pat-2", tc.LinkOptions{}); err != nil || v.ProviderDetails != nil {
 		t.Errorf("view with details down: %v %+v", err, v)
 	}
 	// A visit set up with another provider (VIDEO_PROVIDER changed since)

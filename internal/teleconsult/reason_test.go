@@ -32,7 +32,7 @@ func newReasonVisit(t *testing.T, number int) *reasonVisit {
 		t.Fatal(err)
 	}
 	stored, _ := f.store.FindByID(ctx, id)
-	link := f.svc.LinkURL(&stored.Participants[1], "")
+	link := f.svc.LinkURL(&stored.Participants[1], tc.LinkOptions{})
 	v := &reasonVisit{f: f, id: id, code: code(t, &link)}
 	if number > 2 {
 		return v // waiting for participants: nothing to hold yet

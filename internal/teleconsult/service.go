@@ -573,11 +573,23 @@ type View struct {
 	ProviderDetails *RoomDetails
 }
 
+// LinkOptions are what Mia's GET asks of the link it returns, carried in
+// the personal link's query (?lang=, &useBackground=true) to the link
+// exchange, which makes the provider's join target with them.
+type LinkOptions struct {
+	// Language is GET's language (two letters, such as it or en); ""
+	// for none.
+	Language string
+	// Background is GET's useBackground=true: the company's virtual
+	// background ([Settings.Background]).
+	Background bool
+}
+
 // View returns what participant userID may see of teleconsultation id.
 // A caller who is not a participant gets EUNAUTHORIZED "Unauthorized user"
-// and never a link. language, when set, is carried into the link.
-func (s *Service) View(ctx context.Context, id, userID, language string) (*View, error) {
-	if language != "" && !languageRE.MatchString(language) {
+// and never a link. The link options, when set, are carried into the link.
+func (s *Service) View(ctx context.Context, id, userID string, o LinkOptions) (*View, error) {
+	if o.Language != "" && !languageRE.MatchString(o.Language) {
 		return nil, invalid("language: must be a two-letter code such as en or it")
 	}
 	tc, err := s.load(ctx, id)
@@ -606,7 +618,7 @@ func (s *Service) View(ctx context.Context, id, userID, language string) (*View,
 		v.Participants = append(v.Participants, ParticipantView{ProviderUserID: o.ProviderUserID, FullName: o.FullName})
 	}
 	if tc.State != StateWaiting && w.Locked(now) {
-		link := s.LinkURL(p, language)
+		link := s.LinkURL(p, o)
 		v.AccessLinkURL = &link
 		v.Joinable = !w.Closed(now)
 	}
@@ -615,11 +627,18 @@ func (s *Service) View(ctx context.Context, id, userID, language string) (*View,
 }
 
 // LinkURL is p's personal link: PUBLIC_URL/join/<code>, with ?lang= when a
-// language is asked for.
-func (s *Service) LinkURL(p *Participant, language string) string {
+// language is asked for and useBackground=true when the background is.
+func (s *Service) LinkURL(p *Participant, o LinkOptions) string {
 	u := s.Settings.PublicURL + "/join/" + s.Keys.LinkCode(p.LinkNonce)
-	if language != "" {
-		u += "?lang=" + url.QueryEscape(language)
+	q := url.Values{}
+	if o.Language != "" {
+		q.Set("lang", o.Language)
+	}
+	if o.Background {
+		q.Set("useBackground", "true")
+	}
+	if len(q) > 0 {
+		u += "?" + q.Encode()
 	}
 	return u
 }
@@ -661,16 +680,19 @@ var ErrUnknownLink = &Error{Code: EUNAUTHORIZED, Message: "unknown link: check t
 // participants are missing; revoked links, cancelled, replaced
 // (rescheduled) or ended teleconsultations are EGONE.
 func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, error) {
-	return s.ExchangeIn(ctx, code, "")
+	return s.ExchangeIn(ctx, code, LinkOptions{})
 }
 
-// ExchangeIn is [Service.Exchange] for a page asked for in language (the
-// personal link's ?lang=, which GET's language puts there; "" for none).
-// As Mia's GET language=it|en gives the provider's link in that language,
-// the provider's join target (the Kaleyra link) is made in it; the
-// session's Language stays the participant's own when they have one (the
-// call page's rule), else it is language.
-func (s *Service) ExchangeIn(ctx context.Context, code, language string) (*CallSession, error) {
+// ExchangeIn is [Service.Exchange] for a personal link opened with the
+// options GET put in it (?lang=, useBackground=true). As Mia's GET
+// language=it|en gives the provider's link in that language, the
+// provider's join target (the Kaleyra link) is made in it; the session's
+// Language stays the participant's own when they have one (the call
+// page's rule), else it is o.Language. As Mia's useBackground=true gives
+// the link with the company's background, the join target has it
+// ([Settings.Background]).
+func (s *Service) ExchangeIn(ctx context.Context, code string, o LinkOptions) (*CallSession, error) {
+	language := o.Language
 	if language != "" && !languageRE.MatchString(language) {
 		return nil, invalid("language: must be a two-letter code such as en or it")
 	}
@@ -718,7 +740,7 @@ func (s *Service) ExchangeIn(ctx context.Context, code, language string) (*CallS
 	if language != "" {
 		joiner.Language = language
 	}
-	join, err := s.Provider.Join(ctx, tc, &joiner, &s.Settings, exp)
+	join, err := s.Provider.Join(ctx, tc, &joiner, &s.Settings, JoinOptions{Until: exp, Background: s.Settings.Background(p, o.Background)})
 	if err != nil {
 		return nil, err
 	}

@@ -75,8 +75,9 @@ type VideoProvider interface {
 	DeleteRoom(ctx context.Context, tc *Teleconsultation) error
 	// Join returns where participant p of tc goes to join the room. It is
 	// called only when the personal link has passed the window and
-	// revocation checks; until is the expiry of the session given with it.
-	Join(ctx context.Context, tc *Teleconsultation, p *Participant, s *Settings, until time.Time) (*JoinTarget, error)
+	// revocation checks; o.Until is the expiry of the session given with
+	// it.
+	Join(ctx context.Context, tc *Teleconsultation, p *Participant, s *Settings, o JoinOptions) (*JoinTarget, error)
 	// DeleteUploads deletes the files uploaded in tc's room and says how
 	// many there were and how many are gone.
 	DeleteUploads(ctx context.Context, tc *Teleconsultation) (UploadsDeleted, error)

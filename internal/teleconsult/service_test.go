@@ -188,7 +188,7 @@ func TestCreateAndView(t *testing.T) {
 	if got := f.notes.kinds(); len(got) != 1 || got[0] != tc.NotifyRoomMade {
 		t.Errorf("notifications %v, want one room-made", got)
 	}
-	v, err := f.svc.View(ctx, id, "pat-1", "")
+	v, err := f.svc.View(ctx, id, "pat-1", tc.LinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,22 +198,22 @@ func TestCreateAndView(t *testing.T) {
 	if v.Status != tc.StateScheduled || v.Role != tc.RoleBasic || len(v.Participants) != 2 || v.Duration != 30*time.Minute {
 		t.Errorf("view %+v", v)
 	}
-	if _, err := f.svc.View(ctx, id, "someone-else", ""); tc.ErrorMessage(err) != "Unauthorized user" {
+	if _, err := f.svc.View(ctx, id, "someone-else", tc.LinkOptions{}); tc.ErrorMessage(err) != "Unauthorized user" {
 		t.Errorf("non-participant: %v", err)
 	}
-	if _, err := f.svc.View(ctx, id, "", ""); tc.ErrorCode(err) != tc.EUNAUTHORIZED {
+	if _, err := f.svc.View(ctx, id, "", tc.LinkOptions{}); tc.ErrorCode(err) != tc.EUNAUTHORIZED {
 		t.Errorf("no user: %v", err)
 	}
-	if _, err := f.svc.View(ctx, "0123456789abcdef0123456789abcdef", "pat-1", ""); tc.ErrorCode(err) != tc.ENOTFOUND {
+	if _, err := f.svc.View(ctx, "0123456789abcdef0123456789abcdef", "pat-1", tc.LinkOptions{}); tc.ErrorCode(err) != tc.ENOTFOUND {
 		t.Errorf("unknown id: %v", err)
 	}
 
 	f.clock.Set(start.Add(-10 * time.Minute)) // the immutable period begins
-	vp, err := f.svc.View(ctx, id, "pat-1", "it")
+	vp, err := f.svc.View(ctx, id, "pat-1", tc.LinkOptions{Language: "it"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vd, err := f.svc.View(ctx, id, "doc-1", "")
+	vd, err := f.svc.View(ctx, id, "doc-1", tc.LinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestExchange(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Set(start)
-	v, _ := f.svc.View(ctx, id, "pat-1", "")
+	v, _ := f.svc.View(ctx, id, "pat-1", tc.LinkOptions{})
 	c := code(t, v.AccessLinkURL)
 
 	tests := []struct {
@@ -313,7 +313,7 @@ func TestUpdate(t *testing.T) {
 	}
 	// The removed patient's link is dead.
 	f.clock.Set(newStart)
-	patLink := f.svc.LinkURL(&before.Participants[1], "")
+	patLink := f.svc.LinkURL(&before.Participants[1], tc.LinkOptions{})
 	if _, err := f.svc.Exchange(ctx, code(t, &patLink)); tc.ErrorCode(err) != tc.EGONE {
 		t.Errorf("removed participant's link: %v, want gone", err)
 	}
@@ -378,7 +378,7 @@ func TestAddParticipant(t *testing.T) {
 		t.Error("invitations sent before the room exists")
 	}
 	f.clock.Set(start) // inside the window: still completable
-	v, err := f.svc.View(ctx, id, "pat-1", "")
+	v, err := f.svc.View(ctx, id, "pat-1", tc.LinkOptions{})
 	if err != nil || v.AccessLinkURL != nil {
 		t.Errorf("waiting teleconsultation shows a link: %+v %v", v, err)
 	}
@@ -428,15 +428,15 @@ func TestReplaceByAppointment(t *testing.T) {
 	if old.State != tc.StateReplaced || old.ReplacedBy != second || !f.sfu.Closed(old.ProviderRoomID) {
 		t.Errorf("old: state %s replacedBy %q", old.State, old.ReplacedBy)
 	}
-	if _, err := f.svc.View(ctx, first, "pat-1", ""); tc.ErrorCode(err) != tc.EGONE {
+	if _, err := f.svc.View(ctx, first, "pat-1", tc.LinkOptions{}); tc.ErrorCode(err) != tc.EGONE {
 		t.Errorf("GET old: %v, want gone", err)
 	}
 	f.clock.Set(start)
-	oldLink := f.svc.LinkURL(old.Participant("pat-1"), "")
+	oldLink := f.svc.LinkURL(old.Participant("pat-1"), tc.LinkOptions{})
 	if _, err := f.svc.Exchange(ctx, code(t, &oldLink)); tc.ErrorCode(err) != tc.EGONE {
 		t.Errorf("old link: %v, want gone", err)
 	}
-	v, err := f.svc.View(ctx, second, "pat-1", "")
+	v, err := f.svc.View(ctx, second, "pat-1", tc.LinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +503,7 @@ func TestCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Set(start)
-	v, _ := f.svc.View(ctx, id, "doc-1", "")
+	v, _ := f.svc.View(ctx, id, "doc-1", tc.LinkOptions{})
 	if err := f.svc.Cancel(ctx, id); err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +517,7 @@ func TestCancel(t *testing.T) {
 		t.Errorf("link after cancel: %v, want gone with reason cancelled", err)
 	}
 	wantCode(t, f.svc.Cancel(ctx, id), tc.EGONE)
-	_, err = f.svc.View(ctx, id, "doc-1", "")
+	_, err = f.svc.View(ctx, id, "doc-1", tc.LinkOptions{})
 	wantCode(t, err, tc.EGONE)
 	wantCode(t, f.svc.Update(ctx, id, tc.UpdateInput{Duration: dur(time.Hour)}), tc.EGONE)
 }
@@ -538,7 +538,7 @@ func TestCallEvents(t *testing.T) {
 	if err := f.svc.CallEnded(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	v, err := f.svc.View(ctx, id, "doc-1", "")
+	v, err := f.svc.View(ctx, id, "doc-1", tc.LinkOptions{})
 	if err != nil || v.Status != tc.StateEnded || v.DurationUsed != 7*time.Minute {
 		t.Errorf("after call: %+v %v", v, err)
 	}
@@ -550,7 +550,7 @@ func TestCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := f.svc.View(ctx, id, "doc-1", "")
+	v, _ := f.svc.View(ctx, id, "doc-1", tc.LinkOptions{})
 	cr, err := f.svc.Credentials(ctx, "doc-1", 0)
 	if err != nil {
 		t.Fatal(err)

@@ -149,9 +149,14 @@ export function saveBlob(blob, name) {
   setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
-// exchangeBody is the body of POST /sessions: the code, and the language of
-// the link (?lang=, which GET language= puts there) for the provider's link.
+// exchangeBody is the body of POST /sessions: the code, and the options of
+// the link (?lang= and useBackground=true, which GET's language= and
+// useBackground= put there) for the provider's link.
 function exchangeBody(code) {
-  const lang = new URLSearchParams(location.search).get('lang') || '';
-  return /^[a-z]{2}$/.test(lang) ? { code, language: lang } : { code };
+  const q = new URLSearchParams(location.search);
+  const body = { code };
+  const lang = q.get('lang') || '';
+  if (/^[a-z]{2}$/.test(lang)) body.language = lang;
+  if (q.get('useBackground') === 'true') body.useBackground = true;
+  return body;
 }

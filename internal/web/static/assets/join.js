@@ -217,20 +217,16 @@ function showOnTo(url) {
   location.replace(url.href);
 }
 
-// goneKind sorts the server's 410 message into the pages we have.
-function goneKind(message) {
-  const m = message.toLowerCase();
-  if (m.includes('cancel')) return 'cancelled';
-  if (m.includes('reschedul') || m.includes('newer invitation')) return 'rescheduled';
-  if (m.includes('revoked') || m.includes('no longer a participant')) return 'revoked';
-  if (m.includes('changed')) return 'changed';
-  if (m.includes('ended') || m.includes('expired')) return 'ended';
-  return 'other';
-}
+// goneReasons are the reasons of a 410 that have their own page: the
+// reasons table (internal/teleconsult/reason.go) gives every 410 a reason,
+// so the page never reads the message to tell them apart.
+const goneReasons = ['revoked', 'changed', 'cancelled', 'rescheduled', 'ended'];
 
+// showGone shows the page of a 410's reason; a reason this page does not
+// know (a newer service) gets a generic page with the service's message.
 function showGone(message, reason) {
   stored.set('inCall', '');
-  const kind = { revoked: 'revoked', cancelled: 'cancelled', rescheduled: 'rescheduled', ended: 'ended' }[reason] || goneKind(message);
+  const kind = goneReasons.includes(reason) ? reason : 'other';
   show(messageScreen({
     name: 'gone-' + kind,
     tone: 'error',
