@@ -71,6 +71,7 @@ func (s *Store) MarkOutbox(_ context.Context, m *teleconsult.OutboxMessage) erro
 	x.Status, x.Attempts, x.NextAttemptAt, x.LastError = m.Status, m.Attempts, normTime(m.NextAttemptAt), m.LastError
 	x.SentAt, x.UpdatedAt = normTime(m.SentAt), normTime(m.UpdatedAt)
 	delete(o.claimed, m.ID)
+	s.hooks.add(m.Emit)
 	return nil
 }
 

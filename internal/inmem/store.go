@@ -20,6 +20,7 @@ type Store struct {
 	tcs     map[string]*teleconsult.Teleconsultation
 	userMap map[[2]string]string // (provider, user id) → provider user id
 	outbox  outbox
+	hooks   hookbox
 	// Commits counts successful Apply calls.
 	Commits int
 }
@@ -85,6 +86,11 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 			}
 		}
 	}
+	for _, m := range ch.Webhooks {
+		if _, ok := s.tcs[m.TeleconsultationID]; !ok && next[m.TeleconsultationID] == nil {
+			return teleconsult.Errorf(teleconsult.EINTERNAL, "webhook event for unknown teleconsultation %s", m.TeleconsultationID)
+		}
+	}
 	for id, tc := range next {
 		if tc.AppointmentID != "" && live(tc) {
 			if _, ok := appt[tc.AppointmentID]; ok {
@@ -135,6 +141,7 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 		s.tcs[tc.ID] = tc.Clone()
 	}
 	s.outbox.add(ch.Outbox)
+	s.hooks.add(ch.Webhooks)
 	s.Commits++
 	return nil
 }
