@@ -30,7 +30,7 @@ func (c *Config) Warnings() []string {
 				"Set PUBLIC_URL to the address participants reach.")
 		}
 	}
-	return out
+	return append(out, c.webhookWarnings()...)
 }
 
 // isLoopbackHost reports whether host names this machine: localhost (and
