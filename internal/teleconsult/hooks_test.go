@@ -477,3 +477,40 @@ func FuzzWebhookConfig(f *testing.F) {
 		}
 	})
 }
+
+// Ensure a hosted provider's call events become webhook events written
+// with the call state: the participant's, then the call's, once per
+// provider event (a replay writes none).
+func TestHooksFromProviderWebhooks(t *testing.T) {
+	f := newHostedFixture(t, func(s *tc.Settings) { hooksOn(s); s.Webhooks = s.Webhooks[:1] })
+	id, err := f.svc.Create(ctx, validCreate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := f.get(t, id).ProviderRoomID
+	f.clock.Set(start.Add(time.Hour))
+	t0 := start.Unix()
+	for _, body := range []string{
+		fmt.Sprintf("ev1 joined %s s1 %d", room, t0),
+		fmt.Sprintf("ev1 joined %s s1 %d", room, t0), // replay
+		fmt.Sprintf("ev2 joined %s s2 %d", room, t0+60),
+		fmt.Sprintf("ev3 left %s s1 %d", room, t0+600), // LIVE: one of two left, the call ends
+	} {
+		if _, err := f.webhook(t, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, m := range f.store.Webhooks() {
+		p := payloadOf(t, m.Payload)
+		s := string(p.Type)
+		if p.Data.Participant != nil {
+			s += ":" + p.Data.Participant.Session
+		}
+		got = append(got, s)
+	}
+	want := []string{"teleconsultation.created", "participant.joined:s1", "call.started", "participant.joined:s2", "participant.left:s1", "call.ended"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+}
