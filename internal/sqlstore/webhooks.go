@@ -11,7 +11,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
-// The webhook outbox (migration 00007): outgoing webhook events written by
+// The webhook outbox (migration 00008): outgoing webhook events written by
 // Apply (and MarkOutbox) in the transaction of the change they tell of,
 // claimed and marked by the webhook worker. Rows hold ids, states, times
 // and the receivers' statuses, never patient data.

@@ -1,5 +1,5 @@
 -- Outgoing webhooks, PostgreSQL dialect (the SQLite twin is
--- migrations/sqlite/00007_webhooks.sql; keep the two in step).
+-- migrations/sqlite/00008_webhooks.sql; keep the two in step).
 --
 -- One row per event per receiver: written in the same transaction as the
 -- change the event tells of, delivered later by the webhook workers (one

@@ -1,5 +1,5 @@
 -- Outgoing webhooks, SQLite dialect (the PostgreSQL twin is
--- migrations/postgres/00007_webhooks.sql; keep the two in step).
+-- migrations/postgres/00008_webhooks.sql; keep the two in step).
 --
 -- One row per event per receiver: written in the same transaction as the
 -- change the event tells of, delivered later by the webhook worker. The
