@@ -169,7 +169,8 @@ TELECONSULTATION_SERVICE_CONFIG_PATH), validates it and prints every effective
 setting with its source. Secrets are masked. Exits 2 if the configuration is
 invalid. Warnings about settings that are valid but will probably fail
 participants (a plain http PUBLIC_URL on another host, every interface with
-the default PUBLIC_URL) go to standard error.
+the default PUBLIC_URL, a plain http webhook receiver on another host) go to
+standard error.
 `
 
 func loadConfig(getenv func(string) string, stderr io.Writer) (*Config, bool) {
