@@ -79,6 +79,7 @@ func scanHooks(rows *sql.Rows) ([]teleconsult.WebhookMessage, error) {
 // ClaimWebhooks implements [teleconsult.WebhookStore.ClaimWebhooks]. On
 // PostgreSQL, concurrent workers skip each other's locked rows.
 func (db *DB) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]teleconsult.WebhookMessage, error) {
+	defer db.observe(opClaimWebhooks, time.Now())
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -112,6 +113,7 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Durat
 
 // MarkWebhook implements [teleconsult.WebhookStore.MarkWebhook].
 func (db *DB) MarkWebhook(ctx context.Context, m *teleconsult.WebhookMessage) error {
+	defer db.observe(opMarkWebhook, time.Now())
 	if m.Status == teleconsult.DeliveryUnknown {
 		return teleconsult.Errorf(teleconsult.EINTERNAL, "sqlstore: webhook event %d: no status", m.ID)
 	}
@@ -134,6 +136,7 @@ func (db *DB) MarkWebhook(ctx context.Context, m *teleconsult.WebhookMessage) er
 
 // FindWebhooks implements [teleconsult.WebhookStore.FindWebhooks].
 func (db *DB) FindWebhooks(ctx context.Context, teleconsultationID string) ([]teleconsult.WebhookMessage, error) {
+	defer db.observe(opFindWebhooks, time.Now())
 	stmt, err := db.prepared(ctx, "SELECT id, "+hookColumns+" FROM webhook_outbox WHERE teleconsultation_id = $1 ORDER BY id")
 	if err != nil {
 		return nil, dbErr("find webhooks", err)
@@ -153,6 +156,7 @@ func (db *DB) FindWebhooks(ctx context.Context, teleconsultationID string) ([]te
 // on SQLite every claim left is a dead process's; on PostgreSQL claims
 // expire after their lease.
 func (db *DB) RecoverWebhooks(ctx context.Context) (int, error) {
+	defer db.observe(opRecoverWebhooks, time.Now())
 	if db.dialect != DialectSQLite {
 		return 0, nil
 	}
