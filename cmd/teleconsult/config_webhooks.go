@@ -33,7 +33,7 @@ func webhookVariables() []variable {
 	return []variable{
 		{
 			VarDoc: VarDoc{Name: "WEBHOOK_URL", Default: "",
-				Description: "Receiver of the outgoing webhooks (receiver `default`): an absolute http(s) URL, without user name or password. Every event (teleconsultation.created, .updated, .cancelled, .replaced, call.started, call.ended, participant.joined, participant.left, invitation.failed) is POSTed to it, signed as Standard Webhooks says: see the README's webhooks section. Plain http is accepted, with a warning unless the host is this machine. Needs WEBHOOK_SECRET. More receivers, each with its own secret and events: the JSON configuration's `webhooks`."},
+				Description: "Receiver of the outgoing webhooks (receiver `default`): an absolute http(s) URL, without user name or password. Every event (teleconsultation.created, .updated, .cancelled, .replaced, call.started, call.ended, participant.joined, participant.left, participant.waiting, invitation.failed) is POSTed to it, signed as Standard Webhooks says: see the README's webhooks section. Plain http is accepted, with a warning unless the host is this machine. Needs WEBHOOK_SECRET. More receivers, each with its own secret and events: the JSON configuration's `webhooks`."},
 			parse: func(c *Config, v string) error {
 				if v == "" {
 					return nil

@@ -41,3 +41,33 @@ func TestPresenceWebhookEvents(t *testing.T) {
 		t.Errorf("events %v, want %v", got, want)
 	}
 }
+
+// Ensure a participant who starts waiting in the waiting room is told to
+// the receivers: participant.waiting, before their join.
+func TestWaitingWebhookEvent(t *testing.T) {
+	e := newEnv(t, withWaitingRoom, func(s *teleconsult.Settings, _ *Config) {
+		s.Webhooks = []teleconsult.WebhookEndpoint{{Name: "a", URL: "https://a.test/", Secret: make([]byte, 32)}}
+	})
+	id, tokens := e.visit(2)
+	pat := e.dial(id, tokens[1], clientOptions{})
+	pat.waitFor("waiting")
+	var got []string
+	waitUntil(t, "a participant.waiting event", func() bool {
+		got = nil
+		for _, m := range e.store.Webhooks() {
+			var p teleconsult.HookPayload
+			if err := json.Unmarshal(m.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			s := string(p.Type)
+			if p.Data.Participant != nil {
+				s += ":" + p.Data.Participant.UserID + ":" + p.Data.Participant.Role
+			}
+			got = append(got, s)
+		}
+		return len(got) >= 2
+	})
+	if want := []string{"teleconsultation.created", "participant.waiting:pat-1:basic"}; !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+}
