@@ -60,6 +60,9 @@ func (s *Store) MarkOutbox(_ context.Context, m *teleconsult.OutboxMessage) erro
 	if m.Status == teleconsult.DeliveryUnknown {
 		return teleconsult.Errorf(teleconsult.EINTERNAL, "inmem: outbox message %d: no status", m.ID)
 	}
+	if err := checkHooks(m.Emit); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := &s.outbox

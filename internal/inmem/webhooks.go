@@ -22,6 +22,8 @@ func (o *hookbox) add(msgs []teleconsult.WebhookMessage) {
 		msgs[i].ID = o.lastID
 		m := msgs[i]
 		m.Payload = slices.Clone(m.Payload)
+		m.CreatedAt, m.NextAttemptAt, m.UpdatedAt = normTime(m.CreatedAt), normTime(m.NextAttemptAt), normTime(m.UpdatedAt)
+		m.SentAt = normTime(m.SentAt)
 		o.msgs = append(o.msgs, m)
 	}
 }
@@ -56,6 +58,9 @@ func (s *Store) ClaimWebhooks(_ context.Context, now time.Time, lease time.Durat
 
 // MarkWebhook implements [teleconsult.WebhookStore.MarkWebhook].
 func (s *Store) MarkWebhook(_ context.Context, m *teleconsult.WebhookMessage) error {
+	if m.Status == teleconsult.DeliveryUnknown {
+		return teleconsult.Errorf(teleconsult.EINTERNAL, "inmem: webhook event %d: no status", m.ID)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := &s.hooks
@@ -64,8 +69,8 @@ func (s *Store) MarkWebhook(_ context.Context, m *teleconsult.WebhookMessage) er
 		return teleconsult.Errorf(teleconsult.ENOTFOUND, "webhook event %d not found", m.ID)
 	}
 	x := &o.msgs[i]
-	x.Status, x.Attempts, x.NextAttemptAt, x.LastStatus, x.LastError = m.Status, m.Attempts, m.NextAttemptAt, m.LastStatus, m.LastError
-	x.SentAt, x.UpdatedAt = m.SentAt, m.UpdatedAt
+	x.Status, x.Attempts, x.NextAttemptAt, x.LastStatus, x.LastError = m.Status, m.Attempts, normTime(m.NextAttemptAt), m.LastStatus, m.LastError
+	x.SentAt, x.UpdatedAt = normTime(m.SentAt), normTime(m.UpdatedAt)
 	delete(o.claimed, m.ID)
 	return nil
 }
