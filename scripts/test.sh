@@ -9,7 +9,9 @@
 #   - chromium (the full package: the headless shell cannot make WebRTC
 #     calls) and iproute2: the call page's tests drive a real browser inside
 #     a loopback-only network namespace. They fail, never skip, without it;
-#   - curl: a test runs the README's walk-through as written.
+#   - curl: a test runs the README's walk-through as written;
+#   - nodejs and npm: a test verifies our webhook signatures with the
+#     Standard Webhooks library (npm install standardwebhooks, cached).
 #
 # Arguments go to every go test: ./scripts/test.sh -short skips the browser
 # tests (a quick local loop); -run narrows as usual. Without arguments it
@@ -26,6 +28,7 @@ if ! have_pyical; then missing="$missing python3-icalendar"; fi
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then missing="$missing chromium"; fi
 if ! command -v ip >/dev/null 2>&1; then missing="$missing iproute2"; fi
 if ! command -v curl >/dev/null 2>&1; then missing="$missing curl"; fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then missing="$missing nodejs npm"; fi
 SECONDS=0
 phase() { printf 'test.sh: [%3ds] %s\n' "$SECONDS" "$*" >&2; }
 trap 'phase "FAILED"' ERR

@@ -226,6 +226,9 @@ type Config struct {
 	// uploads when it ends.
 	DeleteUploads bool
 
+	// Webhook is WEBHOOK_URL's receiver (config_webhooks.go).
+	Webhook WebhookConfig
+
 	// sources maps a variable's name to sourceDefault or sourceEnv.
 	sources map[string]string
 }
@@ -717,7 +720,7 @@ func variables() []variable {
 		},
 
 		// Uploads and the built-in video: config_media.go.
-	}, mediaVariables(), netVariables(), kaleyraVariables(), []variable{
+	}, mediaVariables(), netVariables(), webhookVariables(), kaleyraVariables(), []variable{
 		// Mia-Platform's Teleconsultation Service Backend: its names and
 		// defaults, after Kaleyra's BANDYER_* (providers.go).
 		{
@@ -893,6 +896,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	if len(errs) == 0 {
 		errs = append(c.checkProvider(), c.checkCombinations()...)
+		errs = append(errs, c.checkWebhooks()...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -958,6 +962,7 @@ func (c *Config) Settings() teleconsult.Settings {
 		SessionTTL:      c.SessionTTL,
 		Config:          sc,
 		Invitations:     c.SMTP != nil,
+		Webhooks:        c.webhookEndpoints(),
 	}
 }
 

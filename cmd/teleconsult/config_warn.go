@@ -16,6 +16,9 @@ import (
 //   - LISTEN_ADDR is every interface while PUBLIC_URL is its default, on
 //     127.0.0.1: the service is reachable from other machines, but the
 //     links it hands out work only on this one.
+//   - A webhook receiver (WEBHOOK_URL, the JSON configuration's webhooks)
+//     is plain http on a host other than this machine: the events cross
+//     the network unencrypted.
 func (c *Config) Warnings() []string {
 	var out []string
 	if u, err := url.Parse(c.PublicURL); err == nil && u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
@@ -30,7 +33,7 @@ func (c *Config) Warnings() []string {
 				"Set PUBLIC_URL to the address participants reach.")
 		}
 	}
-	return out
+	return append(out, c.webhookWarnings()...)
 }
 
 // isLoopbackHost reports whether host names this machine: localhost (and

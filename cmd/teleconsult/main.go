@@ -169,7 +169,8 @@ TELECONSULTATION_SERVICE_CONFIG_PATH), validates it and prints every effective
 setting with its source. Secrets are masked. Exits 2 if the configuration is
 invalid. Warnings about settings that are valid but will probably fail
 participants (a plain http PUBLIC_URL on another host, every interface with
-the default PUBLIC_URL) go to standard error.
+the default PUBLIC_URL, a plain http webhook receiver on another host) go to
+standard error.
 `
 
 func loadConfig(getenv func(string) string, stderr io.Writer) (*Config, bool) {
@@ -338,6 +339,9 @@ type Main struct {
 	// its SMTP adapter.
 	Outbox *teleconsult.Outbox
 	Mailer *mail.Mailer
+	// Hooks delivers outgoing webhooks (nil when no receiver is
+	// configured).
+	Hooks *teleconsult.WebhookOutbox
 }
 
 // Open loads the keys, opens and migrates the database, wires the service
@@ -433,6 +437,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openInvitations(); err != nil {
 		return err
 	}
+	m.openWebhooks()
 	m.API, err = httpapi.New(httpapi.Config{
 		Service:      m.Service,
 		APIKeyHashes: apiKeys.Hashes(),
@@ -599,7 +604,8 @@ func (m *Main) Serve(ctx context.Context) error {
 	go func() { errc <- m.server.Serve(m.listener) }()
 	octx, stopOutbox := context.WithCancel(ctx)
 	waitOutbox := m.runInvitations(octx)
-	defer func() { stopOutbox(); waitOutbox() }() // after the HTTP server is down
+	waitHooks := m.runWebhooks(octx)
+	defer func() { stopOutbox(); waitOutbox(); waitHooks() }() // after the HTTP server is down
 	select {
 	case err := <-errc:
 		return err

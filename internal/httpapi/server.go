@@ -205,6 +205,7 @@ func New(cfg Config) (*Server, error) {
 		{"POST", Prefix + "/webhooks/{provider}", true, s.handleWebhook},
 		{"GET", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleInvitation},
 		{"POST", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleResendInvitation},
+		{"GET", Prefix + "/teleconsultation/{id}/webhooks", false, s.handleWebhookDeliveries},
 		{"POST", Prefix + "/credentials", false, s.handleCredentials},
 		{"POST", Prefix + "/sessions", true, s.countExchange(s.handleSession)},
 		{"GET", "/healthz", true, s.handleHealth},

@@ -60,6 +60,9 @@ func (s *Store) MarkOutbox(_ context.Context, m *teleconsult.OutboxMessage) erro
 	if m.Status == teleconsult.DeliveryUnknown {
 		return teleconsult.Errorf(teleconsult.EINTERNAL, "inmem: outbox message %d: no status", m.ID)
 	}
+	if err := checkHooks(m.Emit); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := &s.outbox
@@ -71,6 +74,7 @@ func (s *Store) MarkOutbox(_ context.Context, m *teleconsult.OutboxMessage) erro
 	x.Status, x.Attempts, x.NextAttemptAt, x.LastError = m.Status, m.Attempts, normTime(m.NextAttemptAt), m.LastError
 	x.SentAt, x.UpdatedAt = normTime(m.SentAt), normTime(m.UpdatedAt)
 	delete(o.claimed, m.ID)
+	s.hooks.add(m.Emit)
 	return nil
 }
 

@@ -20,6 +20,7 @@ type Store struct {
 	tcs     map[string]*teleconsult.Teleconsultation
 	userMap map[[2]string]string // (provider, user id) → provider user id
 	outbox  outbox
+	hooks   hookbox
 	// Commits counts successful Apply calls.
 	Commits int
 }
@@ -46,7 +47,7 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 	if err := check(ch); err != nil {
 		return err
 	}
-	if len(ch.Create) == 0 && len(ch.Update) == 0 && len(ch.Outbox) == 0 {
+	if len(ch.Create) == 0 && len(ch.Update) == 0 && len(ch.Outbox) == 0 && len(ch.Webhooks) == 0 {
 		return nil
 	}
 	s.mu.Lock()
@@ -83,6 +84,11 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 			if len(p.LinkHash) > 0 {
 				links[string(p.LinkHash)] = id
 			}
+		}
+	}
+	for _, m := range ch.Webhooks {
+		if _, ok := s.tcs[m.TeleconsultationID]; !ok && next[m.TeleconsultationID] == nil {
+			return teleconsult.Errorf(teleconsult.EINTERNAL, "webhook event for unknown teleconsultation %s", m.TeleconsultationID)
 		}
 	}
 	for id, tc := range next {
@@ -135,6 +141,7 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 		s.tcs[tc.ID] = tc.Clone()
 	}
 	s.outbox.add(ch.Outbox)
+	s.hooks.add(ch.Webhooks)
 	s.Commits++
 	return nil
 }
@@ -163,6 +170,16 @@ func check(ch teleconsult.Change) error {
 	for i, m := range ch.Outbox {
 		if m.TeleconsultationID == "" || m.UserID == "" || m.Kind == teleconsult.InvitationUnknown || m.Status == teleconsult.DeliveryUnknown {
 			return teleconsult.Errorf(teleconsult.EINTERNAL, "inmem: outbox message %d is incomplete", i)
+		}
+	}
+	return checkHooks(ch.Webhooks)
+}
+
+// checkHooks refuses incomplete webhook events, as the SQL store does.
+func checkHooks(msgs []teleconsult.WebhookMessage) error {
+	for i, m := range msgs {
+		if m.Endpoint == "" || m.EventID == "" || m.Type == "" || m.TeleconsultationID == "" || len(m.Payload) == 0 || m.Status == teleconsult.DeliveryUnknown {
+			return teleconsult.Errorf(teleconsult.EINTERNAL, "inmem: webhook event %d is incomplete", i)
 		}
 	}
 	return nil

@@ -305,10 +305,12 @@ func (p *Provider) pruneClosed(now time.Time) {
 	}
 }
 
-// callEvent is a call starting or ending in a teleconsultation.
+// callEvent is a call starting or ending in a teleconsultation or, with
+// user set, that participant joining (started) or leaving.
 type callEvent struct {
 	tc      string
 	started bool
+	user    string
 }
 
 // recordCall queues a call event for the worker, which records them in
@@ -322,6 +324,18 @@ func (p *Provider) recordCall(tc string, started bool) {
 	p.calls <- callEvent{tc: tc, started: started}
 }
 
+// recordPresence queues, for the worker, that participant user of
+// teleconsultation tc joined (or left) the call: Service.ParticipantJoined
+// and Service.ParticipantLeft, in order with the call events.
+func (p *Provider) recordPresence(tc, user string, joined bool) {
+	p.callMu.Lock()
+	defer p.callMu.Unlock()
+	if p.callsClosed {
+		return
+	}
+	p.calls <- callEvent{tc: tc, started: joined, user: user}
+}
+
 func (p *Provider) callWorker() {
 	defer p.bg.Done()
 	for ev := range p.calls {
@@ -332,9 +346,16 @@ func (p *Provider) callWorker() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		var err error
 		what := "call started"
-		if ev.started {
+		switch {
+		case ev.user != "" && ev.started:
+			what = "participant joined"
+			err = svc.ParticipantJoined(ctx, ev.tc, ev.user)
+		case ev.user != "":
+			what = "participant left"
+			err = svc.ParticipantLeft(ctx, ev.tc, ev.user)
+		case ev.started:
 			err = svc.CallStarted(ctx, ev.tc)
-		} else {
+		default:
 			what = "call ended"
 			err = svc.CallEnded(ctx, ev.tc)
 		}

@@ -129,6 +129,7 @@ type room struct {
 // member is a participant in a room.
 type member struct {
 	pid  string
+	user string // the external user id, for presence events
 	name string
 	seq  int
 	// conn is the current connection; nil while the participant's
@@ -167,7 +168,7 @@ func (r *room) join(c *conn) ([]peerInfo, error) {
 			return nil, errRoomFull
 		}
 		r.seq++
-		m = &member{pid: c.pid, seq: r.seq}
+		m = &member{pid: c.pid, user: c.adm.UserID, seq: r.seq}
 		r.members[c.pid] = m
 	}
 	old := m.conn
@@ -201,6 +202,9 @@ func (r *room) join(c *conn) ([]peerInfo, error) {
 	if old != nil {
 		old.log.Info("connection replaced by a newer one")
 		old.end(endReplaced, "you joined from another window or device", detachNone)
+	}
+	if fresh {
+		r.p.recordPresence(r.key.tc, m.user, true)
 	}
 	if start {
 		r.p.recordCall(r.key.tc, true)
@@ -247,6 +251,7 @@ func (r *room) detach(c *conn, mode detachMode) {
 // removeLocked removes m and tells the others.
 func (r *room) removeLocked(m *member) {
 	delete(r.members, m.pid)
+	r.p.recordPresence(r.key.tc, m.user, false)
 	left, _ := json.Marshal(outPeerLeft{Type: typePeerLeft, ParticipantID: m.pid})
 	for _, o := range r.members {
 		if o.conn != nil {
@@ -294,10 +299,12 @@ func (r *room) closeAll(reason, message string, endCall bool) {
 	r.mu.Lock()
 	r.dead = true
 	var conns []*conn
+	var users []string
 	for _, m := range r.members {
 		if m.conn != nil {
 			conns = append(conns, m.conn)
 		}
+		users = append(users, m.user)
 	}
 	conns = append(conns, r.heldConnsLocked()...)
 	r.members = map[string]*member{}
@@ -310,6 +317,9 @@ func (r *room) closeAll(reason, message string, endCall bool) {
 		c.end(reason, message, detachNone)
 	}
 	r.p.dropRoom(r)
+	for _, u := range users {
+		r.p.recordPresence(r.key.tc, u, false)
+	}
 	if running && endCall {
 		r.p.recordCall(r.key.tc, false)
 	}

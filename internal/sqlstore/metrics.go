@@ -40,12 +40,17 @@ const (
 	opFindUpload         = "find_upload"
 	opDeleteUploads      = "delete_uploads"
 	opUploadIDs          = "upload_ids"
+	opClaimWebhooks      = "claim_webhooks"
+	opMarkWebhook        = "mark_webhook"
+	opFindWebhooks       = "find_webhooks"
+	opRecoverWebhooks    = "recover_webhooks"
 )
 
 var operations = []string{opApply, opFindByID, opFindByAppointment, opFindByLinkHash, opProviderUsers,
 	opEnsureProviderUser, opCountByState, opPing, opClaimOutbox, opMarkOutbox, opFindOutbox, opRecoverOutbox,
 	opOutboxStats, opFindByProviderRoom, opClaimEvent, opReleaseEvent, opPresence, opClearPresence,
-	opAddUpload, opUploads, opFindUpload, opDeleteUploads, opUploadIDs}
+	opAddUpload, opUploads, opFindUpload, opDeleteUploads, opUploadIDs,
+	opClaimWebhooks, opMarkWebhook, opFindWebhooks, opRecoverWebhooks}
 
 // opBuckets reach from a cache hit (0.1 ms) to a stuck database (10 s).
 var opBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}

@@ -136,6 +136,11 @@ func (db *DB) MarkOutbox(ctx context.Context, m *teleconsult.OutboxMessage) erro
 	if m.Status == teleconsult.DeliveryUnknown {
 		return teleconsult.Errorf(teleconsult.EINTERNAL, "sqlstore: outbox message %d: no status", m.ID)
 	}
+	hooks, err := db.hookArgs(m.Emit)
+	if err != nil {
+		return err
+	}
+	hookIDs := make([]int64, len(hooks))
 	return db.inWriteTx(ctx, "mark outbox", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = $2, attempts = $3, next_attempt_at = $4,
 			last_error = $5, sent_at = $6, updated_at = $7, claimed_until = NULL WHERE id = $1`,
@@ -148,6 +153,12 @@ func (db *DB) MarkOutbox(ctx context.Context, m *teleconsult.OutboxMessage) erro
 			return err
 		} else if n != 1 {
 			return teleconsult.Errorf(teleconsult.ENOTFOUND, "outbox message %d not found", m.ID)
+		}
+		if err := db.insertHooks(ctx, tx, hooks, hookIDs); err != nil {
+			return err
+		}
+		for i := range m.Emit {
+			m.Emit[i].ID = hookIDs[i]
 		}
 		return nil
 	})

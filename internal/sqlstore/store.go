@@ -242,13 +242,18 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 			writes = append(writes, w)
 		}
 	}
-	if len(writes) == 0 && len(ch.Outbox) == 0 {
+	if len(writes) == 0 && len(ch.Outbox) == 0 && len(ch.Webhooks) == 0 {
 		return nil
 	}
 	outbox, err := db.outboxArgs(ch.Outbox)
 	if err != nil {
 		return err
 	}
+	hooks, err := db.hookArgs(ch.Webhooks)
+	if err != nil {
+		return err
+	}
+	hookIDs := make([]int64, len(hooks))
 
 	var mapped map[userKey]string
 	ids := make([]int64, len(outbox))
@@ -308,7 +313,10 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 				return err
 			}
 		}
-		return db.insertOutbox(ctx, tx, outbox, ids)
+		if err := db.insertOutbox(ctx, tx, outbox, ids); err != nil {
+			return err
+		}
+		return db.insertHooks(ctx, tx, hooks, hookIDs)
 	})
 	if err != nil {
 		// The commit may have happened (an error after COMMIT): forget
@@ -341,6 +349,9 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 	}
 	for i := range ch.Outbox {
 		ch.Outbox[i].ID = ids[i]
+	}
+	for i := range ch.Webhooks {
+		ch.Webhooks[i].ID = hookIDs[i]
 	}
 	stored := make([]*teleconsult.Teleconsultation, len(writes))
 	for i, w := range writes {

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	var tests []test
 	tests = append(tests, storeTests...)
 	tests = append(tests, outboxTests...)
+	tests = append(tests, webhookTests...)
 	tests = append(tests, test{"ProviderEvents", testEvents}, test{"Uploads", testUploads})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

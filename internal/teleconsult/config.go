@@ -108,6 +108,9 @@ type ServiceConfig struct {
 	// CustomUserID (Mia 1.8) names the fields with which
 	// CUSTOM_ID_USERS_API_ENDPOINT resolves custom ids.
 	CustomUserID *CustomUserID `json:"customUserId,omitempty"`
+	// Webhooks are receivers of outgoing webhooks, each with its own
+	// secret and event filter (besides WEBHOOK_URL's).
+	Webhooks []WebhookEndpoint `json:"webhooks,omitempty"`
 }
 
 // CustomUserID is Mia's customUserId setting: a custom id is looked up in
@@ -235,6 +238,9 @@ func (c *ServiceConfig) Validate() error {
 			}
 		}
 	}
+	if _, err := CheckWebhooks(c.Webhooks); err != nil {
+		return err
+	}
 	if len(c.UserIDPathInRequest) == 0 {
 		return fmt.Errorf("userIdPathInRequest: at least one step is required")
 	}
@@ -300,6 +306,10 @@ type Settings struct {
 	// Invitations is true when invitation emails are configured
 	// (SMTP_URL): changes queue messages in the outbox.
 	Invitations bool
+	// Webhooks are the receivers of outgoing webhooks (WEBHOOK_URL and the
+	// JSON configuration's "webhooks"); none means changes queue no
+	// events.
+	Webhooks []WebhookEndpoint
 }
 
 // Background reports whether participant p joins with the company's

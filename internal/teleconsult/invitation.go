@@ -127,6 +127,11 @@ type OutboxMessage struct {
 	LastError string
 	SentAt    time.Time
 	UpdatedAt time.Time
+
+	// Emit holds webhook events that [OutboxStore.MarkOutbox] writes in
+	// the same transaction as the new delivery state (invitation.failed).
+	// Not stored with the message.
+	Emit []WebhookMessage
 }
 
 // OutboxStore keeps the outbox: the invitation messages written by
@@ -140,7 +145,8 @@ type OutboxStore interface {
 	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
 	// MarkOutbox stores the delivery state of a claimed message (Status,
 	// Attempts, NextAttemptAt, LastError, SentAt, UpdatedAt) and releases
-	// its claim. ENOTFOUND if there is no message with m.ID.
+	// its claim, and writes m.Emit in the same transaction. ENOTFOUND if
+	// there is no message with m.ID.
 	MarkOutbox(ctx context.Context, m *OutboxMessage) error
 	// FindOutbox returns every message of a teleconsultation, oldest first.
 	FindOutbox(ctx context.Context, teleconsultationID string) ([]OutboxMessage, error)

@@ -163,9 +163,17 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 				m.NextAttemptAt = at.Add(o.backoff(m.Attempts))
 			}
 		}
+		if m.Status == DeliveryFailed {
+			if tc := tcs[m.TeleconsultationID]; tc != nil {
+				m.Emit = svc.hooks(HookInvitationFailed, tc, tc.Version, at, func(d *HookData) {
+					d.Invitation = &HookInvitation{UserID: m.UserID, Kind: m.Kind.String(), Sequence: m.Sequence, Attempts: m.Attempts, Reason: m.LastError}
+				})
+			}
+		}
 		if err := svc.Store.MarkOutbox(bg, m); err != nil {
 			return len(msgs), errors.Join(err, o.release(bg, msgs[i+1:], at, ""))
 		}
+		svc.wakeHooks(m.Emit)
 		o.logResult(m)
 		if sendErr != nil && m.Status == DeliveryPending && !(me != nil && me.MessageOnly) {
 			// The server is down or refuses everything: the rest of the

@@ -281,17 +281,45 @@ func (s *Service) applyCallEvent(ctx context.Context, provider, id string, ev Ca
 		case CallEventMeetingEnded:
 			f = foldEnd(tc, begin, at)
 		}
+		// The events the webhooks tell of: the participant's, then the
+		// call's, written with the state they describe.
+		version := tc.Version
+		if f.changed {
+			version = nextVersion(tc)
+		}
+		var hooks []WebhookMessage
+		who := withParticipant(HookParticipant{Session: ev.Session})
+		switch ev.Kind {
+		case CallEventParticipantJoined:
+			hooks = s.hooks(HookParticipantJoined, tc, version, at, who)
+		case CallEventParticipantLeft:
+			hooks = s.hooks(HookParticipantLeft, tc, version, at, who)
+		}
+		if f.started {
+			hooks = append(hooks, s.hooks(HookCallStarted, tc, version, at)...)
+		}
+		if f.ended {
+			hooks = append(hooks, s.hooks(HookCallEnded, tc, version, at)...)
+		}
 		if !f.changed {
+			if len(hooks) == 0 {
+				return nil
+			}
+			if err := s.Store.Apply(ctx, Change{Webhooks: hooks}); err != nil {
+				return err
+			}
+			s.wakeHooks(hooks)
 			return nil
 		}
 		tc.UpdatedAt = now
-		err = s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}})
+		err = s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}, Webhooks: hooks})
 		if ErrorCode(err) == ECONFLICT && attempt < 2 {
 			continue
 		}
 		if err != nil {
 			return err
 		}
+		s.wakeHooks(hooks)
 		switch {
 		case f.started:
 			s.log().Info("call started", "id", id, "provider", provider, "event", ev.Type)

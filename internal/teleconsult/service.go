@@ -37,6 +37,8 @@ type Service struct {
 	// Waiting, optional, hears when a participant starts waiting in the
 	// waiting room ([Service.ParticipantWaiting]).
 	Waiting WaitingNotifier
+	// Hooks, when set, is woken up when a change queues webhook events.
+	Hooks *WebhookOutbox
 	// Now returns the current time; tests inject a clock.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -110,13 +112,18 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 	// another create for the same appointment is caught by the store's
 	// uniqueness rule (ECONFLICT) and retried.
 	var old *Teleconsultation
+	var ch Change
 	for attempt := 0; ; attempt++ {
 		old, err = s.supersede(ctx, tc)
 		if err == nil {
-			ch := Change{Create: []*Teleconsultation{tc}, Outbox: slices.Clone(invites)}
+			ch = Change{Create: []*Teleconsultation{tc}, Outbox: slices.Clone(invites)}
 			if old != nil {
 				ch.Update = append(ch.Update, old)
 				ch.Outbox = append(ch.Outbox, s.invitations(nil, old, now)...)
+				ch.Webhooks = append(s.hooks(HookCreated, tc, 1, now, withReplaces(old.ID)),
+					s.hooks(HookReplaced, old, nextVersion(old), now)...)
+			} else {
+				ch.Webhooks = s.hooks(HookCreated, tc, 1, now)
 			}
 			err = s.Store.Apply(ctx, ch)
 		}
@@ -128,6 +135,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 		s.dropRoom(ctx, tc)
 		return "", err
 	}
+	s.wakeHooks(ch.Webhooks)
 	s.log().Info("teleconsultation created", "id", tc.ID, "state", tc.State.String(), "participants", len(tc.Participants), "expected", tc.ExpectedParticipants)
 	if old != nil {
 		s.log().Info("teleconsultation replaced", "id", old.ID, "by", tc.ID)
@@ -377,13 +385,15 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 		}
 	}
 	tc.UpdatedAt = s.now()
-	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(before, tc, tc.UpdatedAt)}
+	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(before, tc, tc.UpdatedAt),
+		Webhooks: s.hooks(HookUpdated, tc, nextVersion(tc), tc.UpdatedAt)}
 	if err := s.Store.Apply(ctx, ch); err != nil {
 		if tc.ProviderRoomID != before.ProviderRoomID {
 			s.dropRoom(ctx, tc)
 		}
 		return err
 	}
+	s.wakeHooks(ch.Webhooks)
 	if before.ProviderRoomID != "" && before.ProviderRoomID != tc.ProviderRoomID {
 		s.dropRoom(ctx, before)
 	}
@@ -492,11 +502,13 @@ func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantI
 		}
 	}
 	tc.UpdatedAt = s.now()
-	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(before, tc, tc.UpdatedAt)}
+	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(before, tc, tc.UpdatedAt),
+		Webhooks: s.hooks(HookUpdated, tc, nextVersion(tc), tc.UpdatedAt)}
 	if err := s.Store.Apply(ctx, ch); err != nil {
 		s.dropRoom(ctx, tc)
 		return err
 	}
+	s.wakeHooks(ch.Webhooks)
 	s.log().Info("participant added", "id", tc.ID, "state", tc.State.String())
 	if tc.State == StateScheduled {
 		s.notify(ctx, Notification{Kind: NotifyRoomMade, Teleconsultation: tc})
@@ -536,10 +548,12 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 		}
 	}
 	tc.UpdatedAt = s.now()
-	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(nil, tc, tc.UpdatedAt)}
+	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(nil, tc, tc.UpdatedAt),
+		Webhooks: s.hooks(HookCancelled, tc, nextVersion(tc), tc.UpdatedAt)}
 	if err := s.Store.Apply(ctx, ch); err != nil {
 		return err
 	}
+	s.wakeHooks(ch.Webhooks)
 	s.log().Info("teleconsultation cancelled", "id", tc.ID)
 	s.notify(ctx, Notification{Kind: NotifyCancelled, Teleconsultation: tc})
 	return nil
@@ -854,11 +868,17 @@ func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
 			tc.CallStartedAt, tc.CallEndedAt = time.Time{}, now
 		}
 		tc.UpdatedAt = now
-		err = s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}})
+		hook := HookCallStarted
+		if ev == EventCallEnded {
+			hook = HookCallEnded
+		}
+		ch := Change{Update: []*Teleconsultation{tc}, Webhooks: s.hooks(hook, tc, nextVersion(tc), now)}
+		err = s.Store.Apply(ctx, ch)
 		if err == nil || ErrorCode(err) != ECONFLICT || attempt == 2 {
 			if err != nil {
 				return err
 			}
+			s.wakeHooks(ch.Webhooks)
 			s.log().Info(ev.String(), "id", id)
 			// TELECONSULTATION_DELETE_UPLOADS: a call's files go when it ends.
 			if ev == EventCallEnded && s.Settings.DeleteUploads {

@@ -20,6 +20,9 @@ type Change struct {
 	// the same transaction, so that a committed change never loses its
 	// messages and a refused one sends none. The store sets their IDs.
 	Outbox []OutboxMessage
+	// Webhooks holds the outgoing webhook events of this change, written
+	// in the same transaction. The store sets their IDs.
+	Webhooks []WebhookMessage
 }
 
 // Store keeps teleconsultations and the user-id map. Implementations
@@ -55,6 +58,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// OutboxStore keeps the invitation messages and their delivery state.
 	OutboxStore
+	// WebhookStore keeps the outgoing webhook events and their delivery
+	// state.
+	WebhookStore
 }
 
 // VideoProvider makes and removes rooms on a video platform: the built-in

@@ -173,9 +173,13 @@ type WaitingEvent struct {
 // ParticipantWaiting tells the service that admitted participant a
 // started waiting at since (the video provider calls it once per wait, not
 // on a reconnect that keeps the place). It logs and calls
-// [Service.Waiting], if set.
+// [Service.Waiting], if set, and writes a participant.waiting webhook
+// event when receivers are configured.
 func (s *Service) ParticipantWaiting(ctx context.Context, a *Admission, since time.Time) {
 	s.log().Info("participant waiting", "id", a.TeleconsultationID, "participant", a.ParticipantID, "role", a.Role.String())
+	if err := s.presence(ctx, a.TeleconsultationID, a.UserID, HookParticipantWaiting, since.UTC()); err != nil {
+		s.log().Warn("participant waiting: webhook event not written", "id", a.TeleconsultationID, "participant", a.ParticipantID, "err", err)
+	}
 	if s.Waiting != nil {
 		s.Waiting.ParticipantWaiting(ctx, WaitingEvent{TeleconsultationID: a.TeleconsultationID, ParticipantID: a.ParticipantID,
 			UserID: a.UserID, Role: a.Role, Since: since.UTC()})
