@@ -137,7 +137,8 @@ func dot(path string) string {
 func errData(err error) map[string]string {
 	// errors.As, as in ErrorCode and ErrorMessage: the code, message and
 	// data come from the same application error.
-	if e := (*Error)(nil); errors.As(err, &e) {
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Data
 	}
 	return nil
