@@ -52,7 +52,7 @@ go vet ./...
 # golangci-lint is pinned in its own module (tools/lint/go.mod) so that its
 # dependencies stay out of the service's go.mod; go tool builds it from the
 # module proxy the first time (a few minutes) and reuses the build after.
-phase "golangci-lint run ./... (.golangci.yml; the first run builds the linter: about 3 minutes)"
+phase "golangci-lint run ./... (.golangci.yml; the first run downloads and builds the linter: a few minutes)"
 go tool -modfile=tools/lint/go.mod golangci-lint run ./...
 # The browser tests (cmd/teleconsult) run after the rest, not beside it: on
 # two cores, a WebRTC call in Chromium under the race detector competing

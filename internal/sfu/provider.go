@@ -415,7 +415,7 @@ func (p *Provider) wait(c *conn) (enter, fresh bool, err error) {
 			return false, false, err
 		}
 		enter, fresh, err = r.wait(c)
-		if err == errRoomDead {
+		if errors.Is(err, errRoomDead) {
 			continue
 		}
 		return enter, fresh, err
@@ -430,7 +430,7 @@ func (p *Provider) hold(c *conn) error {
 		if err != nil {
 			return err
 		}
-		if err = r.hold(c); err != errRoomDead {
+		if err = r.hold(c); !errors.Is(err, errRoomDead) {
 			return err
 		}
 	}
