@@ -1017,6 +1017,9 @@ func (c *Config) source(name string) string {
 	return sourceDefault
 }
 
+// secretStatus shows whether a secret is set, never its value.
+func secretStatus(v string) shown { return fromShown(envvar.SecretStatus(v)) }
+
 // apiKeysStatus shows where the API keys come from, never a key.
 func apiKeysStatus(dataDir string, fromEnv []string) shown {
 	if len(fromEnv) > 0 {
