@@ -12,6 +12,8 @@
 #   - curl: a test runs the README's walk-through as written;
 #   - nodejs and npm: a test verifies our webhook signatures with the
 #     Standard Webhooks library (npm install standardwebhooks, cached).
+# Between vet and the tests, golangci-lint (see .golangci.yml) must report
+# nothing.
 #
 # Arguments go to every go test: ./scripts/test.sh -short skips the browser
 # tests (a quick local loop); -run narrows as usual. Without arguments it
@@ -47,6 +49,11 @@ if [ -n "$unformatted" ]; then
 fi
 phase "go vet ./... (compiles every package first: about a minute with an empty build cache)"
 go vet ./...
+# golangci-lint is pinned in its own module (tools/lint/go.mod) so that its
+# dependencies stay out of the service's go.mod; go tool builds it from the
+# module proxy the first time (a few minutes) and reuses the build after.
+phase "golangci-lint run ./... (.golangci.yml; the first run downloads and builds the linter: a few minutes)"
+go tool -modfile=tools/lint/go.mod golangci-lint run ./...
 # The browser tests (cmd/teleconsult) run after the rest, not beside it: on
 # two cores, a WebRTC call in Chromium under the race detector competing
 # with every other package's tests is slow enough to miss a deadline.

@@ -85,8 +85,8 @@ func BenchmarkNoop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
-	go srv.Serve(ln)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }() // http.ErrServerClosed when the benchmark ends
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/"
 	load(b, conns, 200, func(int) *http.Request { r, _ := http.NewRequest("GET", url, nil); return r })

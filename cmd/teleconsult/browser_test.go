@@ -202,7 +202,7 @@ func startBrowser() error {
 		cancel()
 		cancelAlloc()
 		os.RemoveAll(dir)
-		return fmt.Errorf("starting %s: %v\n%s", exe, err, browserOutput.String())
+		return fmt.Errorf("starting %s: %w\n%s", exe, err, browserOutput.String())
 	}
 	browserCtx = ctx
 	browserStop = func() {

@@ -359,7 +359,7 @@ func variables() []variable {
 			show: func(c *Config) shown { return shown{value: c.DataDir} },
 		},
 		{
-			VarDoc: VarDoc{Name: "DATABASE_URL", Default: "",
+			VarDoc: VarDoc{Name: "DATABASE_URL", Default: "", //nolint:gosec // G101: the description's example URL holds no real password
 				Description: "PostgreSQL connection URL, `postgres://user:password@host:5432/dbname?sslmode=require` (special characters in the password percent-encoded). Empty: SQLite, in the file DATA_DIR/teleconsult.db. Its password is never printed.",
 				Secret:      true},
 			parse: func(c *Config, v string) error {
@@ -1178,7 +1178,7 @@ func checkAPIKey(k string) error {
 	}
 	body := strings.TrimRight(k, "=")
 	for _, r := range body {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~+/", r)) {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && !strings.ContainsRune("-._~+/", r) {
 			return errors.New("expected only A-Z a-z 0-9 - . _ ~ + / and trailing =, as in a Bearer token")
 		}
 	}
@@ -1207,7 +1207,7 @@ func isToken(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && !strings.ContainsRune("!#$%&'*+-.^_`|~", r) {
 			return false
 		}
 	}
@@ -1218,7 +1218,7 @@ func isToken(s string) bool {
 // give the JSON path (and the line for syntax errors); the caller names
 // the variable and the file.
 func readServiceConfig(path, userIDHeader string) (teleconsult.ServiceConfig, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: the file the operator configured
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -1226,7 +1226,7 @@ func readServiceConfig(path, userIDHeader string) (teleconsult.ServiceConfig, er
 		}
 		return teleconsult.ServiceConfig{}, fmt.Errorf("cannot read the file: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
 	if err != nil {
 		return teleconsult.ServiceConfig{}, fmt.Errorf("cannot read the file: %w", err)

@@ -64,7 +64,7 @@ func startChild(t *testing.T, env map[string]string) *child {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
-			c.logs.Write(append(append([]byte{}, line...), '\n'))
+			_, _ = c.logs.Write(append(append([]byte{}, line...), '\n')) // a buffer: never fails
 			var l struct{ Msg, Addr string }
 			if json.Unmarshal(line, &l) == nil && l.Msg == "listening" {
 				addr <- l.Addr
@@ -168,9 +168,9 @@ func crashRun(t *testing.T, acceptHeld bool) (distinct, duplicates int) {
 
 	c = startChild(t, env)
 	want := 4
-	msgs := srv.Wait(want, 30*time.Second)
+	srv.Wait(want, 30*time.Second)
 	time.Sleep(300 * time.Millisecond) // a duplicate would arrive meanwhile
-	msgs = srv.Messages()
+	msgs := srv.Messages()
 	seen := map[string]int{}
 	for _, m := range msgs {
 		seen[m.MessageID()]++

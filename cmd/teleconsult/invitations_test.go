@@ -343,7 +343,13 @@ func startLogged(t *testing.T, extra map[string]string) (*testServer, *testkit.L
 	}
 	done := make(chan error, 1)
 	go func() { done <- m.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; m.Close() })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		m.Close()
+	})
 	return &testServer{Main: m, URL: "http://" + m.Addr(), Key: testAPIKey, Clock: clock}, logs
 }
 

@@ -27,7 +27,7 @@ const (
 	EncryptionKeyFile = "encryption.key"
 	// APIKeysFile holds the SHA-256 hashes (hex, one per line) of the API
 	// keys when API_KEYS is not set.
-	APIKeysFile = "api-keys.sha256"
+	APIKeysFile = "api-keys.sha256" //nolint:gosec // G101: a file name, not a key
 )
 
 // APIKeyPrefix starts every generated API key.
@@ -206,14 +206,14 @@ func readAPIKeyHashes(path string) ([][]byte, error) {
 // mode has any of the bits in forbidden (on systems with Unix
 // permissions). It returns nil, nil when the file does not exist.
 func readPrivateFile(path string, forbidden fs.FileMode) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: a key file in the data directory the operator configured
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -252,17 +252,19 @@ func createFileOnce(dir, name string, data []byte) (created bool, err error) {
 		return false, err
 	}
 	tmpName := tmp.Name()
-	defer os.Remove(tmpName)
+	// Gone after the rename below; on failure, removing the half-written
+	// file is best effort and the first error is the one to report.
+	defer func() { _ = os.Remove(tmpName) }()
 	if err := tmp.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		tmp.Close()
+		_ = tmp.Close()
 		return false, err
 	}
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return false, err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return false, err
 	}
 	if err := tmp.Close(); err != nil {
@@ -288,7 +290,7 @@ func createFileOnce(dir, name string, data []byte) (created bool, err error) {
 
 // syncDir makes a new directory entry durable, where the system allows.
 func syncDir(dir string) {
-	d, err := os.Open(dir)
+	d, err := os.Open(dir) //nolint:gosec // G304: the data directory the operator configured
 	if err != nil {
 		return
 	}

@@ -219,7 +219,7 @@ func openStore(ctx context.Context, cfg *Config, keys *teleconsult.Keyring) (*sq
 	}
 	applied, err := db.Migrate(ctx)
 	if err != nil {
-		db.Close()
+		_ = db.Close() // the migration error is the one to report
 		return nil, nil, fmt.Errorf("database migrations: %w", err)
 	}
 	return db, applied, nil
@@ -257,7 +257,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		log.Error("database", "err", err)
 		return 1
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // the migrations are committed: nothing left to lose
 	fmt.Fprintf(stdout, "%s database: %d migration(s) applied %v\n", db.Dialect(), len(applied), applied)
 	return 0
 }
@@ -634,7 +634,7 @@ func (m *Main) Close() {
 		m.Mailer.Close()
 	}
 	if m.listener != nil && m.server == nil {
-		m.listener.Close()
+		_ = m.listener.Close() // never served: nothing to drain or report
 	}
 	if m.DB != nil {
 		if err := m.DB.Close(); err != nil {

@@ -67,7 +67,9 @@ func TestSlowTransfers(t *testing.T) {
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	fw, _ := mw.CreateFormFile("file", "referto.txt")
-	fw.Write(content)
+	if _, err := fw.Write(content); err != nil {
+		t.Fatal(err)
+	}
 	mw.Close()
 	req, _ := http.NewRequest("POST", s.URL+api+"/teleconsultation/"+v.ID+"/uploads", &throttled{data: b.Bytes(), rate: 256 << 10})
 	req.ContentLength = int64(b.Len())

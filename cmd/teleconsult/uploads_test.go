@@ -39,7 +39,9 @@ func (s *testServer) upload(t *testing.T, id, user, name string, content []byte)
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	fw, _ := mw.CreateFormFile("file", name)
-	fw.Write(content)
+	if _, err := fw.Write(content); err != nil {
+		t.Fatal(err)
+	}
 	mw.Close()
 	req, _ := http.NewRequest("POST", s.URL+api+"/teleconsultation/"+id+"/uploads", &b)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
@@ -51,7 +53,9 @@ func (s *testServer) upload(t *testing.T, id, user, name string, content []byte)
 	}
 	defer resp.Body.Close()
 	var up struct{ ID string }
-	json.NewDecoder(resp.Body).Decode(&up)
+	if err := json.NewDecoder(resp.Body).Decode(&up); err != nil {
+		t.Fatal(err)
+	}
 	return resp.StatusCode, up.ID
 }
 

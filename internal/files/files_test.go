@@ -105,7 +105,9 @@ func TestListPartFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(d.path, part), []byte("half"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(d.path, "README"), []byte("not ours"), 0o600)
+	if err := os.WriteFile(filepath.Join(d.path, "README"), []byte("not ours"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ids, _ := d.List(ctx)
 	if !slices.Equal(ids, []string{part}) {
 		t.Fatalf("List = %v", ids)

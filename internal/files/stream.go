@@ -182,9 +182,9 @@ func (d *Dir) newOpener(f io.ReadCloser, id string) (*opener, error) {
 func (o *opener) next() error {
 	n, err := io.ReadFull(o.r, o.in[:chunkSize+tagSize])
 	switch {
-	case err == io.EOF: // nothing after a chunk that was not the last: cut
+	case errors.Is(err, io.EOF): // nothing after a chunk that was not the last: cut
 		return errDamaged
-	case err == io.ErrUnexpectedEOF: // a short chunk is the last
+	case errors.Is(err, io.ErrUnexpectedEOF): // a short chunk is the last
 		o.last = true
 	case err != nil:
 		return err

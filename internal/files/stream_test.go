@@ -84,8 +84,12 @@ func TestEncryptedAtRest(t *testing.T) {
 	// The same content stored twice is encrypted differently.
 	d := open(t, t.TempDir())
 	a, b := teleconsult.NewID(), teleconsult.NewID()
-	d.Put(ctx, a, bytes.NewReader(sample(1000)), 1<<20)
-	d.Put(ctx, b, bytes.NewReader(sample(1000)), 1<<20)
+	if _, err := d.Put(ctx, a, bytes.NewReader(sample(1000)), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Put(ctx, b, bytes.NewReader(sample(1000)), 1<<20); err != nil {
+		t.Fatal(err)
+	}
 	ra, _ := os.ReadFile(filepath.Join(d.path, a))
 	rb, _ := os.ReadFile(filepath.Join(d.path, b))
 	if bytes.Equal(ra[headerSize:headerSize+32], rb[headerSize:headerSize+32]) {
@@ -180,7 +184,9 @@ func TestDamageDetected(t *testing.T) {
 	// A file moved to another id does not open.
 	d := open(t, t.TempDir())
 	a, b := teleconsult.NewID(), teleconsult.NewID()
-	d.Put(ctx, a, bytes.NewReader(content), 1<<30)
+	if _, err := d.Put(ctx, a, bytes.NewReader(content), 1<<30); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Rename(filepath.Join(d.path, a), filepath.Join(d.path, b)); err != nil {
 		t.Fatal(err)
 	}
@@ -259,14 +265,20 @@ func TestMigrate(t *testing.T) {
 	}
 	// A crash during an earlier migration left a part file beside one.
 	for id := range plain {
-		os.WriteFile(filepath.Join(d.path, id+partSuffix), []byte("half-written"), 0o600)
+		if err := os.WriteFile(filepath.Join(d.path, id+partSuffix), []byte("half-written"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		break
 	}
 	enc := teleconsult.NewID()
 	encContent := sample(2000)
-	d.Put(ctx, enc, bytes.NewReader(encContent), 1<<20)
+	if _, err := d.Put(ctx, enc, bytes.NewReader(encContent), 1<<20); err != nil {
+		t.Fatal(err)
+	}
 	encRaw, _ := os.ReadFile(filepath.Join(d.path, enc))
-	os.WriteFile(filepath.Join(d.path, "README"), []byte("REFERTO not ours"), 0o600)
+	if err := os.WriteFile(filepath.Join(d.path, "README"), []byte("REFERTO not ours"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	n, err := d.Migrate(ctx)
 	if err != nil || n != len(plain) {
@@ -304,7 +316,9 @@ func TestMigrate(t *testing.T) {
 	// A plain file that was not migrated is not served as if it were the
 	// upload.
 	id := teleconsult.NewID()
-	os.WriteFile(filepath.Join(d.path, id), []byte("REFERTO plain"), 0o600)
+	if err := os.WriteFile(filepath.Join(d.path, id), []byte("REFERTO plain"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := d.Open(ctx, id); !ErrDamaged(err) {
 		t.Errorf("a plain file opens: %v", err)
 	}
@@ -327,7 +341,9 @@ func BenchmarkPut(b *testing.B) {
 		if _, err := d.Put(ctx, id, bytes.NewReader(content), 1<<30); err != nil {
 			b.Fatal(err)
 		}
-		d.Delete(ctx, id)
+		if err := d.Delete(ctx, id); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -349,8 +365,12 @@ func BenchmarkPutPlain(b *testing.B) {
 			b.Fatal(err)
 		}
 		f.Close()
-		os.Rename(name+partSuffix, name)
-		syncDir(dir)
+		if err := os.Rename(name+partSuffix, name); err != nil {
+			b.Fatal(err)
+		}
+		if err := syncDir(dir); err != nil {
+			b.Fatal(err)
+		}
 		os.Remove(name)
 	}
 }
@@ -380,7 +400,9 @@ func BenchmarkOpen(b *testing.B) {
 func BenchmarkOpenPlain(b *testing.B) {
 	content := benchContent(b)
 	name := filepath.Join(b.TempDir(), "plain")
-	os.WriteFile(name, content, 0o600)
+	if err := os.WriteFile(name, content, 0o600); err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
 		f, err := os.Open(name)
 		if err != nil {

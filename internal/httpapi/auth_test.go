@@ -175,7 +175,7 @@ func TestUserIDPathArray(t *testing.T) {
 func TestWalkUserPath(t *testing.T) {
 	headers := func(kv ...string) http.Header {
 		h := http.Header{}
-		for i := 0; i < len(kv); i += 2 {
+		for i := 0; i+1 < len(kv); i += 2 {
 			h.Add(kv[i], kv[i+1])
 		}
 		return h

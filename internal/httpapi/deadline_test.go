@@ -209,7 +209,7 @@ func TestDownloadDeadlines(t *testing.T) {
 	wantStatus(t, w, http.StatusCreated)
 	fileID := body(t, w)["id"].(string)
 
-	read := func(pauseAfter int, pause time.Duration) ([]byte, error, time.Duration) {
+	read := func(pauseAfter int, pause time.Duration) ([]byte, time.Duration, error) {
 		req, _ := http.NewRequest("GET", te.url+api+"/"+te.id+"/uploads/"+fileID, nil)
 		req.Header.Set("Authorization", "Bearer "+te.token)
 		began := time.Now()
@@ -233,21 +233,21 @@ func TestDownloadDeadlines(t *testing.T) {
 			n, err := io.ReadFull(resp.Body, buf)
 			got = append(got, buf[:n]...)
 			if err == io.EOF || err == io.ErrUnexpectedEOF && len(got) == len(content) {
-				return got, nil, time.Since(began)
+				return got, time.Since(began), nil
 			}
 			if err != nil {
-				return got, err, time.Since(began)
+				return got, time.Since(began), err
 			}
 		}
 	}
-	got, err, took := read(0, 0)
+	got, took, err := read(0, 0)
 	if err != nil || !bytes.Equal(got, content) {
 		t.Fatalf("slow download: %d of %d bytes after %v: %v", len(got), len(content), took, err)
 	}
 	if took < time.Second {
 		t.Errorf("the download took %v: the test did not exercise the limit", took)
 	}
-	got, err, took = read(128<<10, 3*time.Second)
+	got, took, err = read(128<<10, 3*time.Second)
 	if err == nil || len(got) == len(content) {
 		t.Fatalf("a reader pausing 3 s got %d of %d bytes (err %v) after %v, want the connection cut", len(got), len(content), err, took)
 	}

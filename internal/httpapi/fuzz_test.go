@@ -140,7 +140,7 @@ func FuzzSession(f *testing.F) {
 		r.Header.Del("Authorization")
 		// A new address each time: the rate limit must not hide the decoder.
 		i := n.Add(1)
-		r.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:1", byte(i>>16), byte(i>>8), byte(i))
+		r.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:1", i>>16&0xff, i>>8&0xff, i&0xff)
 		fuzzCheck(t, e, r, body)
 	})
 }

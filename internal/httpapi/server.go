@@ -347,7 +347,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	r = s.withClient(r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
 	defer func() {
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(v)
 			}
 			s.log.Error("panic serving request", "request_id", id, "route", routeLabel(r.Pattern),

@@ -78,7 +78,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	for {
 		part, err := mr.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return badRequest("file: required (a multipart field named file)")
 		}
 		if err != nil {
@@ -88,12 +88,14 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 			}
 			return badRequest("malformed multipart body")
 		}
+		// Closing a part only skips what is left of it: reading the next
+		// part reports a broken body.
 		if part.FormName() != "file" {
-			part.Close()
+			_ = part.Close()
 			continue
 		}
 		u, err := s.svc.AddUpload(r.Context(), a, part.FileName(), part)
-		part.Close()
+		_ = part.Close()
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return tooLargeUpload(limit)
@@ -151,7 +153,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only: nothing to lose
 	h := w.Header()
 	h.Set("Content-Type", u.ContentType)
 	h.Set("Content-Length", strconv.FormatInt(u.Size, 10))

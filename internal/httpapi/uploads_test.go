@@ -23,7 +23,9 @@ func multipartBody(tb testing.TB, field, name string, content []byte) (string, s
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fw.Write(content)
+	if _, err := fw.Write(content); err != nil {
+		tb.Fatal(err)
+	}
 	mw.Close()
 	return b.String(), mw.FormDataContentType()
 }
@@ -397,7 +399,9 @@ func TestDownloadDamaged(t *testing.T) {
 			} else {
 				raw = raw[:len(raw)-100]
 			}
-			os.WriteFile(name, raw, 0o600)
+			if err := os.WriteFile(name, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
 
 			req, _ := http.NewRequest("GET", srv.URL+api+"/"+id+"/uploads/"+fileID, nil)
 			req.Header.Set("Authorization", "Bearer "+tok)

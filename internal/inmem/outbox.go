@@ -32,27 +32,46 @@ func (s *Store) ClaimOutbox(_ context.Context, now time.Time, lease time.Duratio
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := &s.outbox
-	if o.claimed == nil {
-		o.claimed = map[int64]time.Time{}
+	// One message at a time per (teleconsultation, user).
+	return claim(o.msgs, &o.claimed, now, lease, limit, func(m *teleconsult.OutboxMessage) queued {
+		return queued{m.ID, m.Status, [2]string{m.TeleconsultationID, m.UserID}, m.NextAttemptAt}
+	}), nil
+}
+
+// queued is what claim needs to know of a queued message.
+type queued struct {
+	id     int64
+	status teleconsult.DeliveryStatus
+	group  [2]string // only the oldest pending message of a group is claimed
+	next   time.Time // not before
+}
+
+// claim claims up to limit of msgs (in id order) until now+lease, as the
+// SQL store does: pending, due, not claimed by another worker, and the
+// oldest pending one of its group. claimed maps ids to the end of their
+// lease.
+func claim[M any](msgs []M, claimed *map[int64]time.Time, now time.Time, lease time.Duration, limit int, of func(*M) queued) []M {
+	if *claimed == nil {
+		*claimed = map[int64]time.Time{}
 	}
-	var out []teleconsult.OutboxMessage
-	blocked := map[[2]string]bool{} // (teleconsultation, user) with an older pending message
-	for _, m := range o.msgs {
-		if m.Status != teleconsult.DeliveryPending {
+	var out []M
+	blocked := map[[2]string]bool{} // groups with an older pending message
+	for i := range msgs {
+		q := of(&msgs[i])
+		if q.status != teleconsult.DeliveryPending {
 			continue
 		}
-		k := [2]string{m.TeleconsultationID, m.UserID}
-		if blocked[k] {
+		if blocked[q.group] {
 			continue
 		}
-		blocked[k] = true
-		if len(out) >= limit || m.NextAttemptAt.After(now) || o.claimed[m.ID].After(now) {
+		blocked[q.group] = true
+		if len(out) >= limit || q.next.After(now) || (*claimed)[q.id].After(now) {
 			continue
 		}
-		o.claimed[m.ID] = now.Add(lease)
-		out = append(out, m)
+		(*claimed)[q.id] = now.Add(lease)
+		out = append(out, msgs[i])
 	}
-	return out, nil
+	return out
 }
 
 // MarkOutbox implements [teleconsult.OutboxStore.MarkOutbox].

@@ -33,27 +33,10 @@ func (s *Store) ClaimWebhooks(_ context.Context, now time.Time, lease time.Durat
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := &s.hooks
-	if o.claimed == nil {
-		o.claimed = map[int64]time.Time{}
-	}
-	var out []teleconsult.WebhookMessage
-	blocked := map[[2]string]bool{} // (teleconsultation, receiver) with an older pending event
-	for _, m := range o.msgs {
-		if m.Status != teleconsult.DeliveryPending {
-			continue
-		}
-		k := [2]string{m.TeleconsultationID, m.Endpoint}
-		if blocked[k] {
-			continue
-		}
-		blocked[k] = true
-		if len(out) >= limit || m.NextAttemptAt.After(now) || o.claimed[m.ID].After(now) {
-			continue
-		}
-		o.claimed[m.ID] = now.Add(lease)
-		out = append(out, m)
-	}
-	return out, nil
+	// One event at a time per (teleconsultation, receiver).
+	return claim(o.msgs, &o.claimed, now, lease, limit, func(m *teleconsult.WebhookMessage) queued {
+		return queued{m.ID, m.Status, [2]string{m.TeleconsultationID, m.Endpoint}, m.NextAttemptAt}
+	}), nil
 }
 
 // MarkWebhook implements [teleconsult.WebhookStore.MarkWebhook].

@@ -371,7 +371,7 @@ func (ml *Mailer) dial(ctx context.Context) (*smtp.Client, error) {
 	_ = conn.SetDeadline(time.Now().Add(ml.cfg.Timeout))
 	c, err := smtp.NewClient(conn, srv.Host)
 	if err != nil {
-		conn.Close()
+		_ = conn.Close() // the greeting error is the one to report
 		return nil, fmt.Errorf("mail server greeting: %w", err)
 	}
 	fail := func(what string, err error) (*smtp.Client, error) {

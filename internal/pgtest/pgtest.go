@@ -109,7 +109,7 @@ func URL(tb testing.TB) string {
 	// template0 holds nothing to copy but the catalog; FILE_COPY (PostgreSQL
 	// 15+, our own cluster only) skips WAL-logging every block: about 20 ms
 	// instead of 200 ms a database.
-	create := "CREATE DATABASE " + name + " TEMPLATE template0"
+	create := "CREATE DATABASE " + name + " TEMPLATE template0" //nolint:gosec // G202: name is t_ and random hex
 	if !s.shared {
 		create += " STRATEGY FILE_COPY"
 	}
@@ -178,7 +178,7 @@ func connectShared(raw string) (*server, error) {
 		err = db.PingContext(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to %s=%s: %v", EnvURL, u.Redacted(), err)
+		return nil, fmt.Errorf("cannot connect to %s=%s: %w", EnvURL, u.Redacted(), err)
 	}
 	db.SetMaxOpenConns(2)
 	return &server{base: u, admin: db, shared: true}, nil
@@ -227,11 +227,17 @@ func startCluster() (*server, error) {
 		// initdb and postgres refuse to run as root.
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			return nil, fmt.Errorf("running as root, and there is no postgres OS user to run PostgreSQL as: %v", err)
+			return nil, fmt.Errorf("running as root, and there is no postgres OS user to run PostgreSQL as: %w", err)
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		as = &runAs{uid: uid, gid: gid}
+		uid, err := strconv.ParseUint(u.Uid, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("the postgres OS user's uid %q: %w", u.Uid, err)
+		}
+		gid, err := strconv.ParseUint(u.Gid, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("the postgres OS user's gid %q: %w", u.Gid, err)
+		}
+		as = &runAs{uid: uint32(uid), gid: uint32(gid)}
 	}
 	parent := tempBase()
 	sweep(parent)
@@ -245,7 +251,7 @@ func startCluster() (*server, error) {
 		return nil, err
 	}
 	if as != nil {
-		if err := os.Chown(dir, as.uid, as.gid); err != nil {
+		if err := os.Chown(dir, int(as.uid), int(as.gid)); err != nil {
 			return fail(err)
 		}
 	}
@@ -255,7 +261,7 @@ func startCluster() (*server, error) {
 	initdb.Dir = dir
 	initdb.SysProcAttr = sysProcAttr(as, false, syscall.SIGKILL)
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("initdb (in %s): %v\n%s", bin, err, out))
+		return fail(fmt.Errorf("initdb (in %s): %w\n%s", bin, err, out))
 	}
 	for attempt := 1; ; attempt++ {
 		err := s.startPostgres(bin, data, as)
@@ -282,7 +288,7 @@ func (s *server) startPostgres(bin, data string, as *runAs) error {
 	if err != nil {
 		return err
 	}
-	defer logFile.Close() // the child has its own descriptor
+	defer func() { _ = logFile.Close() }() // the child has its own descriptor
 	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories="+s.dir,
@@ -296,7 +302,7 @@ func (s *server) startPostgres(bin, data string, as *runAs) error {
 	// parent-death signal.
 	cmd.SysProcAttr = sysProcAttr(as, true, syscall.SIGINT)
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting postgres: %v", err)
+		return fmt.Errorf("starting postgres: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -320,7 +326,7 @@ func (s *server) startPostgres(bin, data string, as *runAs) error {
 		}
 		select {
 		case <-done:
-			admin.Close()
+			_ = admin.Close() // postgres has exited: nothing to close cleanly
 			s.cmd, s.done = nil, nil
 			log, _ := os.ReadFile(logPath)
 			if strings.Contains(string(log), "Address already in use") {
@@ -330,9 +336,9 @@ func (s *server) startPostgres(bin, data string, as *runAs) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			admin.Close()
+			_ = admin.Close() // the timeout is the error to report
 			log, _ := os.ReadFile(logPath)
-			return fmt.Errorf("postgres did not accept connections within %v: %v\n%s", startTimeout, err, log)
+			return fmt.Errorf("postgres did not accept connections within %v: %w\n%s", startTimeout, err, log)
 		}
 	}
 }
@@ -361,7 +367,7 @@ func (s *server) stop() error {
 }
 
 // runAs is the OS user to run PostgreSQL as, when not the current one.
-type runAs struct{ uid, gid int }
+type runAs struct{ uid, gid uint32 }
 
 // sweep removes data directories in parent left by test processes that
 // died without stopping their cluster: no postmaster.pid (the server is
@@ -389,7 +395,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only the port number was wanted
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 

@@ -11,7 +11,7 @@ import (
 func sysProcAttr(as *runAs, setpgid bool, deathSig syscall.Signal) *syscall.SysProcAttr {
 	a := &syscall.SysProcAttr{Setpgid: setpgid, Pdeathsig: deathSig}
 	if as != nil {
-		a.Credential = &syscall.Credential{Uid: uint32(as.uid), Gid: uint32(as.gid)}
+		a.Credential = &syscall.Credential{Uid: as.uid, Gid: as.gid}
 	}
 	return a
 }
@@ -22,7 +22,7 @@ func sysProcAttr(as *runAs, setpgid bool, deathSig syscall.Signal) *syscall.SysP
 func tempBase() string {
 	const shm, need = "/dev/shm", 1 << 30
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(shm, &st); err == nil && st.Bavail*uint64(st.Bsize) >= need && syscall.Access(shm, 0o7) == nil {
+	if err := syscall.Statfs(shm, &st); err == nil && st.Bsize > 0 && st.Bavail*uint64(st.Bsize) >= need && syscall.Access(shm, 0o7) == nil {
 		return shm
 	}
 	return os.TempDir()

@@ -90,7 +90,7 @@ func newAPI(cfg Config, counters interceptor.Factory) (*webrtc.API, io.Closer, e
 			AsCandidateType: webrtc.ICECandidateTypeHost,
 			Mode:            webrtc.ICEAddressRewriteReplace,
 		}); err != nil {
-			return nil, nil, fmt.Errorf("%w: PublicIP: %v", ErrConfig, err)
+			return nil, nil, fmt.Errorf("%w: PublicIP: %w", ErrConfig, err)
 		}
 	}
 	var closer io.Closer
@@ -106,13 +106,13 @@ func newAPI(cfg Config, counters interceptor.Factory) (*webrtc.API, io.Closer, e
 		opts = append(opts, ice.UDPMuxFromPortWithNetworks(iceNets...))
 		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: UDPPort (RTC_UDP_PORT=%d): %v", ErrConfig, cfg.UDPPort, err)
+			return nil, nil, fmt.Errorf("%w: UDPPort (RTC_UDP_PORT=%d): %w", ErrConfig, cfg.UDPPort, err)
 		}
 		s.SetICEUDPMux(mux)
 		closer = mux
 	case cfg.UDPPortMin != 0:
 		if err := s.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
-			return nil, nil, fmt.Errorf("%w: UDP port range: %v", ErrConfig, err)
+			return nil, nil, fmt.Errorf("%w: UDP port range: %w", ErrConfig, err)
 		}
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s))

@@ -151,7 +151,7 @@ func ParseICEServers(s string) ([]ICEServer, error) {
 		dec := json.NewDecoder(strings.NewReader(s))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&out); err != nil {
-			return nil, fmt.Errorf("%w: ICE_SERVERS: %v", ErrConfig, err)
+			return nil, fmt.Errorf("%w: ICE_SERVERS: %w", ErrConfig, err)
 		}
 	} else {
 		for _, u := range strings.Split(s, ",") {
@@ -162,7 +162,7 @@ func ParseICEServers(s string) ([]ICEServer, error) {
 	}
 	for i, srv := range out {
 		if err := srv.validate(); err != nil {
-			return nil, fmt.Errorf("%w: ICE_SERVERS[%d]: %v", ErrConfig, i, err)
+			return nil, fmt.Errorf("%w: ICE_SERVERS[%d]: %w", ErrConfig, i, err)
 		}
 	}
 	return out, nil

@@ -244,7 +244,7 @@ func (c *conn) writer() {
 		case b := <-c.out:
 			if c.write(b) != nil {
 				c.dropped()
-				c.ws.CloseNow()
+				_ = c.ws.CloseNow() // the write failed: the socket is gone either way
 				return
 			}
 		case <-c.closing:
@@ -252,7 +252,7 @@ func (c *conn) writer() {
 				select {
 				case b := <-c.out:
 					if c.write(b) != nil {
-						c.ws.CloseNow()
+						_ = c.ws.CloseNow() // as above
 						return
 					}
 					continue
@@ -262,11 +262,13 @@ func (c *conn) writer() {
 			}
 			if c.endMsg != nil {
 				if c.write(c.endMsg) != nil {
-					c.ws.CloseNow()
+					_ = c.ws.CloseNow() // as above
 					return
 				}
 			}
-			c.ws.Close(c.closeCode, c.closeWhy)
+			// The closing handshake is best effort: the page reconnects
+			// or has gone, and there is nothing left to send it.
+			_ = c.ws.Close(c.closeCode, c.closeWhy)
 			return
 		}
 	}
@@ -342,7 +344,7 @@ func (c *conn) handle(ev inEvent) {
 		return
 	}
 	if ev.err != nil {
-		if ev.err == errFlood {
+		if errors.Is(ev.err, errFlood) {
 			c.refuse(errFlood.Error())
 		} else {
 			c.refuse(describeDecodeError(ev.err))
@@ -621,7 +623,7 @@ func (c *conn) negotiate() {
 	}
 	c.again = false
 	changed, err := c.syncSubscriptions()
-	if err == errSessionTooLarge {
+	if errors.Is(err, errSessionTooLarge) {
 		c.log.Info("media session too large: the page must reconnect", "freed", c.freed)
 		c.end(endMediaFailed, "the media session must be remade: reconnect", detachGrace)
 		return

@@ -341,18 +341,6 @@ func (c *client) readLoop() {
 	}
 }
 
-// next returns the next message for the test, or fails.
-func (c *client) next() msg {
-	c.tb.Helper()
-	select {
-	case m := <-c.msgs:
-		return m
-	case <-time.After(waitLong):
-		c.tb.Fatalf("no message in time")
-	}
-	return msg{}
-}
-
 // waitFor skips messages until one of type typ.
 func (c *client) waitFor(typ string) msg {
 	c.tb.Helper()

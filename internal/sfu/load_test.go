@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	_ "net/http/pprof"
+	_ "net/http/pprof" //nolint:gosec // G108: the load test's child server, on loopback, is profiled on purpose
 	"os"
 	"os/exec"
 	"runtime"
@@ -95,7 +95,7 @@ func TestLoadServer(t *testing.T) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]any{"id": id, "tokens": tokens})
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "tokens": tokens}) // the parent fails if it gets no answer
 	})
 	e.mux.HandleFunc("GET /load/stats", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("gc") != "" {
@@ -103,11 +103,11 @@ func TestLoadServer(t *testing.T) {
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		json.NewEncoder(w).Encode(serverStats{CPUNanos: cpuNanos(), RSS: rss(), HeapInuse: ms.HeapInuse, Goroutines: runtime.NumGoroutine()})
+		_ = json.NewEncoder(w).Encode(serverStats{CPUNanos: cpuNanos(), RSS: rss(), HeapInuse: ms.HeapInuse, Goroutines: runtime.NumGoroutine()})
 	})
 	e.mux.Handle("/debug/pprof/", http.DefaultServeMux) // net/http/pprof
 	fmt.Printf("LOADSERVER %s\n", e.srv.URL)
-	io.Copy(io.Discard, os.Stdin) // until the parent goes
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent goes: end of input and an error both mean that
 }
 
 func loadVisit(e *env) (string, []string, error) {
@@ -195,8 +195,8 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		stdin.Close()
-		cmd.Wait()
+		_ = stdin.Close()
+		_ = cmd.Wait() // the child ends because its input closed: its exit status says no more
 	}()
 	sc := bufio.NewScanner(stdout)
 	var base string
@@ -209,25 +209,27 @@ func TestLoad(t *testing.T) {
 	if base == "" {
 		t.Fatal("the server process did not start")
 	}
-	go io.Copy(io.Discard, stdout)
+	go func() { _, _ = io.Copy(io.Discard, stdout) }() // keep the child from blocking on its output
 
 	stats := func(gc bool) serverStats {
 		u := base + "/load/stats"
 		if gc {
 			u += "?gc=1"
 		}
-		resp, err := http.Get(u)
+		resp, err := http.Get(u) //nolint:gosec // G107: u is the child server's loopback URL
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		var s serverStats
-		json.NewDecoder(resp.Body).Decode(&s)
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+			t.Fatal(err)
+		}
 		return s
 	}
 	idle := stats(true)
 	t.Logf("server idle: RSS %.1f MiB, heap %.1f MiB, %d goroutines; GOMAXPROCS %d, %d CPUs",
-		mib(idle.RSS), mib(int64(idle.HeapInuse)), idle.Goroutines, runtime.GOMAXPROCS(0), runtime.NumCPU())
+		mib(idle.RSS), float64(idle.HeapInuse)/(1<<20), idle.Goroutines, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	t.Logf("%5s %7s %8s %9s %11s %11s %10s %10s %9s %8s %7s %7s", "calls", "loss%", "rxKbps", "srvCPU%", "CPU%/call", "machCPU%", "RSS/call", "heap/call", "p95join", "genCPU%", "gr/call", "other%")
 
 	var clients []*loadClient
@@ -252,8 +254,11 @@ func TestLoad(t *testing.T) {
 				ID     string   `json:"id"`
 				Tokens []string `json:"tokens"`
 			}
-			json.NewDecoder(resp.Body).Decode(&v)
+			err = json.NewDecoder(resp.Body).Decode(&v)
 			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, tok := range v.Tokens {
 				c, err := dialLoad(base, v.ID, tok)
 				if err != nil {
@@ -312,7 +317,7 @@ func TestLoad(t *testing.T) {
 		}
 		mem := stats(true)
 		t.Logf("%5d %7.3f %8.0f %9.1f %11.2f %11.1f %8.0fKiB %8.0fKiB %9s %8.1f %7.0f %7.0f", calls, loss, rxKbps, srvCPU, srvCPU/float64(calls), mach,
-			float64(mem.RSS-idle.RSS)/1024/float64(calls), float64(int64(mem.HeapInuse)-int64(idle.HeapInuse))/1024/float64(calls),
+			float64(mem.RSS-idle.RSS)/1024/float64(calls), (float64(mem.HeapInuse)-float64(idle.HeapInuse))/1024/float64(calls),
 			p95.Round(time.Millisecond), genCPU, float64(mem.Goroutines-idle.Goroutines)/float64(calls), others)
 		ended := 0
 		for _, c := range clients {
@@ -353,9 +358,14 @@ func TestLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			io.Copy(f, resp.Body)
-			f.Close()
+			_, err = io.Copy(f, resp.Body)
 			resp.Body.Close()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 			t.Logf("server %s profile in %s", kind, name)
 		}
 	}
@@ -401,7 +411,7 @@ func (s *seqStats) packet(seq uint16, n int) {
 		s.started, s.last, s.base, s.highest = true, seq, int64(seq), int64(seq)
 		return
 	}
-	diff := int16(seq - s.last)
+	diff := int16(seq - s.last) //nolint:gosec // G115: RTP serial-number arithmetic, the wrap is the point
 	if diff > 0 {
 		if seq < s.last {
 			s.cycles++

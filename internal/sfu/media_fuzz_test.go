@@ -20,7 +20,7 @@ func chromiumRTP(tb testing.TB, seq uint16, pad byte, csrc ...uint32) []byte {
 	if err := p.Header.SetExtension(1, []byte("1")); err != nil {
 		tb.Fatal(err)
 	}
-	if err := p.Header.SetExtension(4, []byte{0x00, byte(seq)}); err != nil {
+	if err := p.Header.SetExtension(4, []byte{0x00, byte(seq & 0xff)}); err != nil {
 		tb.Fatal(err)
 	}
 	if pad > 0 {

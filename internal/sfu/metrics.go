@@ -350,7 +350,7 @@ func (i *countingInterceptor) BindLocalStream(info *interceptor.StreamInfo, w in
 		n, err := w.Write(h, payload, a)
 		if err == nil {
 			c.packets.Add(1)
-			c.bytes.Add(uint64(h.MarshalSize() + len(payload)))
+			c.bytes.Add(byteCount(h.MarshalSize() + len(payload)))
 		}
 		return n, err
 	})
@@ -368,7 +368,7 @@ func (i *countingInterceptor) BindRemoteStream(info *interceptor.StreamInfo, r i
 		n, a, err := r.Read(b, a)
 		if err == nil {
 			c.packets.Add(1)
-			c.bytes.Add(uint64(n))
+			c.bytes.Add(byteCount(n))
 		}
 		return n, a, err
 	})
@@ -477,4 +477,13 @@ func (i *countingInterceptor) Close() error {
 		i.m.retireStream(c)
 	}
 	return nil
+}
+
+// byteCount converts a size to the counters' type. Sizes are never
+// negative; a negative one counts as nothing rather than as 2^64-n.
+func byteCount(n int) uint64 {
+	if n < 0 {
+		return 0
+	}
+	return uint64(n)
 }

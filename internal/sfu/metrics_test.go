@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -318,7 +319,7 @@ func BenchmarkInterceptorChain(b *testing.B) {
 			var seq uint16
 			r := chain.BindRemoteStream(remote, interceptor.RTPReaderFunc(func(buf []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
 				seq++
-				raw[2], raw[3] = byte(seq>>8), byte(seq)
+				binary.BigEndian.PutUint16(raw[2:4], seq)
 				return copy(buf, raw), a, nil
 			}))
 			buf := make([]byte, 1500)

@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"math"
@@ -88,7 +89,7 @@ func NewProvider(svc *teleconsult.Service, cfg Config) (*Provider, error) {
 	if cfg.TURN.Enabled {
 		if p.turn, err = newTURNServer(cfg, &pionLogs{log: cfg.Logger}); err != nil {
 			if p.mux != nil {
-				p.mux.Close()
+				_ = p.mux.Close() // the TURN error is the one to report
 			}
 			return nil, err
 		}
@@ -398,7 +399,7 @@ func (p *Provider) join(c *conn) (*room, []peerInfo, error) {
 			return nil, nil, err
 		}
 		peers, err := r.join(c)
-		if err == errRoomDead {
+		if errors.Is(err, errRoomDead) {
 			continue
 		}
 		return r, peers, err
@@ -414,7 +415,7 @@ func (p *Provider) wait(c *conn) (enter, fresh bool, err error) {
 			return false, false, err
 		}
 		enter, fresh, err = r.wait(c)
-		if err == errRoomDead {
+		if errors.Is(err, errRoomDead) {
 			continue
 		}
 		return enter, fresh, err
@@ -429,7 +430,7 @@ func (p *Provider) hold(c *conn) error {
 		if err != nil {
 			return err
 		}
-		if err = r.hold(c); err != errRoomDead {
+		if err = r.hold(c); !errors.Is(err, errRoomDead) {
 			return err
 		}
 	}
@@ -483,7 +484,7 @@ func (p *Provider) serveCall(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	if p.isClosed {
 		p.mu.Unlock()
-		ws.Close(websocket.StatusGoingAway, endShutdown)
+		_ = ws.Close(websocket.StatusGoingAway, endShutdown) // best effort: shutting down
 		return
 	}
 	p.conns[c] = struct{}{}
@@ -501,7 +502,7 @@ func validID(id string) bool {
 		return false
 	}
 	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_' {
 			return false
 		}
 	}
@@ -514,5 +515,5 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(struct {
 		Error string `json:"error"`
 	}{msg})
-	w.Write(b)
+	_, _ = w.Write(b) // the client has gone if this fails: no one to tell
 }

@@ -67,13 +67,13 @@ func newTURNServer(cfg Config, logs *pionLogs) (*turnServer, error) {
 	addr := net.JoinHostPort(listenIP, strconv.Itoa(cfg.TURN.Port))
 	udp, err := net.ListenPacket("udp4", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: TURN port (TURN_PORT=%d): %v", ErrConfig, cfg.TURN.Port, err)
+		return nil, fmt.Errorf("%w: TURN port (TURN_PORT=%d): %w", ErrConfig, cfg.TURN.Port, err)
 	}
 	t.port = udp.LocalAddr().(*net.UDPAddr).Port
 	tcp, err := net.Listen("tcp4", net.JoinHostPort(listenIP, strconv.Itoa(t.port)))
 	if err != nil {
-		udp.Close()
-		return nil, fmt.Errorf("%w: TURN port (TURN_PORT=%d, tcp): %v", ErrConfig, cfg.TURN.Port, err)
+		_ = udp.Close() // the listen error is the one to report
+		return nil, fmt.Errorf("%w: TURN port (TURN_PORT=%d, tcp): %w", ErrConfig, cfg.TURN.Port, err)
 	}
 	relayListen := listenIP
 	var gen func() turn.RelayAddressGenerator
@@ -100,9 +100,9 @@ func newTURNServer(cfg Config, logs *pionLogs) (*turnServer, error) {
 		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen(), PermissionHandler: allowed}},
 	})
 	if err != nil {
-		udp.Close()
-		tcp.Close()
-		return nil, fmt.Errorf("%w: TURN: %v", ErrConfig, err)
+		_ = udp.Close() // the TURN error is the one to report
+		_ = tcp.Close()
+		return nil, fmt.Errorf("%w: TURN: %w", ErrConfig, err)
 	}
 	return t, nil
 }

@@ -95,7 +95,7 @@ func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 		return nil, err
 	}
 	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
-		st.Close()
+		_ = st.Close() // a duplicate nobody used: only prev is kept
 		return prev.(*sql.Stmt), nil
 	}
 	return st, nil
@@ -136,7 +136,7 @@ func openPostgres(ctx context.Context, dsn string, keys *teleconsult.Keyring) (*
 	pool.SetConnMaxIdleTime(pgConnMaxIdleTime)
 	pool.SetConnMaxLifetime(pgConnMaxLifetime)
 	if err := pool.PingContext(ctx); err != nil {
-		pool.Close()
+		_ = pool.Close() // the connection error is the one to report
 		return nil, maskErr(fmt.Sprintf("sqlstore: cannot connect to PostgreSQL at %s", where), err, secrets)
 	}
 	return &DB{dialect: DialectPostgres, w: pool, r: pool, keys: keys}, nil
@@ -151,11 +151,11 @@ func openSQLite(ctx context.Context, path string, keys *teleconsult.Keyring) (*D
 	}
 	// Create the file ourselves so that it (and, after it, the -wal and
 	// -shm files, which SQLite creates with the database's mode) is 0600.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) //nolint:gosec // G304: the database file the operator configured
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: cannot open SQLite database: %w", err)
 	}
-	f.Close()
+	_ = f.Close() // nothing was written: SQLite opens the file itself next
 
 	w, err := sql.Open("sqlite", sqliteDSN(path, true))
 	if err != nil {
@@ -168,24 +168,24 @@ func openSQLite(ctx context.Context, path string, keys *teleconsult.Keyring) (*D
 	// The writer connects first: it switches a new file to WAL.
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		w.Close()
+		_ = w.Close() // the error below is the one to report
 		return nil, fmt.Errorf("sqlstore: cannot open SQLite database %s: %w", path, err)
 	}
 	if !strings.EqualFold(mode, "wal") {
-		w.Close()
+		_ = w.Close() // the error below is the one to report
 		return nil, fmt.Errorf("sqlstore: SQLite database %s cannot use WAL mode (journal_mode is %s): is it on a network file system?", path, mode)
 	}
 	r, err := sql.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
-		w.Close()
+		_ = w.Close() // the error below is the one to report
 		return nil, fmt.Errorf("sqlstore: cannot open SQLite database %s: %w", path, err)
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {
-		w.Close()
-		r.Close()
+		_ = w.Close()
+		_ = r.Close()
 		return nil, fmt.Errorf("sqlstore: cannot open SQLite database %s: %w", path, err)
 	}
 	return &DB{dialect: DialectSQLite, w: w, r: r, keys: keys, cache: newCache()}, nil
@@ -262,7 +262,7 @@ func (db *DB) Dialect() string { return db.dialect }
 // Close closes the database.
 func (db *DB) Close() error {
 	db.stmts.Range(func(_, st any) bool {
-		st.(*sql.Stmt).Close()
+		_ = st.(*sql.Stmt).Close() // closing the database below closes them too, and reports
 		return true
 	})
 	err := db.w.Close()

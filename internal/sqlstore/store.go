@@ -415,7 +415,9 @@ func (db *DB) ensureUsers(ctx context.Context, tx *sql.Tx, want map[userKey]stri
 		if len(ins) == 0 {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO user_map (provider, user_id, provider_user_id, created_at) VALUES "+
+		// b holds only placeholders ($1, $2, ...) that this function
+		// wrote: the values travel as parameters.
+		_, err := tx.ExecContext(ctx, "INSERT INTO user_map (provider, user_id, provider_user_id, created_at) VALUES "+ //nolint:gosec // G202: see above
 			b.String()+" ON CONFLICT (provider, user_id) DO NOTHING", ins...)
 		ins = ins[:0]
 		b.Reset()
@@ -492,7 +494,7 @@ func providerUsers(ctx context.Context, q querier, provider string, userIDs []st
 		for rows.Next() {
 			var u, p string
 			if err := rows.Scan(&u, &p); err != nil {
-				rows.Close()
+				_ = rows.Close() // the Scan error is the one to report
 				return nil, err
 			}
 			out[u] = p

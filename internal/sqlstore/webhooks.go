@@ -1,10 +1,8 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
-	"slices"
 	"strings"
 	"time"
 
@@ -80,35 +78,9 @@ func scanHooks(rows *sql.Rows) ([]teleconsult.WebhookMessage, error) {
 // PostgreSQL, concurrent workers skip each other's locked rows.
 func (db *DB) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]teleconsult.WebhookMessage, error) {
 	defer db.observe(opClaimWebhooks, time.Now())
-	if limit <= 0 {
-		return nil, nil
-	}
-	lock := ""
-	if db.dialect == DialectPostgres {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
-	q := `UPDATE webhook_outbox SET claimed_until = $1 WHERE id IN (
-		SELECT o.id FROM webhook_outbox o
-		WHERE o.status = 'pending' AND o.next_attempt_at <= $2
-		  AND (o.claimed_until IS NULL OR o.claimed_until <= $2)
-		  AND NOT EXISTS (SELECT 1 FROM webhook_outbox e WHERE e.teleconsultation_id = o.teleconsultation_id
-		                  AND e.endpoint = o.endpoint AND e.status = 'pending' AND e.id < o.id)
-		ORDER BY o.id LIMIT $3` + lock + `)
-		RETURNING id, ` + hookColumns
-	var out []teleconsult.WebhookMessage
-	err := db.inWriteTx(ctx, "claim webhooks", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q, db.timeArg(now.Add(lease), false), db.timeArg(now, false), limit)
-		if err != nil {
-			return err
-		}
-		out, err = scanHooks(rows)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(out, func(a, b teleconsult.WebhookMessage) int { return cmp.Compare(a.ID, b.ID) })
-	return out, nil
+	// One event at a time per (teleconsultation, receiver).
+	return claimQueue(ctx, db, queue[teleconsult.WebhookMessage]{op: "claim webhooks", table: "webhook_outbox", group: "endpoint", columns: hookColumns,
+		scan: scanHooks, id: func(m teleconsult.WebhookMessage) int64 { return m.ID }}, now, lease, limit)
 }
 
 // MarkWebhook implements [teleconsult.WebhookStore.MarkWebhook].

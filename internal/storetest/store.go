@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -366,7 +367,7 @@ func testConcurrentWriters(t *testing.T, f *fixture) {
 					errc <- err
 					return
 				}
-				if _, err := f.s.EnsureProviderUser(ctx, "sfu", "user-"+string(rune('a'+w))+string(rune('a'+i)), "p"); err != nil {
+				if _, err := f.s.EnsureProviderUser(ctx, "sfu", fmt.Sprintf("user-%c%c", 'a'+w, 'a'+i), "p"); err != nil {
 					errc <- err
 					return
 				}

@@ -13,7 +13,7 @@ func testUploads(t *testing.T, f *fixture) {
 	a := NewTC("", NewParticipant(f.keys, "doc-1", "Dr. A", "", teleconsult.RolePlus, "doctor"))
 	b := NewTC("", NewParticipant(f.keys, "doc-2", "Dr. B", "", teleconsult.RolePlus, "doctor"))
 	Create(t, f.s, a, b)
-	const secretName = "Mario_Rossi_referto_cardiologico.pdf"
+	const secretName = "Mario_Rossi_referto_cardiologico.pdf" //nolint:gosec // G101: a patient's file name, which must not leak, not a credential
 	ups := []*teleconsult.Upload{
 		{ID: teleconsult.NewID(), TeleconsultationID: a.ID, UploadedBy: "u_1", Name: secretName, ContentType: "application/pdf", Size: 10, CreatedAt: Base},
 		{ID: teleconsult.NewID(), TeleconsultationID: a.ID, UploadedBy: "u_2", Name: "b.png", ContentType: "image/png", Size: 20, CreatedAt: Base.Add(time.Second)},

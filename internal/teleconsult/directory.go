@@ -2,6 +2,7 @@ package teleconsult
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -134,7 +135,10 @@ func dot(path string) string {
 
 // errData returns the caller-safe data of err's application error.
 func errData(err error) map[string]string {
-	if e, ok := err.(*Error); ok {
+	// errors.As, as in ErrorCode and ErrorMessage: the code, message and
+	// data come from the same application error.
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Data
 	}
 	return nil

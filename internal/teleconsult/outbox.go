@@ -175,7 +175,7 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 		}
 		svc.wakeHooks(m.Emit)
 		o.logResult(m)
-		if sendErr != nil && m.Status == DeliveryPending && !(me != nil && me.MessageOnly) {
+		if sendErr != nil && m.Status == DeliveryPending && (me == nil || !me.MessageOnly) {
 			// The server is down or refuses everything: the rest of the
 			// batch waits as long, without counting an attempt.
 			return len(msgs), o.release(bg, msgs[i+1:], m.NextAttemptAt, m.LastError)

@@ -336,7 +336,7 @@ func (s *Service) applyCallEvent(ctx context.Context, provider, id string, ev Ca
 			}
 		}
 		if s.Settings.DeleteUploads {
-			s.deleteUploads(ctx, tc)
+			_, _ = s.deleteUploads(ctx, tc) // it logs what it could not delete; the call has ended either way
 		}
 		return nil
 	}

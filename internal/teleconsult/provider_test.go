@@ -16,14 +16,13 @@ import (
 // per-participant links, join targets, uploads, details, credentials,
 // webhooks, and failures on demand.
 type hosted struct {
-	mu        sync.Mutex
-	rooms     map[string]bool // live rooms
-	made      int
-	deleted   []string
-	ended     []string
-	uploads   int
-	failNext  map[string]error // by method name, once
-	lastToken string
+	mu       sync.Mutex
+	rooms    map[string]bool // live rooms
+	made     int
+	deleted  []string
+	ended    []string
+	uploads  int
+	failNext map[string]error // by method name, once
 	// joinLanguage is the language of the participant last given to Join,
 	// joinBackground its options' Background.
 	joinLanguage   string

@@ -3,6 +3,7 @@ package teleconsult
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"path"
 	"strings"
@@ -124,9 +125,9 @@ func (s *Service) AddUpload(ctx context.Context, a *Admission, name string, r io
 	head := make([]byte, SniffLen)
 	n, err := io.ReadFull(r, head)
 	switch {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		return nil, invalid("file: the file is empty")
-	case err != nil && err != io.ErrUnexpectedEOF:
+	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
 		// The cause stays in the chain: the HTTP layer tells a body over
 		// its own limit (413) from a dropped connection.
 		return nil, &Error{Code: EINVALID, Message: "the upload was interrupted", Err: err}

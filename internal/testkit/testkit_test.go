@@ -18,7 +18,9 @@ func TestLogBuffer(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 100 {
-				b.Write([]byte("x"))
+				if _, err := b.Write([]byte("x")); err != nil {
+					t.Error(err)
+				}
 				_ = b.String()
 			}
 		})
@@ -57,7 +59,7 @@ func TestFake(t *testing.T) {
 		},
 		Route: func(w http.ResponseWriter, r *http.Request) {
 			changes.Add(1)
-			io.WriteString(w, `{"ok": true}`)
+			_, _ = io.WriteString(w, `{"ok": true}`) // the client checks what it gets
 		},
 		Error:     func(w http.ResponseWriter, status int) { http.Error(w, "injected", status) },
 		Malformed: `{"ok": `, HugeKey: "pad", HugePad: 'a',

@@ -278,7 +278,7 @@ func (c *Client) once(ctx context.Context, req Request, body []byte) (*Response,
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // what was read is all we use
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
 	if err != nil {
 		return nil, err
@@ -303,7 +303,7 @@ func (c *Client) backoff(attempt int) time.Duration {
 	if d > c.cfg.MaxBackoff || d <= 0 {
 		d = c.cfg.MaxBackoff
 	}
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) //nolint:gosec // G404: jitter spreads retries, it guards no secret
 }
 
 // parseRetryAfter reads a Retry-After header: seconds or an HTTP date. It
@@ -340,8 +340,8 @@ func (c *Client) timeoutError(ctx context.Context, op string, cause error) error
 // statusError is the error of a 429 or 5xx that was not, or no longer,
 // retried.
 func (c *Client) statusError(op string, resp *Response, retryAfter time.Duration) error {
-	switch {
-	case resp.Status == http.StatusTooManyRequests:
+	switch resp.Status {
+	case http.StatusTooManyRequests:
 		msg := "is limiting the rate of requests"
 		var data map[string]string
 		if retryAfter > 0 {
@@ -352,7 +352,7 @@ func (c *Client) statusError(op string, resp *Response, retryAfter time.Duration
 		e := c.fail(teleconsult.EUNAVAILABLE, op, msg, nil)
 		e.Data = data
 		return e
-	case resp.Status == http.StatusServiceUnavailable:
+	case http.StatusServiceUnavailable:
 		return c.fail(teleconsult.EUNAVAILABLE, op, "is unavailable (HTTP 503)", nil)
 	}
 	return c.fail(teleconsult.EBADGATEWAY, op, "failed (HTTP "+strconv.Itoa(resp.Status)+")", nil)

@@ -111,7 +111,7 @@ func (s *Sender) Send(ctx context.Context, d *teleconsult.WebhookDelivery) error
 		return &teleconsult.WebhookError{Reason: reason, Err: err}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes))
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status counts
 	st := resp.StatusCode
 	switch {
 	case st >= 200 && st < 300:
