@@ -580,7 +580,7 @@ func TestCallLinkLeavesAddressBar(t *testing.T) {
 	if got := eval[string](pat, `location.pathname + location.search`); got != "/join/visit?lang=it" {
 		t.Errorf("address %q, want /join/visit?lang=it", got)
 	}
-	pat.click("prejoin-camera")
+	pat.cameraOn()
 	pat.click("join")
 	pat.waitScreen("call", 15*time.Second)
 	doc.waitVideoOf(patientName, 15*time.Second)

@@ -745,11 +745,19 @@ func joinCall(tb testing.TB, tt *tab, link string, mic, cam bool) {
 		tt.click("prejoin-mic")
 	}
 	if cam {
-		tt.click("prejoin-camera")
-		tt.waitFor("the camera preview", `(() => { const v = document.querySelector('.preview video'); return v && v.videoWidth > 0; })()`, 10*time.Second)
+		tt.cameraOn()
 	}
 	tt.click("join")
 	tt.waitScreen("call", 15*time.Second)
+}
+
+// cameraOn turns the camera on in the pre-join screen and waits for its
+// preview: the screen is drawn again once the camera (and the devices'
+// names) are known, and a click on Join before that may hit the old one.
+func (tt *tab) cameraOn() {
+	tt.tb.Helper()
+	tt.click("prejoin-camera")
+	tt.waitFor("the camera preview", `(() => { const v = document.querySelector('.preview video'); return v && v.videoWidth > 0; })()`, 10*time.Second)
 }
 
 // waitVideoOf waits until the tab decodes frames of a remote video labelled

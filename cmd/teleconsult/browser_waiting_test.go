@@ -68,7 +68,7 @@ func TestCallWaitingRoom(t *testing.T) {
 	doc.waitFor("still one place, same since", waitingCount+` === 1 && document.querySelector('[data-testid="waiting-list"] .since').textContent === `+jsString(since), 5*time.Second)
 
 	// The doctor joins, then admits from the call.
-	doc.click("prejoin-camera")
+	doc.cameraOn()
 	doc.click("join")
 	doc.waitScreen("call", 15*time.Second)
 	pat.waitFor("the doctor in the call", `document.querySelector('[data-testid="waiting-host"]').textContent.includes('in the call')`, 5*time.Second)
