@@ -10,6 +10,7 @@ package envvar
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,6 +48,24 @@ type Var[C any] struct {
 	Parse func(c *C, v string) error
 	// Show returns what the effective configuration shows for c.
 	Show func(c *C) Shown
+}
+
+// Read sets c from env through vars in order, as the command reads the
+// environment (without its record of where each value came from): a value
+// is trimmed, and an empty one takes the variable's Value. It stops at the
+// first error, prefixed with the variable's name. Packages use it to test
+// their own variables.
+func Read[C any](vars []Var[C], c *C, env map[string]string) error {
+	for _, v := range vars {
+		raw := strings.TrimSpace(env[v.Name])
+		if raw == "" {
+			raw = v.Value
+		}
+		if err := v.Parse(c, raw); err != nil {
+			return fmt.Errorf("%s: %w", v.Name, err)
+		}
+	}
+	return nil
 }
 
 // Shown is how a variable's value is shown: the value, and optionally a

@@ -1,6 +1,7 @@
 package envvar
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -83,4 +84,30 @@ func FuzzBaseURL(f *testing.F) {
 			t.Fatalf("BaseURL(%q) = %q, then %q %v", v, u, again, err)
 		}
 	})
+}
+
+// Ensure Read trims values, gives an empty one the variable's Value, and
+// stops at the first error, prefixed with the variable's name.
+func TestRead(t *testing.T) {
+	type conf struct{ a, b string }
+	set := func(f func(c *conf, v string)) func(c *conf, v string) error {
+		return func(c *conf, v string) error {
+			if v == "bad" {
+				return errors.New("expected good")
+			}
+			f(c, v)
+			return nil
+		}
+	}
+	vars := []Var[conf]{
+		{Doc: Doc{Name: "A"}, Value: "dflt", Parse: set(func(c *conf, v string) { c.a = v })},
+		{Doc: Doc{Name: "B"}, Parse: set(func(c *conf, v string) { c.b = v })},
+	}
+	var c conf
+	if err := Read(vars, &c, map[string]string{"B": "  x "}); err != nil || c != (conf{"dflt", "x"}) {
+		t.Fatalf("Read = %+v, %v", c, err)
+	}
+	if err := Read(vars, &c, map[string]string{"A": "bad", "B": "bad"}); err == nil || err.Error() != "A: expected good" {
+		t.Fatalf("Read error %v, want A's", err)
+	}
 }

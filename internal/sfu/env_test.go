@@ -4,30 +4,14 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/teleconsult/teleconsult/internal/envvar"
 )
 
-// readEnv sets cfg from env through Variables, as the command does: an
-// unset variable takes its Value. It returns the first error, prefixed
-// with the variable's name.
+// readEnv sets cfg from env through Variables, as the command does.
 func readEnv(cfg *Config, env map[string]string) error {
-	for _, v := range Variables() {
-		raw := strings.TrimSpace(env[v.Name])
-		if raw == "" {
-			raw = v.Value
-		}
-		if err := v.Parse(cfg, raw); err != nil {
-			return &varError{v.Name, err}
-		}
-	}
-	return nil
+	return envvar.Read(Variables(), cfg, env)
 }
-
-type varError struct {
-	name string
-	err  error
-}
-
-func (e *varError) Error() string { return e.name + ": " + e.err.Error() }
 
 // Ensure the SFU's variables set the fields they document, show what they
 // set, and refuse bad values saying what is expected.
