@@ -863,6 +863,7 @@ func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
 		switch ev {
 		case EventCallStarted:
 			tc.CallStartedAt = now
+			tc.noteCallStart(now)
 		case EventCallEnded:
 			tc.CallUsed += now.Sub(tc.CallStartedAt)
 			tc.CallStartedAt, tc.CallEndedAt = time.Time{}, now
