@@ -3,6 +3,7 @@ package fhir_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -267,9 +268,7 @@ func TestTargetAnswers(t *testing.T) {
 }
 
 func asWebhookError(err error, we **teleconsult.WebhookError) bool {
-	e, ok := err.(*teleconsult.WebhookError)
-	*we = e
-	return ok
+	return errors.As(err, we)
 }
 
 // Ensure CheckServerURL takes base URLs and refuses the rest.

@@ -166,7 +166,7 @@ func (o *WebhookOutbox) RunOnce(ctx context.Context) (int, error) {
 		ep := svc.webhookEndpoint(m.Endpoint)
 		var sendErr error
 		if ep != nil {
-			var sender WebhookSender = o.Sender
+			sender := o.Sender
 			if ep.Target != nil {
 				sender = ep.Target
 			}
