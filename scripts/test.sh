@@ -11,7 +11,9 @@
 #     a loopback-only network namespace. They fail, never skip, without it;
 #   - curl: a test runs the README's walk-through as written;
 #   - nodejs and npm: a test verifies our webhook signatures with the
-#     Standard Webhooks library (npm install standardwebhooks, cached).
+#     Standard Webhooks library (npm install standardwebhooks, cached), and
+#     one validates our FHIR resources against the official R4 JSON schema
+#     with ajv (npm install, pinned and checksummed, cached).
 # Between vet and the tests, golangci-lint (see .golangci.yml) must report
 # nothing.
 #

@@ -24,6 +24,7 @@ import (
 	"github.com/teleconsult/teleconsult/internal/clientaddr"
 	"github.com/teleconsult/teleconsult/internal/daily"
 	"github.com/teleconsult/teleconsult/internal/envvar"
+	"github.com/teleconsult/teleconsult/internal/fhir"
 	"github.com/teleconsult/teleconsult/internal/kaleyra"
 	"github.com/teleconsult/teleconsult/internal/mail"
 	"github.com/teleconsult/teleconsult/internal/sfu"
@@ -228,6 +229,8 @@ type Config struct {
 
 	// Webhook is WEBHOOK_URL's receiver (config_webhooks.go).
 	Webhook WebhookConfig
+	// FHIR is the FHIR routes' and server's configuration (config_fhir.go).
+	FHIR fhir.Config
 
 	// sources maps a variable's name to sourceDefault or sourceEnv.
 	sources map[string]string
@@ -720,7 +723,7 @@ func variables() []variable {
 		},
 
 		// Uploads and the built-in video: config_media.go.
-	}, mediaVariables(), netVariables(), webhookVariables(), kaleyraVariables(), []variable{
+	}, mediaVariables(), netVariables(), webhookVariables(), fhirVariables(), kaleyraVariables(), []variable{
 		// Mia-Platform's Teleconsultation Service Backend: its names and
 		// defaults, after Kaleyra's BANDYER_* (providers.go).
 		{
@@ -897,6 +900,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	if len(errs) == 0 {
 		errs = append(c.checkProvider(), c.checkCombinations()...)
 		errs = append(errs, c.checkWebhooks()...)
+		errs = append(errs, c.checkFHIR()...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -33,7 +33,8 @@ func (c *Config) Warnings() []string {
 				"Set PUBLIC_URL to the address participants reach.")
 		}
 	}
-	return append(out, c.webhookWarnings()...)
+	out = append(out, c.webhookWarnings()...)
+	return append(out, c.fhirWarnings()...)
 }
 
 // isLoopbackHost reports whether host names this machine: localhost (and

@@ -437,6 +437,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openInvitations(); err != nil {
 		return err
 	}
+	mounts = append(mounts, m.openFHIR()...)
 	m.openWebhooks()
 	m.API, err = httpapi.New(httpapi.Config{
 		Service:      m.Service,

@@ -199,6 +199,7 @@ func normalize(tc *teleconsult.Teleconsultation) {
 	tc.StartDate, tc.EndDate = normTime(tc.StartDate), normTime(tc.EndDate)
 	tc.CreatedAt, tc.UpdatedAt = normTime(tc.CreatedAt), normTime(tc.UpdatedAt)
 	tc.CallStartedAt, tc.CallEndedAt = normTime(tc.CallStartedAt), normTime(tc.CallEndedAt)
+	tc.CallFirstStartedAt = normTime(tc.CallFirstStartedAt)
 	tc.CallUsed = tc.CallUsed.Truncate(time.Microsecond)
 	for j := range tc.Participants {
 		tc.Participants[j].RemovedAt = normTime(tc.Participants[j].RemovedAt)

@@ -106,7 +106,8 @@ func placeholders(b *strings.Builder, k, n int) {
 
 const tcColumns = `id, appointment_id, start_date, end_date, expected_participants, provider,
 	provider_room_id, state, version, room_revision, replaced_by, created_at, updated_at,
-	call_started_at, call_used_us, provider_room_url, calendar_sequence, call_ended_at`
+	call_started_at, call_used_us, provider_room_url, calendar_sequence, call_ended_at,
+	call_first_started_at`
 
 const participantColumns = `teleconsultation_id, ordinal, user_id, groups_json, full_name, email,
 	email_blind, language, time_zone, role, provider_user_id, link_nonce, link_hash, removed_at,
@@ -141,7 +142,7 @@ func (db *DB) tcArgs(tc *teleconsult.Teleconsultation, version int) []any {
 		tc.RoomRevision, nullStr(tc.ReplacedBy), db.timeArg(tc.CreatedAt, false),
 		db.timeArg(tc.UpdatedAt, false), db.timeArg(tc.CallStartedAt, true),
 		tc.CallUsed.Microseconds(), tc.ProviderRoomURL, tc.CalendarSequence,
-		db.timeArg(tc.CallEndedAt, true),
+		db.timeArg(tc.CallEndedAt, true), db.timeArg(tc.CallFirstStartedAt, true),
 	}
 }
 
@@ -271,7 +272,7 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 				continue
 			}
 			_, err := tx.ExecContext(ctx, "INSERT INTO teleconsultations ("+tcColumns+") VALUES "+
-				"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)", w.args...)
+				"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)", w.args...)
 			if isUniqueViolation(err) {
 				return &teleconsult.Error{Code: teleconsult.ECONFLICT,
 					Message: fmt.Sprintf("teleconsultation %s cannot be created: its appointment already has a live teleconsultation (or its id is taken); retry", w.tc.ID),
@@ -340,6 +341,7 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 		tc.StartDate, tc.EndDate = normTime(tc.StartDate), normTime(tc.EndDate)
 		tc.CreatedAt, tc.UpdatedAt = normTime(tc.CreatedAt), normTime(tc.UpdatedAt)
 		tc.CallStartedAt, tc.CallEndedAt = normTime(tc.CallStartedAt), normTime(tc.CallEndedAt)
+		tc.CallFirstStartedAt = normTime(tc.CallFirstStartedAt)
 		tc.CallUsed = tc.CallUsed.Truncate(time.Microsecond)
 		for j := range tc.Participants {
 			p := &tc.Participants[j]
@@ -368,8 +370,8 @@ func (db *DB) casUpdate(ctx context.Context, tx *sql.Tx, tc *teleconsult.Telecon
 		end_date = $4, expected_participants = $5, provider = $6, provider_room_id = $7, state = $8,
 		version = $9, room_revision = $10, replaced_by = $11, created_at = $12, updated_at = $13,
 		call_started_at = $14, call_used_us = $15, provider_room_url = $16, calendar_sequence = $17,
-		call_ended_at = $18
-		WHERE id = $1 AND version = $19`, append(args, tc.Version)...)
+		call_ended_at = $18, call_first_started_at = $19
+		WHERE id = $1 AND version = $20`, append(args, tc.Version)...)
 	if isUniqueViolation(err) {
 		return &teleconsult.Error{Code: teleconsult.ECONFLICT,
 			Message: fmt.Sprintf("teleconsultation %s cannot be updated: its appointment already has another live teleconsultation", tc.ID),
@@ -595,7 +597,7 @@ func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Tel
 	stmt, err := db.prepared(ctx, `SELECT t.id, t.appointment_id, t.start_date, t.end_date,
 		t.expected_participants, t.provider, t.provider_room_id, t.state, t.version, t.room_revision,
 		t.replaced_by, t.created_at, t.updated_at, t.call_started_at, t.call_used_us, t.provider_room_url, t.calendar_sequence,
-		t.call_ended_at, p.ordinal, p.user_id, p.groups_json, p.full_name, p.email, p.language, p.time_zone, p.role,
+		t.call_ended_at, t.call_first_started_at, p.ordinal, p.user_id, p.groups_json, p.full_name, p.email, p.language, p.time_zone, p.role,
 		p.provider_user_id, p.link_nonce, p.link_hash, p.removed_at, p.provider_link, p.invited
 		FROM teleconsultations t LEFT JOIN participants p ON p.teleconsultation_id = t.id
 		WHERE `+where+` ORDER BY p.ordinal`)
@@ -622,7 +624,7 @@ func (db *DB) load(ctx context.Context, where string, arg any) (*teleconsult.Tel
 		if err := rows.Scan(&t.ID, &appointment, timeCol{&t.StartDate}, timeCol{&t.EndDate},
 			&t.ExpectedParticipants, &t.Provider, &t.ProviderRoomID, &state, &t.Version, &t.RoomRevision,
 			&replacedBy, timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt}, timeCol{&t.CallStartedAt}, &usedUS,
-			&t.ProviderRoomURL, &t.CalendarSequence, timeCol{&t.CallEndedAt},
+			&t.ProviderRoomURL, &t.CalendarSequence, timeCol{&t.CallEndedAt}, timeCol{&t.CallFirstStartedAt},
 			&ordinal, &userID, &groups, &name, &email, &lang, &tz, &role, &pid, &nonce, &hash,
 			timeCol{&p.RemovedAt}, &plink, &invited); err != nil {
 			return nil, dbErr("load", err)

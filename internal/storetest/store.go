@@ -54,6 +54,7 @@ func testRoundTrip(t *testing.T, f *fixture) {
 	tc.StartDate = Base.In(Rome)
 	tc.CallStartedAt = Base.Add(time.Minute + 456789*time.Nanosecond)
 	tc.CallUsed = 90*time.Second + 1500*time.Nanosecond
+	tc.CallFirstStartedAt = Base.Add(-time.Minute + 2500*time.Nanosecond)
 	tc.Version = 7 // ignored on create
 
 	Create(t, f.s, tc)
@@ -61,8 +62,9 @@ func testRoundTrip(t *testing.T, f *fixture) {
 		ID: tc.ID, AppointmentID: "appt-1", StartDate: Base, EndDate: Base.Add(30 * time.Minute),
 		ExpectedParticipants: 3, Provider: "sfu", ProviderRoomID: "room-42", State: teleconsult.StateInProgress,
 		Version: 1, RoomRevision: 3, CreatedAt: Base.Add(-24 * time.Hour), UpdatedAt: Base.Add(-24 * time.Hour),
-		CallStartedAt: Base.Add(time.Minute + 456*time.Microsecond), // truncated to µs
-		CallUsed:      90*time.Second + time.Microsecond,
+		CallStartedAt:      Base.Add(time.Minute + 456*time.Microsecond), // truncated to µs
+		CallUsed:           90*time.Second + time.Microsecond,
+		CallFirstStartedAt: Base.Add(-time.Minute + 2*time.Microsecond),
 		Participants: []teleconsult.Participant{
 			doctor, patient,
 			{UserID: "pat-2", Groups: []string{"patient"}, FullName: "Luigi Verdi", Email: "luigi@example.org",

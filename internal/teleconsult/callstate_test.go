@@ -19,7 +19,8 @@ type callEv struct {
 // Ensure the time used and the call state follow a provider's events, from
 // the first start to the end, whatever Daily sends: starts and ends only,
 // several calls in one room, replays under new ids, events out of order,
-// ends whose start was never reported, with and without the LIVE rule.
+// ends whose start was never reported, with and without the LIVE rule;
+// and the first call's start is kept.
 func TestCallTimeFromProviderEvents(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -98,6 +99,15 @@ func TestCallTimeFromProviderEvents(t *testing.T) {
 			got := f.get(t, id)
 			if got.State != tt.state || got.CallUsed != tt.used || len(f.h.ended) != tt.ends {
 				t.Errorf("%s, %v used, %d ended by LIVE; want %s, %v, %d", got.State, got.CallUsed, len(f.h.ended), tt.state, tt.used, tt.ends)
+			}
+			// The first call's start (the Encounter's), kept after the end:
+			// the visit's start in every case but one.
+			first := start
+			if tt.name == "ends only: the last leave, then the meeting's end" {
+				first = start.Add(10 * time.Second)
+			}
+			if !got.CallFirstStartedAt.Equal(first) {
+				t.Errorf("first call started at %v, want %v", got.CallFirstStartedAt, first)
 			}
 			if tt.state == tc.StateInProgress {
 				if d := got.DurationUsed(f.clock.Now()); d != 2*time.Hour {

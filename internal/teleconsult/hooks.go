@@ -76,6 +76,25 @@ type WebhookEndpoint struct {
 	Secret WebhookSecret `json:"secret"`
 	// Events are the event types sent; empty means every one.
 	Events []WebhookEvent `json:"events,omitempty"`
+	// Target, when set, makes this receiver one that takes its events in
+	// a form of its own rather than as signed webhooks (a FHIR server);
+	// Secret is then unused. Set by the wiring, never by the JSON
+	// configuration.
+	Target HookTarget `json:"-"`
+}
+
+// HookTarget is a receiver of the webhook outbox that is not a Standard
+// Webhooks endpoint: a FHIR server, to which the internal/fhir adapter
+// sends the visit's Encounter. Its events keep the outbox's rules: written
+// in the same transaction as the change, delivered in order per visit,
+// retried with backoff, given up after the same number of attempts.
+type HookTarget interface {
+	// Body returns what is sent for event ev about tc, as the change
+	// stores it (at version), at now. It is stored in the outbox as the
+	// message's payload and handed to Send on every attempt.
+	Body(ev WebhookEvent, tc *Teleconsultation, version int, now time.Time) ([]byte, error)
+	// Send delivers one attempt, as [WebhookSender.Send] does.
+	WebhookSender
 }
 
 // DefaultWebhookName is the name of the receiver of WEBHOOK_URL.
@@ -367,6 +386,32 @@ func (s *Service) hooks(ev WebhookEvent, tc *Teleconsultation, version int, now 
 	if len(eps) == 0 {
 		return nil
 	}
+	var payload []byte
+	id := "msg_" + NewID()
+	out := make([]WebhookMessage, 0, len(eps))
+	for _, e := range eps {
+		body := payload
+		if e.Target != nil {
+			b, err := e.Target.Body(ev, tc, version, now)
+			if err != nil {
+				s.log().Error("webhooks: the event cannot be encoded for its receiver; not sent there", "id", tc.ID, "receiver", e.Name, "event", string(ev), "err", err)
+				continue
+			}
+			body = b
+		} else if body == nil {
+			payload = hookPayload(ev, tc, version, now, opts)
+			body = payload
+		}
+		out = append(out, WebhookMessage{
+			Endpoint: e.Name, EventID: id, Type: ev, TeleconsultationID: tc.ID, Payload: body,
+			CreatedAt: now, Status: DeliveryPending, NextAttemptAt: now, UpdatedAt: now,
+		})
+	}
+	return out
+}
+
+// hookPayload is the Standard Webhooks body of event ev about tc.
+func hookPayload(ev WebhookEvent, tc *Teleconsultation, version int, now time.Time, opts []hookOpt) []byte {
 	d := hookData(tc, version)
 	for _, o := range opts {
 		o(&d)
@@ -376,15 +421,7 @@ func (s *Service) hooks(ev WebhookEvent, tc *Teleconsultation, version int, now 
 		// Only strings, numbers and booleans: cannot happen.
 		panic("teleconsult: encoding a webhook payload: " + err.Error())
 	}
-	id := "msg_" + NewID()
-	out := make([]WebhookMessage, len(eps))
-	for i, e := range eps {
-		out[i] = WebhookMessage{
-			Endpoint: e.Name, EventID: id, Type: ev, TeleconsultationID: tc.ID, Payload: body,
-			CreatedAt: now, Status: DeliveryPending, NextAttemptAt: now, UpdatedAt: now,
-		}
-	}
-	return out
+	return body
 }
 
 // nextVersion is the version an update of tc stores.

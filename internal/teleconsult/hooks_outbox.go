@@ -29,6 +29,10 @@ type WebhookDelivery struct {
 	// Timestamp is the webhook-timestamp: the attempt's time.
 	Timestamp time.Time
 	Body      []byte
+	// Type and TeleconsultationID say what the event is about (a
+	// [HookTarget] addresses its request with them).
+	Type               WebhookEvent
+	TeleconsultationID string
 }
 
 // WebhookError is what a [WebhookSender] returns when a receiver did not
@@ -162,8 +166,13 @@ func (o *WebhookOutbox) RunOnce(ctx context.Context) (int, error) {
 		ep := svc.webhookEndpoint(m.Endpoint)
 		var sendErr error
 		if ep != nil {
+			sender := o.Sender
+			if ep.Target != nil {
+				sender = ep.Target
+			}
 			sctx, cancel := context.WithTimeout(bg, lease)
-			sendErr = o.Sender.Send(sctx, &WebhookDelivery{URL: ep.URL, Secret: ep.Secret, ID: m.EventID, Timestamp: svc.now(), Body: m.Payload})
+			sendErr = sender.Send(sctx, &WebhookDelivery{URL: ep.URL, Secret: ep.Secret, ID: m.EventID, Timestamp: svc.now(), Body: m.Payload,
+				Type: m.Type, TeleconsultationID: m.TeleconsultationID})
 			cancel()
 		}
 		m.Attempts++

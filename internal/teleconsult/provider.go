@@ -360,6 +360,7 @@ func foldStart(tc *Teleconsultation, at time.Time) callFold {
 	if tc.State == StateInProgress {
 		if at.Before(tc.CallStartedAt) {
 			tc.CallStartedAt = at
+			tc.noteCallStart(at)
 			return callFold{changed: true}
 		}
 		return callFold{}
@@ -369,6 +370,7 @@ func foldStart(tc *Teleconsultation, at time.Time) callFold {
 		return callFold{}
 	}
 	tc.State, tc.CallStartedAt = next, at
+	tc.noteCallStart(at)
 	return callFold{changed: true, started: true}
 }
 
@@ -396,6 +398,7 @@ func foldEnd(tc *Teleconsultation, begin, at time.Time) callFold {
 			return callFold{}
 		}
 		tc.CallUsed += at.Sub(from)
+		tc.noteCallStart(from)
 		tc.State, tc.CallStartedAt, tc.CallEndedAt = next, time.Time{}, at
 		return callFold{changed: true, ended: true}
 	}
@@ -411,6 +414,7 @@ func foldEnd(tc *Teleconsultation, begin, at time.Time) callFold {
 		tc.State, f.ended = StateEnded, true
 	} // else an earlier call, ended before the running one began
 	tc.CallUsed += at.Sub(begin)
+	tc.noteCallStart(begin)
 	tc.CallEndedAt = at
 	return f
 }

@@ -863,6 +863,7 @@ func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
 		switch ev {
 		case EventCallStarted:
 			tc.CallStartedAt = now
+			tc.noteCallStart(now)
 		case EventCallEnded:
 			tc.CallUsed += now.Sub(tc.CallStartedAt)
 			tc.CallStartedAt, tc.CallEndedAt = time.Time{}, now
@@ -896,3 +897,18 @@ func (s *Service) Ready(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Find returns teleconsultation id in whatever state it is, cancelled and
+// replaced ones included, for a trusted caller's read of its record (the
+// FHIR Appointment and Encounter). An unknown id is ENOTFOUND.
+func (s *Service) Find(ctx context.Context, id string) (*Teleconsultation, error) {
+	tc, err := s.Store.FindByID(ctx, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(ENOTFOUND, "Room with id %s not found", id)
+	}
+	return tc, err
+}
+
+// Clock returns the service's current time (UTC), for adapters that
+// describe a teleconsultation at a moment ([Teleconsultation.Status]).
+func (s *Service) Clock() time.Time { return s.now() }

@@ -56,6 +56,9 @@ type Teleconsultation struct {
 	CallStartedAt time.Time
 	CallUsed      time.Duration
 	CallEndedAt   time.Time
+	// CallFirstStartedAt is when the first call began (zero before it):
+	// the start of the visit's encounter, kept when its calls end.
+	CallFirstStartedAt time.Time
 
 	// CalendarSequence is the iCalendar SEQUENCE that the next invitation
 	// messages will carry: each change that queues messages raises it.
@@ -192,6 +195,14 @@ func (tc *Teleconsultation) Status(now time.Time, s *Settings) State {
 		}
 	}
 	return tc.State
+}
+
+// noteCallStart records that a call ran from at: the first call's start
+// moves back to at when at is earlier.
+func (tc *Teleconsultation) noteCallStart(at time.Time) {
+	if !at.IsZero() && (tc.CallFirstStartedAt.IsZero() || at.Before(tc.CallFirstStartedAt)) {
+		tc.CallFirstStartedAt = at
+	}
 }
 
 // DurationUsed returns the time spent in calls up to now.
