@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,15 +18,25 @@ const connWatch = `(() => {
   new MutationObserver(() => {
     const b = document.querySelector('[data-testid="reconnecting"]');
     const state = b && !b.hidden ? b.dataset.state : '';
-    const last = window.__connStates[window.__connStates.length - 1];
-    if ((last ? last.state : '') !== state) window.__connStates.push({ state, text: b ? b.textContent : '', at: Date.now() });
-  }).observe(document, { childList: true, subtree: true, attributes: true, attributeFilter: ['hidden', 'data-state'] });
+    const cause = b && !b.hidden ? b.dataset.cause || '' : '';
+    const last = window.__connStates[window.__connStates.length - 1] || { state: '', cause: '' };
+    if (last.state !== state || last.cause !== cause) window.__connStates.push({ state, cause, text: b ? b.textContent : '', at: Date.now() });
+  }).observe(document, { childList: true, subtree: true, attributes: true, attributeFilter: ['hidden', 'data-state', 'data-cause'] });
 })();`
 
 // connState is one state of the connection banner.
 type connState struct {
 	State, Text string
+	Cause       string  // of problems: "signalling", "media" or both
 	At          float64 // ms since the Unix epoch
+}
+
+// waitLive waits until the tab shows the video of name live: frames of it
+// decoded within the last two seconds (the page's own reading).
+func (tt *tab) waitLive(name string, timeout time.Duration) {
+	tt.tb.Helper()
+	tt.waitFor("live video of "+name, `[...document.querySelectorAll('figure.tile.remote.live')].some((f) =>
+		f.querySelector('figcaption').textContent.includes(`+jsString(name)+`))`, timeout)
 }
 
 func connStates(tt *tab) []connState {
@@ -34,11 +45,12 @@ func connStates(tt *tab) []connState {
 }
 
 // firstConn returns the first state st of the connection banner after
-// since, and whether there is one.
-func firstConn(tt *tab, st string, since time.Time) (connState, bool) {
+// since (with cause among its causes, unless empty), and whether there is
+// one.
+func firstConn(tt *tab, st, cause string, since time.Time) (connState, bool) {
 	tt.tb.Helper()
 	for _, s := range connStates(tt) {
-		if s.State == st && s.At >= float64(since.UnixMilli()) {
+		if s.State == st && s.At >= float64(since.UnixMilli()) && (cause == "" || slices.Contains(strings.Fields(s.Cause), cause)) {
 			return s, true
 		}
 	}
@@ -119,15 +131,18 @@ func TestCallThroughFreezeAndRestart(t *testing.T) {
 	for _, tt := range tabs {
 		tt.click("camera")
 	}
-	time.Sleep(5 * time.Second)
 	for _, tt := range tabs {
-		if s, ok := firstConn(tt, "problems", quiet); ok {
+		tt.waitFor("no live video", `!document.querySelector('figure.tile.remote.live')`, 10*time.Second)
+	}
+	time.Sleep(4 * time.Second)
+	for _, tt := range tabs {
+		if s, ok := firstConn(tt, "problems", "", quiet); ok {
 			t.Errorf("%s: connection problems shown in a quiet call: %+v", tt.name, s)
 		}
 		tt.click("camera")
 	}
-	doc.waitVideoOf(patientName, 15*time.Second)
-	pat.waitVideoOf(doctorName, 15*time.Second)
+	doc.waitLive(patientName, 15*time.Second)
+	pat.waitLive(doctorName, 15*time.Second)
 
 	// Frozen.
 	stopped := time.Now()
@@ -135,15 +150,19 @@ func TestCallThroughFreezeAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.cmd.Process.Signal(syscall.SIGCONT) })
+	// Each stall is seen by itself: the pings unanswered, and nothing
+	// received on the peer connection.
 	for _, tt := range tabs {
-		tt.waitFor("connection problems", `window.__connStates.some((s) => s.state === 'problems')`, 6*time.Second)
-		s, _ := firstConn(tt, "problems", stopped)
-		after := time.Duration(s.At-float64(stopped.UnixMilli())) * time.Millisecond
-		t.Logf("%s: connection problems shown %v after SIGSTOP", tt.name, after)
-		if after > 3*time.Second {
-			t.Errorf("%s: connection problems shown %v after SIGSTOP; want within 3s", tt.name, after)
+		tt.waitFor("connection problems", `['signalling', 'media'].every((c) => window.__connStates.some((s) => s.state === 'problems' && s.cause.split(' ').includes(c)))`, 6*time.Second)
+		for _, cause := range []string{"", "signalling", "media"} {
+			s, _ := firstConn(tt, "problems", cause, stopped)
+			after := time.Duration(s.At-float64(stopped.UnixMilli())) * time.Millisecond
+			t.Logf("%s: connection problems (%s) shown %v after SIGSTOP", tt.name, s.Cause, after)
+			if after > 3*time.Second {
+				t.Errorf("%s: connection problems (%s) shown %v after SIGSTOP; want within 3s", tt.name, s.Cause, after)
+			}
+			checkText(tt, s)
 		}
-		checkText(tt, s)
 	}
 	if err := c.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -151,8 +170,8 @@ func TestCallThroughFreezeAndRestart(t *testing.T) {
 	for _, tt := range tabs {
 		tt.waitFor("the banner to go after SIGCONT", `document.querySelector('[data-testid="reconnecting"]').hidden`, 10*time.Second)
 	}
-	doc.waitVideoOf(patientName, 15*time.Second)
-	pat.waitVideoOf(doctorName, 15*time.Second)
+	doc.waitLive(patientName, 15*time.Second)
+	pat.waitLive(doctorName, 15*time.Second)
 
 	// Restarted.
 	term := time.Now()
@@ -169,7 +188,7 @@ func TestCallThroughFreezeAndRestart(t *testing.T) {
 	}
 	for _, tt := range tabs {
 		tt.waitFor("the restarting banner", `window.__connStates.some((s) => s.state === 'restarting')`, 5*time.Second)
-		s, _ := firstConn(tt, "restarting", term)
+		s, _ := firstConn(tt, "restarting", "", term)
 		checkText(tt, s)
 	}
 	again := map[string]string{}
@@ -179,8 +198,8 @@ func TestCallThroughFreezeAndRestart(t *testing.T) {
 	again["LISTEN_ADDR"] = strings.TrimPrefix(c.url, "http://")
 	c2 := startChild(t, again)
 	up := time.Now()
-	doc.waitVideoOf(patientName, 30*time.Second)
-	pat.waitVideoOf(doctorName, 30*time.Second)
+	doc.waitLive(patientName, 30*time.Second)
+	pat.waitLive(doctorName, 30*time.Second)
 	t.Logf("both decode each other's video %v after SIGTERM, %v after the new process listened", time.Since(term).Round(time.Millisecond), time.Since(up).Round(time.Millisecond))
 	for _, tt := range tabs {
 		tt.waitFor("the banner to go after the restart", `document.querySelector('[data-testid="reconnecting"]').hidden`, 10*time.Second)

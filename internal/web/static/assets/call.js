@@ -30,10 +30,10 @@ import { SessionError } from './api.js';
 // or media stalled past MEDIA_LIMIT, makes a new connection.
 const WATCH_EVERY = 250;
 const PING_EVERY = 1000;
-const LATE_AFTER = 1000;
+const LATE_AFTER = 900;
 const SILENCE_LIMIT = 10000;
-const MEDIA_EVERY = 400;
-const MEDIA_STALL = 1800;
+const MEDIA_EVERY = 500;
+const MEDIA_STALL = 1500;
 const MEDIA_LIMIT = 10000;
 // A socket not open by then is given up (a server that accepts but never
 // answers).
@@ -89,7 +89,7 @@ export class Call extends EventTarget {
     this.attempt = 0;
     this.closed = false; // ended or left: no more reconnects
     this.restarting = false; // the server went away: until the next welcome
-    this.trouble = false; // connection problems shown
+    this.trouble = ''; // what stalls: s (signalling), m (media), both or none
     this.resetMedia(); // this.flow: what the peer connection received
     this.onMediaChange = () => this.attachLocal();
     media.addEventListener('change', this.onMediaChange);
@@ -348,26 +348,28 @@ export class Call extends EventTarget {
 
   // startWatch keeps the socket alive and watches the connection (in the
   // call and while held): pings, their answers, and what the peer
-  // connection receives.
+  // connection receives. Timers of a hidden tab run once a second at most,
+  // so every limit holds at that pace too.
   startWatch() {
     clearInterval(this.watcher);
     this.heard();
     this.lastPing = 0;
+    this.late = false;
     this.resetMedia();
     this.watcher = setInterval(() => this.watch(), WATCH_EVERY);
   }
 
   watch() {
     const now = Date.now();
-    if (now - this.lastPing >= PING_EVERY) {
+    if (now - this.lastPing >= PING_EVERY - 100) {
       this.lastPing = now;
       // Only pings sent since the server last spoke are waited for: a
-      // page whose timers were slowed (a hidden tab) sent none.
+      // page whose timers were slowed sent none.
       if (!this.unanswered) this.unanswered = now;
       this.send({ type: 'ping' });
     }
-    const late = this.unanswered > 0 && now - this.unanswered > LATE_AFTER;
-    if (late && now - this.lastHeard > SILENCE_LIMIT) {
+    this.late = this.unanswered > 0 && now - this.unanswered > LATE_AFTER;
+    if (this.late && now - this.lastHeard > SILENCE_LIMIT) {
       this.dropped('timeout');
       return;
     }
@@ -375,21 +377,23 @@ export class Call extends EventTarget {
       this.dropped('media-failed');
       return;
     }
-    if (now - this.flow.sampled >= MEDIA_EVERY) this.sampleMedia();
-    this.setTrouble(late, !!this.flow.stalledSince);
+    if (now - this.flow.sampled >= MEDIA_EVERY - 100) this.sampleMedia();
+    this.setTrouble(this.late, !!this.flow.stalledSince);
   }
 
   resetMedia() {
     this.flow = { sampled: 0, busy: false, received: -1, changed: 0, sent: -1, stalledSince: 0 };
   }
 
-  // sampleMedia reads what the peer connection received (RTP per
-  // inbound-rtp, and RTP and RTCP per transport and candidate pair): it
-  // stalls when that stops growing while something should come, that is
-  // while we send (the server answers with RTCP receiver reports and
-  // congestion feedback) or while a remote track we had packets of is
-  // there (the server sends RTCP sender reports for it every second, even
-  // when its owner turned it off).
+  // sampleMedia reads what the peer connection received, RTP (inbound-rtp)
+  // and RTCP (the transport's selected candidate pair): media stalls when
+  // nothing came for MEDIA_STALL while something should, that is while we
+  // send (the server answers with RTCP receiver reports and congestion
+  // feedback) or while a remote track we had packets of is there (the
+  // server sends RTCP sender reports for it every second, even while its
+  // owner has turned it off). When the last packet is known from the
+  // stats (lastPacketReceivedTimestamp) it is read, else the time of the
+  // sample that first saw the counts grow.
   async sampleMedia() {
     const pc = this.pc;
     const m = this.flow;
@@ -407,17 +411,27 @@ export class Call extends EventTarget {
     const now = Date.now();
     m.sampled = now;
     const remote = new Set([...this.remotes.values()].map((r) => r.track && r.track.id));
+    const pairs = new Set();
+    stats.forEach((r) => {
+      if (r.type === 'transport' && r.selectedCandidatePairId) pairs.add(r.selectedCandidatePairId);
+    });
     let received = 0;
     let sent = 0;
     let expected = false;
+    let age = Infinity; // ms since the last packet, when the stats say
+    const seen = (r) => {
+      if (r.lastPacketReceivedTimestamp > 0 && r.timestamp > 0) age = Math.min(age, Math.max(0, r.timestamp - r.lastPacketReceivedTimestamp));
+    };
     stats.forEach((r) => {
       if (r.type === 'inbound-rtp') {
         received += r.packetsReceived || 0;
         if (r.packetsReceived > 0 && remote.has(r.trackIdentifier)) expected = true;
+        seen(r);
       } else if (r.type === 'outbound-rtp') {
         sent += r.packetsSent || 0;
-      } else if (r.type === 'transport' || (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded')) {
+      } else if (r.type === 'candidate-pair' && (pairs.has(r.id) || (!pairs.size && r.nominated && r.state === 'succeeded'))) {
         received += r.bytesReceived || 0;
+        seen(r);
       }
     });
     if (m.sent >= 0 && sent > m.sent) expected = true;
@@ -426,18 +440,21 @@ export class Call extends EventTarget {
       m.received = received;
       m.changed = now;
     }
+    const last = Number.isFinite(age) ? now - age : m.changed;
     // Nothing received yet on this connection: nothing has stalled.
-    const stalled = expected && m.changed > 0 && received > 0 && now - m.changed > MEDIA_STALL;
+    const stalled = expected && received > 0 && now - last > MEDIA_STALL;
     if (!stalled) m.stalledSince = 0;
-    else if (!m.stalledSince) m.stalledSince = m.changed;
+    else if (!m.stalledSince) m.stalledSince = last;
+    this.setTrouble(this.late, !!m.stalledSince);
   }
 
-  // setTrouble tells when the connection gets into or out of trouble.
+  // setTrouble tells when the connection gets into or out of trouble, or
+  // when what stalls changes.
   setTrouble(signalling, media) {
-    const on = signalling || media;
-    if (on === this.trouble) return;
-    this.trouble = on;
-    this.emit('trouble', { on, signalling, media });
+    const key = (signalling ? 's' : '') + (media ? 'm' : '');
+    if (key === this.trouble) return;
+    this.trouble = key;
+    this.emit('trouble', { on: key !== '', signalling, media });
   }
 
   // enter joins the call from the lobby (the pre-join screen).

@@ -1008,13 +1008,16 @@ function showCall(call) {
   // comes back on this page by itself.
   const connBanner = h('div', { class: 'banner connection', role: 'status', hidden: true, 'data-testid': 'reconnecting', 'data-state': '' });
   const connText = { problems: 'connProblems', lost: 'reconnecting', restarting: 'restarting' };
-  const showConn = (state) => {
+  const showConn = (state, cause = '') => {
     connBanner.dataset.state = state;
+    connBanner.dataset.cause = cause;
     connBanner.hidden = !state;
     connBanner.replaceChildren(...(state ? [icon(state === 'problems' ? 'alert' : 'reconnect'), h('span', { text: t(connText[state]) })] : []));
   };
   call.addEventListener('trouble', (e) => {
-    if (connBanner.dataset.state === '' || connBanner.dataset.state === 'problems') showConn(e.detail.on ? 'problems' : '');
+    const d = e.detail;
+    const cause = [d.signalling ? 'signalling' : '', d.media ? 'media' : ''].filter(Boolean).join(' ');
+    if (connBanner.dataset.state === '' || connBanner.dataset.state === 'problems') showConn(d.on ? 'problems' : '', cause);
   });
   call.addEventListener('reconnecting', (e) => showConn((e.detail && e.detail.reason) === 'restarting' ? 'restarting' : 'lost'));
   call.addEventListener('reconnected', () => {
