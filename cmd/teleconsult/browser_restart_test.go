@@ -191,6 +191,7 @@ func TestCallThroughFreezeAndRestart(t *testing.T) {
 		s, _ := firstConn(tt, "restarting", "", term)
 		checkText(tt, s)
 	}
+	doc.screenshot("call-restarting-it.png")
 	again := map[string]string{}
 	for k, val := range env {
 		again[k] = val
