@@ -1147,11 +1147,11 @@ func TestCallReconnectsAndMoves(t *testing.T) {
 	pat.waitVideoOf(doctorName, 15*time.Second)
 
 	pat.do(chromedp.Evaluate[chromedp.Void](`window.__sockets.filter((s) => s.readyState === 1).forEach((s) => s.close())`))
-	pat.waitFor("the reconnecting banner", `(() => { const b = document.querySelector('[data-testid="banner"]'); return b && !b.hidden; })()`, 5*time.Second)
+	pat.waitFor("the reconnecting banner", `(() => { const b = document.querySelector('[data-testid="reconnecting"]'); return b && !b.hidden && b.dataset.state === 'lost'; })()`, 5*time.Second)
 	pat.waitFor("a second connection", `window.__sockets.filter((s) => s.readyState === 1).length === 1 && window.__sockets.length === 2`, 10*time.Second)
 	pat.waitVideoOf(doctorName, 15*time.Second)
 	doc.waitVideoOf(patientName, 15*time.Second)
-	pat.waitFor("the banner to go", `document.querySelector('[data-testid="banner"]').hidden`, 5*time.Second)
+	pat.waitFor("the banner to go", `document.querySelector('[data-testid="reconnecting"]').hidden`, 5*time.Second)
 
 	other := openTab(t, "patient elsewhere")
 	joinCall(t, other, v.Patient, false, false)

@@ -474,7 +474,7 @@ func (c *conn) endJoin(err error) {
 		c.log.Info("connection refused: room full", "expected", c.adm.Expected)
 		c.end(endFull, fmt.Sprintf("this visit is for %d participants and they are all connected", c.adm.Expected), detachNone)
 	case errors.Is(err, ErrClosed):
-		c.end(endShutdown, "the service is restarting: reconnect in a moment", detachNone)
+		c.end(endShutdown, shutdownMessage, detachNone)
 	default:
 		c.end(endCancelled, "this visit's room was closed: open your link again", detachNone)
 	}

@@ -217,10 +217,10 @@ func (p *Provider) Close() error {
 	}
 	p.mu.Unlock()
 	for _, r := range rooms {
-		r.closeAll(endShutdown, "the service is restarting: reconnect in a moment", true)
+		r.closeAll(endShutdown, shutdownMessage, true)
 	}
 	for _, c := range conns {
-		c.end(endShutdown, "the service is restarting: reconnect in a moment", detachNone)
+		c.end(endShutdown, shutdownMessage, detachNone)
 	}
 	p.connWG.Wait()
 	p.cancel()

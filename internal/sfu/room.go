@@ -40,6 +40,11 @@ const (
 	closeGone         websocket.StatusCode = teleconsult.CloseGone
 )
 
+// shutdownMessage is the message of every end with endShutdown: the server
+// is going away (a restart, a deploy, a node taken out of service), and the
+// page reconnects in a moment, to this server or to another.
+const shutdownMessage = "the server is going away: reconnect in a moment"
+
 // ownEnds are the ends this package decides by itself (the protocol's),
 // with their close codes.
 var ownEnds = map[string]websocket.StatusCode{

@@ -4,6 +4,9 @@
 
 export const root = new URL('../', import.meta.url);
 const api = new URL('api/v1/telecons-be/', root);
+// How long POST /sessions may take before the page gives up (and tries
+// again, when it was reconnecting).
+const EXCHANGE_LIMIT = 15000;
 
 // Session holds the link code and the latest session obtained with it. The
 // code only ever leaves the page in the body of POST /sessions.
@@ -25,6 +28,9 @@ export class Session {
         body: JSON.stringify(exchangeBody(this.code)),
         cache: 'no-store',
         credentials: 'omit',
+        // A server that accepts but never answers (frozen) is given up,
+        // as an unreachable one is.
+        signal: AbortSignal.timeout(EXCHANGE_LIMIT),
       });
     } catch {
       return { status: 0, body: {}, retryAfter: 0 };

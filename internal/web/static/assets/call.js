@@ -9,8 +9,13 @@
 //   peers            someone joined or left (detail: {joined|left: {participantId, name}})
 //   chat, upload, present, warning   the server's messages of that type
 //   servererror      an error message (detail: {message})
-//   reconnecting     the connection dropped; the call tries again by itself
+//   reconnecting     the connection dropped, or the server asked us to
+//                    connect again; the call tries again by itself (detail:
+//                    {reason: 'restarting' when the server is going away,
+//                    else 'lost'})
 //   reconnected      the call is back (after a new welcome)
+//   trouble          signalling or media stalled, or came back (detail:
+//                    {on, signalling, media})
 //   end              the call is over for this page (detail: {reason, message})
 //   sessionfailed    trading the code again failed (detail: the exchange result)
 //   waiting          we are in the waiting room (detail: the waiting message)
@@ -18,8 +23,27 @@
 
 import { SessionError } from './api.js';
 
-const PING_EVERY = 10000;
-const SILENCE_LIMIT = 30000;
+// The connection's watch (docs/signalling.md, "Reconnecting"): a ping a
+// second; a ping unanswered for LATE_AFTER, or nothing received on the
+// peer connection for MEDIA_STALL while something should come, is shown as
+// connection problems (within 3 s of a stall); silence past SILENCE_LIMIT,
+// or media stalled past MEDIA_LIMIT, makes a new connection.
+const WATCH_EVERY = 250;
+const PING_EVERY = 1000;
+const LATE_AFTER = 900;
+const SILENCE_LIMIT = 10000;
+const MEDIA_EVERY = 500;
+const MEDIA_STALL = 1500;
+const MEDIA_LIMIT = 10000;
+// A socket not open by then is given up (a server that accepts but never
+// answers).
+const OPEN_LIMIT = 10000;
+// The longest wait between two attempts to connect again.
+const RETRY_MAX = 10000;
+
+// reconnectEnds are the end reasons after which the page connects again
+// (docs/signalling.md: "reconnect"); every other end is final.
+const reconnectEnds = ['shutdown', 'timeout', 'policy', 'too-slow', 'too-large', 'media-failed', 'unavailable'];
 
 // parseSDP returns, for each m-section of sdp, its kind, mid, direction,
 // port and first msid (stream and track ids).
@@ -64,6 +88,9 @@ export class Call extends EventTarget {
     this.queue = Promise.resolve();
     this.attempt = 0;
     this.closed = false; // ended or left: no more reconnects
+    this.restarting = false; // the server went away: until the next welcome
+    this.trouble = ''; // what stalls: s (signalling), m (media), both or none
+    this.resetMedia(); // this.flow: what the peer connection received
     this.onMediaChange = () => this.attachLocal();
     media.addEventListener('change', this.onMediaChange);
   }
@@ -95,17 +122,21 @@ export class Call extends EventTarget {
     if (this.closed) return;
     const ws = new WebSocket(this.session.callURL());
     this.ws = ws;
-    this.lastHeard = Date.now();
+    clearTimeout(this.opening);
+    this.opening = setTimeout(() => {
+      if (this.ws === ws && ws.readyState !== WebSocket.OPEN) this.dropped();
+    }, OPEN_LIMIT);
     ws.addEventListener('open', () => {
       if (this.ws !== ws) return;
+      clearTimeout(this.opening);
       const auth = { type: 'auth', token };
       if (this.lobby && !this.welcome) auth.lobby = true;
       this.send(auth);
-      this.startPinger();
+      this.startWatch();
     });
     ws.addEventListener('message', (ev) => {
       if (this.ws !== ws) return;
-      this.lastHeard = Date.now();
+      this.heard();
       let msg;
       try {
         msg = JSON.parse(ev.data);
@@ -189,6 +220,12 @@ export class Call extends EventTarget {
         this.emit('servererror', { message: msg.message || '' });
         return;
       case 'end':
+        if (reconnectEnds.includes(msg.reason)) {
+          // The server asks for a new connection (it is going away, or
+          // this one went wrong): not the end of the call.
+          this.dropped(msg.reason);
+          return;
+        }
         this.finish();
         this.emit('end', { reason: msg.reason || '', message: msg.message || '' });
         return;
@@ -202,6 +239,7 @@ export class Call extends EventTarget {
     this.welcome = msg;
     this.waiting = null;
     this.attempt = 0;
+    this.restarting = false;
     this.participantId = msg.participantId;
     this.tools = msg.tools || {};
     this.peers = new Map((msg.peers || []).map((p) => [p.participantId, p.name]));
@@ -302,13 +340,121 @@ export class Call extends EventTarget {
     this.emit('remotes');
   }
 
-  // startPinger keeps the socket alive (in the call and while held).
-  startPinger() {
-    clearInterval(this.pinger);
-    this.pinger = setInterval(() => {
-      if (Date.now() - this.lastHeard > SILENCE_LIMIT) this.dropped();
-      else this.send({ type: 'ping' });
-    }, PING_EVERY);
+  // heard notes that the server spoke: every message answers the pings.
+  heard() {
+    this.lastHeard = Date.now();
+    this.unanswered = 0;
+  }
+
+  // startWatch keeps the socket alive and watches the connection (in the
+  // call and while held): pings, their answers, and what the peer
+  // connection receives. Timers of a hidden tab run once a second at most,
+  // so every limit holds at that pace too.
+  startWatch() {
+    clearInterval(this.watcher);
+    this.heard();
+    this.lastPing = 0;
+    this.late = false;
+    this.resetMedia();
+    this.watcher = setInterval(() => this.watch(), WATCH_EVERY);
+  }
+
+  watch() {
+    const now = Date.now();
+    if (now - this.lastPing >= PING_EVERY - 100) {
+      this.lastPing = now;
+      // Only pings sent since the server last spoke are waited for: a
+      // page whose timers were slowed sent none.
+      if (!this.unanswered) this.unanswered = now;
+      this.send({ type: 'ping' });
+    }
+    this.late = this.unanswered > 0 && now - this.unanswered > LATE_AFTER;
+    if (this.late && now - this.lastHeard > SILENCE_LIMIT) {
+      this.dropped('timeout');
+      return;
+    }
+    if (this.flow.stalledSince && now - this.flow.stalledSince > MEDIA_LIMIT) {
+      this.dropped('media-failed');
+      return;
+    }
+    if (now - this.flow.sampled >= MEDIA_EVERY - 100) this.sampleMedia();
+    this.setTrouble(this.late, !!this.flow.stalledSince);
+  }
+
+  resetMedia() {
+    this.flow = { sampled: 0, busy: false, received: -1, changed: 0, sent: -1, stalledSince: 0 };
+  }
+
+  // sampleMedia reads what the peer connection received, RTP (inbound-rtp)
+  // and RTCP (the transport's selected candidate pair): media stalls when
+  // nothing came for MEDIA_STALL while something should, that is while we
+  // send (the server answers with RTCP receiver reports and congestion
+  // feedback) or while a remote track we had packets of is there (the
+  // server sends RTCP sender reports for it every second, even while its
+  // owner has turned it off). When the last packet is known from the
+  // stats (lastPacketReceivedTimestamp) it is read, else the time of the
+  // sample that first saw the counts grow.
+  async sampleMedia() {
+    const pc = this.pc;
+    const m = this.flow;
+    if (!pc || m.busy || (pc.connectionState !== 'connected' && pc.connectionState !== 'disconnected')) return;
+    m.busy = true;
+    let stats;
+    try {
+      stats = await pc.getStats();
+    } catch {
+      return;
+    } finally {
+      m.busy = false;
+    }
+    if (pc !== this.pc || m !== this.flow) return;
+    const now = Date.now();
+    m.sampled = now;
+    const remote = new Set([...this.remotes.values()].map((r) => r.track && r.track.id));
+    const pairs = new Set();
+    stats.forEach((r) => {
+      if (r.type === 'transport' && r.selectedCandidatePairId) pairs.add(r.selectedCandidatePairId);
+    });
+    let received = 0;
+    let sent = 0;
+    let expected = false;
+    let age = Infinity; // ms since the last packet, when the stats say
+    const seen = (r) => {
+      if (r.lastPacketReceivedTimestamp > 0 && r.timestamp > 0) age = Math.min(age, Math.max(0, r.timestamp - r.lastPacketReceivedTimestamp));
+    };
+    stats.forEach((r) => {
+      if (r.type === 'inbound-rtp') {
+        received += r.packetsReceived || 0;
+        if (r.packetsReceived > 0 && remote.has(r.trackIdentifier)) expected = true;
+        seen(r);
+      } else if (r.type === 'outbound-rtp') {
+        sent += r.packetsSent || 0;
+      } else if (r.type === 'candidate-pair' && (pairs.has(r.id) || (!pairs.size && r.nominated && r.state === 'succeeded'))) {
+        received += r.bytesReceived || 0;
+        seen(r);
+      }
+    });
+    if (m.sent >= 0 && sent > m.sent) expected = true;
+    m.sent = sent;
+    if (received !== m.received) {
+      m.received = received;
+      m.changed = now;
+    }
+    const last = Number.isFinite(age) ? now - age : m.changed;
+    // Nothing received yet on this connection: nothing has stalled.
+    const stalled = expected && received > 0 && now - last > MEDIA_STALL;
+    if (!stalled) m.stalledSince = 0;
+    else if (!m.stalledSince) m.stalledSince = last;
+    this.setTrouble(this.late, !!m.stalledSince);
+  }
+
+  // setTrouble tells when the connection gets into or out of trouble, or
+  // when what stalls changes.
+  setTrouble(signalling, media) {
+    const key = (signalling ? 's' : '') + (media ? 'm' : '');
+    if (key === this.trouble) return;
+    this.trouble = key;
+    this.emit('trouble', { on: key !== '', signalling, media });
   }
 
   // enter joins the call from the lobby (the pre-join screen).
@@ -355,7 +501,10 @@ export class Call extends EventTarget {
   }
 
   teardown() {
-    clearInterval(this.pinger);
+    clearInterval(this.watcher);
+    clearTimeout(this.opening);
+    this.setTrouble(false, false);
+    this.resetMedia();
     if (this.pc) this.pc.close();
     this.pc = null;
     if (this.remotes.size) {
@@ -364,22 +513,26 @@ export class Call extends EventTarget {
     }
   }
 
-  // dropped handles a connection lost without an end message: tear down and
-  // try again with a fresh token, with exponential backoff.
-  dropped() {
+  // dropped handles a connection lost (reason empty), or ended by the
+  // server with a reason to connect again: tear down and try again with a
+  // fresh token, with exponential backoff. A server going away (shutdown)
+  // is shown as restarting until the call is back.
+  dropped(reason = '') {
     if (this.closed) return;
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(4000);
     this.teardown();
-    this.emit('reconnecting');
-    this.scheduleReconnect();
+    if (reason === 'shutdown') this.restarting = true;
+    this.emit('reconnecting', { reason: this.restarting ? 'restarting' : 'lost' });
+    // Everyone of a server going away reconnects: spread over a second.
+    this.scheduleReconnect(reason === 'shutdown' ? 250 + Math.random() * 1000 : 0);
   }
 
   scheduleReconnect(atLeast = 0) {
     if (this.closed) return;
     clearTimeout(this.retry);
-    const delay = Math.max(atLeast, Math.min(30000, 500 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4));
+    const delay = Math.max(atLeast, Math.min(RETRY_MAX, 500 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4));
     this.attempt++;
     this.retry = setTimeout(() => {
       // A fresh token each time: the old one may have been revoked.

@@ -51,6 +51,7 @@ const ICONS = {
   devices: [['path', { d: 'M4 6h9M17 6h3M4 12h3M11 12h9M4 18h11M19 18h1' }], ['circle', { cx: 15, cy: 6, r: 2 }], ['circle', { cx: 9, cy: 12, r: 2 }], ['circle', { cx: 17, cy: 18, r: 2 }]],
   leave: [['path', { d: 'M14 4h5v16h-5M10 8l-4 4 4 4M6 12h10' }]],
   close: [['path', { d: 'M6 6l12 12M18 6L6 18' }]],
+  reconnect: [['path', { d: 'M20 12a8 8 0 1 1-2.4-5.7M20 4v5h-5' }]],
   download: [['path', { d: 'M12 4v11M7 10l5 5 5-5M5 20h14' }]],
   upload: [['path', { d: 'M12 16V5M7 10l5-5 5 5M5 20h14' }]],
   send: [['path', { d: 'M4 12l16-8-6 16-2-7z' }]],

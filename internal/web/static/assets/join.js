@@ -989,40 +989,43 @@ function showCall(call) {
     }
   };
 
-  // The banner: the end of the window coming, or a lost connection.
-  const banner = h('div', { class: 'banner', role: 'status', hidden: true, 'data-testid': 'banner' });
+  // The banner: the end of the window coming.
+  const banner = h('div', { class: 'banner warning', role: 'status', hidden: true, 'data-testid': 'banner' });
   let warnUntil = 0;
-  let reconnecting = false;
   const updateBanner = () => {
-    if (reconnecting) {
-      banner.className = 'banner reconnecting';
-      banner.textContent = t('reconnecting');
-      banner.hidden = false;
-    } else if (warnUntil) {
-      banner.className = 'banner warning';
-      banner.textContent = t('ending', { time: formatDuration(warnUntil - Date.now()) });
-      banner.hidden = false;
-    } else {
-      banner.hidden = true;
-    }
+    banner.hidden = !warnUntil;
+    if (warnUntil) banner.textContent = t('ending', { time: formatDuration(warnUntil - Date.now()) });
   };
   call.addEventListener('warning', (e) => {
     const secs = Number(e.detail.secondsLeft);
     warnUntil = Number.isFinite(secs) ? Date.now() + secs * 1000 : Date.parse(e.detail.endsAt) - session.skew;
     updateBanner();
   });
-  call.addEventListener('reconnecting', () => {
-    reconnecting = true;
-    updateBanner();
+  every(() => warnUntil && updateBanner(), 1000);
+
+  // The connection's banner: problems (signalling or media stalled), a
+  // lost connection being made again, the service restarting. The call
+  // comes back on this page by itself.
+  const connBanner = h('div', { class: 'banner connection', role: 'status', hidden: true, 'data-testid': 'reconnecting', 'data-state': '' });
+  const connText = { problems: 'connProblems', lost: 'reconnecting', restarting: 'restarting' };
+  const showConn = (state, cause = '') => {
+    connBanner.dataset.state = state;
+    connBanner.dataset.cause = cause;
+    connBanner.hidden = !state;
+    connBanner.replaceChildren(...(state ? [icon(state === 'problems' ? 'alert' : 'reconnect'), h('span', { text: t(connText[state]) })] : []));
+  };
+  call.addEventListener('trouble', (e) => {
+    const d = e.detail;
+    const cause = [d.signalling ? 'signalling' : '', d.media ? 'media' : ''].filter(Boolean).join(' ');
+    if (connBanner.dataset.state === '' || connBanner.dataset.state === 'problems') showConn(d.on ? 'problems' : '', cause);
   });
+  call.addEventListener('reconnecting', (e) => showConn((e.detail && e.detail.reason) === 'restarting' ? 'restarting' : 'lost'));
   call.addEventListener('reconnected', () => {
-    reconnecting = false;
-    updateBanner();
+    showConn('');
     toast(t('reconnected'));
     renderRemotes();
     loadFiles();
   });
-  every(() => warnUntil && !reconnecting && updateBanner(), 1000);
 
   call.addEventListener('remotes', renderRemotes);
   call.addEventListener('present', layout);
@@ -1050,7 +1053,7 @@ function showCall(call) {
   const ends = w.limited && w.endDate ? h('span', { class: 'ends', text: t('endsAt', { time: formatClock(new Date(w.endDate)) }) }) : null;
   const callEl = h('main', { class: 'call', 'data-screen': 'call' },
     h('h1', { class: 'visually-hidden', text: t('appName') }),
-    banner, lobbyBox, h('div', { class: 'call-body' }, stage, panel), controls, audios);
+    connBanner, banner, lobbyBox, h('div', { class: 'call-body' }, stage, panel), controls, audios);
   show(page(logo(), callEl, ends), t('appName'));
   // The heading of the call is the stage's label; keep the focus on the
   // controls for keyboard users.
