@@ -390,9 +390,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	uploads, err := files.Open(filepath.Join(cfg.DataDir, "uploads"), keys.FileKey())
+	disk, err := files.OpenDir(filepath.Join(cfg.DataDir, "uploads"))
 	if err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	uploads, err := files.New(disk, keys.FileKey())
+	if err != nil {
+		return err
 	}
 	m.Service = &teleconsult.Service{
 		Store: m.DB, Provider: provider, Events: m.DB, Tokens: tokens, Keys: keys,
@@ -429,7 +433,7 @@ func (m *Main) Open(ctx context.Context) error {
 		log.Info("removed files left by an interrupted upload", "files", n)
 	}
 	// Files stored in plain by a version before encryption: encrypt them.
-	if n, err := uploads.Migrate(ctx); err != nil {
+	if n, err := disk.Migrate(ctx, keys.FileKey()); err != nil {
 		return fmt.Errorf("uploads: encrypting the files stored in plain: %w", err)
 	} else if n > 0 {
 		log.Info("encrypted the uploaded files stored in plain", "files", n)
