@@ -31,7 +31,6 @@ import (
 	"time"
 	_ "time/tzdata" // participants' time zones without the host's zoneinfo
 
-	"github.com/teleconsult/teleconsult/internal/files"
 	"github.com/teleconsult/teleconsult/internal/httpapi"
 	"github.com/teleconsult/teleconsult/internal/mail"
 	"github.com/teleconsult/teleconsult/internal/session"
@@ -390,11 +389,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	disk, err := files.OpenDir(filepath.Join(cfg.DataDir, "uploads"))
-	if err != nil {
-		return fmt.Errorf("DATA_DIR: %w", err)
-	}
-	uploads, err := files.New(disk, keys.FileKey())
+	uploads, disk, err := m.openUploads(ctx, keys)
 	if err != nil {
 		return err
 	}
@@ -433,10 +428,12 @@ func (m *Main) Open(ctx context.Context) error {
 		log.Info("removed files left by an interrupted upload", "files", n)
 	}
 	// Files stored in plain by a version before encryption: encrypt them.
-	if n, err := disk.Migrate(ctx, keys.FileKey()); err != nil {
-		return fmt.Errorf("uploads: encrypting the files stored in plain: %w", err)
-	} else if n > 0 {
-		log.Info("encrypted the uploaded files stored in plain", "files", n)
+	if disk != nil {
+		if n, err := disk.Migrate(ctx, keys.FileKey()); err != nil {
+			return fmt.Errorf("uploads: encrypting the files stored in plain: %w", err)
+		} else if n > 0 {
+			log.Info("encrypted the uploaded files stored in plain", "files", n)
+		}
 	}
 	if err := m.openInvitations(); err != nil {
 		return err
