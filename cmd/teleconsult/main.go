@@ -380,6 +380,10 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	log.Info("database ready", "dialect", m.DB.Dialect(), "migrations_applied", len(applied))
+	// Replicas on one PostgreSQL: refuse to start with another's keys.
+	if err := m.checkInNode(ctx, keys, apiKeys); err != nil {
+		return err
+	}
 
 	provider, err := newProvider(cfg, keys, m.Now, log)
 	if err != nil {
