@@ -178,7 +178,7 @@ func (c *copyRow) reset(id string, seq int, data []byte) {
 	h = binary.BigEndian.AppendUint32(h, 0) // flags
 	h = binary.BigEndian.AppendUint32(h, 0) // header extension length
 	h = binary.BigEndian.AppendUint16(h, 3) // fields
-	h = binary.BigEndian.AppendUint32(h, uint32(len(id)))
+	h = binary.BigEndian.AppendUint32(h, uint32(len(id))) //nolint:gosec // G115: an id is 32 characters
 	h = append(h, id...)
 	h = binary.BigEndian.AppendUint32(h, 4)
 	h = binary.BigEndian.AppendUint32(h, uint32(seq))       //nolint:gosec // G115: seq < 2^31 (a file is at most a few GiB)
