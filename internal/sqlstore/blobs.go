@@ -175,9 +175,9 @@ const copySignature = "PGCOPY\n\xff\r\n\x00"
 
 func (c *copyRow) reset(id string, seq int, data []byte) {
 	h := append(c.head[:0], copySignature...)
-	h = binary.BigEndian.AppendUint32(h, 0) // flags
-	h = binary.BigEndian.AppendUint32(h, 0) // header extension length
-	h = binary.BigEndian.AppendUint16(h, 3) // fields
+	h = binary.BigEndian.AppendUint32(h, 0)               // flags
+	h = binary.BigEndian.AppendUint32(h, 0)               // header extension length
+	h = binary.BigEndian.AppendUint16(h, 3)               // fields
 	h = binary.BigEndian.AppendUint32(h, uint32(len(id))) //nolint:gosec // G115: an id is 32 characters
 	h = append(h, id...)
 	h = binary.BigEndian.AppendUint32(h, 4)
