@@ -137,7 +137,13 @@ const insertChunk = "INSERT INTO upload_chunks (upload_id, seq, data) VALUES ($1
 // (pgx keeps only small ones), 2 MiB allocated for every MiB stored.
 const copyChunk = "COPY upload_chunks (upload_id, seq, data) FROM STDIN (FORMAT binary)"
 
-// insert writes one row.
+// insert writes one row. On PostgreSQL the row's commit does not wait for
+// the WAL to reach the disk (synchronous_commit off, for its transaction
+// only): the commit that marks the file complete waits, and it flushes the
+// WAL up to its own record, so every chunk's with it
+// (https://www.postgresql.org/docs/current/wal-async-commit.html). A crash
+// before it may lose chunks of a file that is not complete: the sweep
+// removes it. Without this each 64 KiB chunk waits for an fsync.
 func (w *blobWriter) insert(row []byte) error {
 	if w.db.dialect != DialectPostgres {
 		_, err := w.db.w.ExecContext(w.ctx, insertChunk, w.id, w.seq, row)
@@ -147,13 +153,24 @@ func (w *blobWriter) insert(row []byte) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = conn.Close() }() // returns it to the pool
+	// Returns it to the pool, which drops it if a failure below left its
+	// transaction open.
+	defer func() { _ = conn.Close() }()
 	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn().PgConn()
+		if _, err := pc.Exec(w.ctx, "BEGIN; SET LOCAL synchronous_commit TO off").ReadAll(); err != nil {
+			return err
+		}
 		w.copy.reset(w.id, w.seq, row)
-		tag, err := dc.(*stdlib.Conn).Conn().PgConn().CopyFrom(w.ctx, &w.copy, copyChunk)
+		tag, err := pc.CopyFrom(w.ctx, &w.copy, copyChunk)
 		if err == nil && tag.RowsAffected() != 1 {
 			err = fmt.Errorf("COPY wrote %d rows, want 1", tag.RowsAffected())
 		}
+		if err != nil {
+			_, _ = pc.Exec(w.ctx, "ROLLBACK").ReadAll() // the COPY's error is the one to report
+			return err
+		}
+		_, err = pc.Exec(w.ctx, "COMMIT").ReadAll()
 		return err
 	})
 }

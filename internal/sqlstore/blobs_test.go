@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"io"
 	"runtime"
 	"testing"
@@ -261,5 +262,46 @@ func BenchmarkFileBlobsOpenPlain(b *testing.B) {
 		if err := db.r.QueryRowContext(ctx, "SELECT data FROM upload_chunks WHERE upload_id = $1", id).Scan(&got); err != nil || len(got) != len(content) {
 			b.Fatal(len(got), err)
 		}
+	}
+}
+
+// Ensure storing a file leaves every pooled connection with synchronous
+// commits: the chunks' asynchronous commit is their transactions' only.
+func TestFileBlobsCommitsStaySynchronous(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, backends[1].dsn(t), testKeys(t, 1))
+	s, err := files.New(db.FileBlobs(0), filestest.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, teleconsult.NewID(), bytes.NewReader(filestest.Sample(5<<16)), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	// A failed COPY (a duplicate seq) rolls back and leaves it too.
+	w := &blobWriter{ctx: ctx, db: db, id: teleconsult.NewID()}
+	if err := db.FileBlobs(0).begin(ctx, w.id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("header")); err != nil {
+		t.Fatal(err)
+	}
+	w.seq = 0
+	if _, err := w.Write([]byte("again")); err == nil {
+		t.Fatal("a duplicate row: no error")
+	}
+	var conns []*sql.Conn
+	for range pgMaxOpenConns {
+		c, err := db.w.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var mode string
+		if err := c.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&mode); err != nil || mode != "on" {
+			t.Errorf("a pooled connection has synchronous_commit %q, %v", mode, err)
+		}
+	}
+	for _, c := range conns {
+		c.Close()
 	}
 }
