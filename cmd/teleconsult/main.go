@@ -31,7 +31,6 @@ import (
 	"time"
 	_ "time/tzdata" // participants' time zones without the host's zoneinfo
 
-	"github.com/teleconsult/teleconsult/internal/files"
 	"github.com/teleconsult/teleconsult/internal/httpapi"
 	"github.com/teleconsult/teleconsult/internal/mail"
 	"github.com/teleconsult/teleconsult/internal/session"
@@ -381,6 +380,10 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	log.Info("database ready", "dialect", m.DB.Dialect(), "migrations_applied", len(applied))
+	// Replicas on one PostgreSQL: refuse to start with another's keys.
+	if err := m.checkInNode(ctx, keys, apiKeys); err != nil {
+		return err
+	}
 
 	provider, err := newProvider(cfg, keys, m.Now, log)
 	if err != nil {
@@ -390,9 +393,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	uploads, err := files.Open(filepath.Join(cfg.DataDir, "uploads"), keys.FileKey())
+	uploads, disk, err := m.openUploads(ctx, keys)
 	if err != nil {
-		return fmt.Errorf("DATA_DIR: %w", err)
+		return err
 	}
 	m.Service = &teleconsult.Service{
 		Store: m.DB, Provider: provider, Events: m.DB, Tokens: tokens, Keys: keys,
@@ -429,10 +432,12 @@ func (m *Main) Open(ctx context.Context) error {
 		log.Info("removed files left by an interrupted upload", "files", n)
 	}
 	// Files stored in plain by a version before encryption: encrypt them.
-	if n, err := uploads.Migrate(ctx); err != nil {
-		return fmt.Errorf("uploads: encrypting the files stored in plain: %w", err)
-	} else if n > 0 {
-		log.Info("encrypted the uploaded files stored in plain", "files", n)
+	if disk != nil {
+		if n, err := disk.Migrate(ctx, keys.FileKey()); err != nil {
+			return fmt.Errorf("uploads: encrypting the files stored in plain: %w", err)
+		} else if n > 0 {
+			log.Info("encrypted the uploaded files stored in plain", "files", n)
+		}
 	}
 	if err := m.openInvitations(); err != nil {
 		return err

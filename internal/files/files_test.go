@@ -19,13 +19,24 @@ var ctx = context.Background()
 // testKey is the uploads key of the tests.
 var testKey = bytes.Repeat([]byte{7}, 32)
 
-func open(tb testing.TB, dir string) *Dir {
+// testStore is a store in a directory, with the directory at hand.
+type testStore struct {
+	*Store
+	dir  *Dir
+	path string
+}
+
+func open(tb testing.TB, dir string) *testStore {
 	tb.Helper()
-	d, err := Open(dir, testKey)
+	d, err := OpenDir(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return d
+	s, err := New(d, testKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &testStore{Store: s, dir: d, path: dir}
 }
 
 func TestPutOpenDelete(t *testing.T) {

@@ -53,9 +53,9 @@ var errDamaged = teleconsult.Errorf(teleconsult.EDAMAGED,
 // ErrDamaged reports whether err says a stored file failed authentication.
 func ErrDamaged(err error) bool { return errors.Is(err, errDamaged) }
 
-// fileAEAD returns the AEAD of file id with salt.
-func (d *Dir) fileAEAD(id string, salt []byte) cipher.AEAD {
-	k, err := hkdf.Key(sha256.New, d.key, salt, "teleconsult upload file v1 "+id, 32)
+// fileAEAD returns the AEAD of file id with salt, under the uploads key.
+func fileAEAD(key []byte, id string, salt []byte) cipher.AEAD {
+	k, err := hkdf.Key(sha256.New, key, salt, "teleconsult upload file v1 "+id, 32)
 	if err != nil {
 		panic(err) // only for lengths over 255*32 bytes
 	}
@@ -104,13 +104,14 @@ type sealer struct {
 }
 
 // newSealer writes a new header to w and returns the writer of file id's
-// content; Close it to seal the last chunk.
-func (d *Dir) newSealer(w io.Writer, id string) (*sealer, error) {
+// content under the uploads key; Close it to seal the last chunk. Each
+// Write to w is the header or one whole sealed chunk.
+func newSealer(w io.Writer, key []byte, id string) (*sealer, error) {
 	h := newHeader()
 	if _, err := w.Write(h); err != nil {
 		return nil, err
 	}
-	return &sealer{w: w, aead: d.fileAEAD(id, h[len(magic)+4:]), header: h,
+	return &sealer{w: w, aead: fileAEAD(key, id, h[len(magic)+4:]), header: h,
 		buf: make([]byte, 0, chunkSize), out: make([]byte, 0, chunkSize+tagSize)}, nil
 }
 
@@ -157,9 +158,9 @@ type opener struct {
 }
 
 // newOpener reads the header of file id from f and authenticates its first
-// chunk, so that a file damaged at its start is refused before anything is
-// served.
-func (d *Dir) newOpener(f io.ReadCloser, id string) (*opener, error) {
+// chunk under the uploads key, so that a file damaged at its start is
+// refused before anything is served. On error f is not closed.
+func newOpener(f io.ReadCloser, key []byte, id string) (*opener, error) {
 	r := bufio.NewReaderSize(f, chunkSize+tagSize+1)
 	h := make([]byte, headerSize)
 	if _, err := io.ReadFull(r, h); err != nil {
@@ -171,7 +172,7 @@ func (d *Dir) newOpener(f io.ReadCloser, id string) (*opener, error) {
 	if !bytes.HasPrefix(h, []byte(magic)) || h[len(magic)] != version || h[len(magic)+1] != chunkShift {
 		return nil, errDamaged
 	}
-	o := &opener{r: r, c: f, aead: d.fileAEAD(id, h[len(magic)+4:]), header: h, in: make([]byte, chunkSize+tagSize)}
+	o := &opener{r: r, c: f, aead: fileAEAD(key, id, h[len(magic)+4:]), header: h, in: make([]byte, chunkSize+tagSize)}
 	if err := o.next(); err != nil {
 		return nil, err
 	}

@@ -102,7 +102,7 @@ func TestEncryptedAtRest(t *testing.T) {
 	}
 }
 
-func readAll(t *testing.T, d *Dir, id string) []byte {
+func readAll(t *testing.T, d *testStore, id string) []byte {
 	t.Helper()
 	rc, err := d.Open(ctx, id)
 	if err != nil {
@@ -196,7 +196,7 @@ func TestDamageDetected(t *testing.T) {
 }
 
 // readDamaged reads file id whole and returns what came before the error.
-func readDamaged(d *Dir, id string) ([]byte, error) {
+func readDamaged(d *testStore, id string) ([]byte, error) {
 	rc, err := d.Open(ctx, id)
 	if err != nil {
 		return nil, err
@@ -280,7 +280,7 @@ func TestMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n, err := d.Migrate(ctx)
+	n, err := d.dir.Migrate(ctx, testKey)
 	if err != nil || n != len(plain) {
 		t.Fatalf("Migrate = %d, %v; want %d", n, err, len(plain))
 	}
@@ -305,7 +305,7 @@ func TestMigrate(t *testing.T) {
 	for _, e := range entries {
 		before[e.Name()], _ = os.ReadFile(filepath.Join(d.path, e.Name()))
 	}
-	if n, err := d.Migrate(ctx); n != 0 || err != nil {
+	if n, err := d.dir.Migrate(ctx, testKey); n != 0 || err != nil {
 		t.Errorf("Migrate again = %d, %v; want nothing to do", n, err)
 	}
 	for name, b := range before {
@@ -439,7 +439,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte("REFERTO plain"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var got []byte
-		rc, err := d.newOpener(io.NopCloser(bytes.NewReader(raw)), id)
+		rc, err := newOpener(io.NopCloser(bytes.NewReader(raw)), testKey, id)
 		if err == nil {
 			got, err = io.ReadAll(rc)
 			rc.Close()

@@ -44,13 +44,22 @@ const (
 	opMarkWebhook        = "mark_webhook"
 	opFindWebhooks       = "find_webhooks"
 	opRecoverWebhooks    = "recover_webhooks"
+	opCreateBlob         = "create_file"
+	opWriteChunk         = "write_file_chunk"
+	opOpenBlob           = "open_file"
+	opReadChunk          = "read_file_chunk"
+	opDeleteBlob         = "delete_file"
+	opListBlobs          = "list_files"
+	opCheckInNode        = "check_in_node"
+	opTouchNode          = "touch_node"
 )
 
 var operations = []string{opApply, opFindByID, opFindByAppointment, opFindByLinkHash, opProviderUsers,
 	opEnsureProviderUser, opCountByState, opPing, opClaimOutbox, opMarkOutbox, opFindOutbox, opRecoverOutbox,
 	opOutboxStats, opFindByProviderRoom, opClaimEvent, opReleaseEvent, opPresence, opClearPresence,
 	opAddUpload, opUploads, opFindUpload, opDeleteUploads, opUploadIDs,
-	opClaimWebhooks, opMarkWebhook, opFindWebhooks, opRecoverWebhooks}
+	opClaimWebhooks, opMarkWebhook, opFindWebhooks, opRecoverWebhooks,
+	opCreateBlob, opWriteChunk, opOpenBlob, opReadChunk, opDeleteBlob, opListBlobs, opCheckInNode, opTouchNode}
 
 // opBuckets reach from a cache hit (0.1 ms) to a stuck database (10 s).
 var opBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}

@@ -29,6 +29,7 @@ type Keyring struct {
 	session []byte
 	naming  []byte
 	files   []byte
+	print   []byte
 }
 
 // NewKeyring derives the keys from a 32-byte master key.
@@ -58,6 +59,7 @@ func NewKeyring(master []byte) (*Keyring, error) {
 		session: derive("session token v1"),
 		naming:  derive("provider names v1"),
 		files:   derive("upload files v1"),
+		print:   derive("settings fingerprint v1"),
 	}, nil
 }
 
@@ -96,6 +98,20 @@ func (k *Keyring) Blind(field, value string) []byte {
 	m.Write([]byte(field))
 	m.Write([]byte{0})
 	m.Write([]byte(value))
+	return m.Sum(nil)
+}
+
+// Fingerprint returns a keyed hash (HMAC-SHA256 under a key of its own) of
+// the value of setting, which replicas of one deployment compare to find
+// out whether they share it without telling it: without the master key the
+// fingerprint says nothing of the value. The fingerprint of the master key
+// itself is Fingerprint("ENCRYPTION_KEY", nil): replicas with different
+// keys get different fingerprints for every setting.
+func (k *Keyring) Fingerprint(setting string, value []byte) []byte {
+	m := hmac.New(sha256.New, k.print)
+	m.Write([]byte(setting))
+	m.Write([]byte{0})
+	m.Write(value)
 	return m.Sum(nil)
 }
 

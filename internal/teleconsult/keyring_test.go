@@ -61,3 +61,30 @@ func TestKeyring(t *testing.T) {
 		t.Error("16-byte master key accepted")
 	}
 }
+
+// Ensure a setting's fingerprint is stable, depends on the setting, the
+// value and the master key, and does not hold the value.
+func TestFingerprint(t *testing.T) {
+	k := newTestKeyring(t)
+	url := []byte("https://visite.clinica.example")
+	fp := k.Fingerprint("PUBLIC_URL", url)
+	if !bytes.Equal(fp, k.Fingerprint("PUBLIC_URL", url)) {
+		t.Error("not stable")
+	}
+	for name, other := range map[string][]byte{
+		"another value":   k.Fingerprint("PUBLIC_URL", []byte("https://visite.clinica.example/")),
+		"another setting": k.Fingerprint("PUBLIC_URLX", url),
+		"another key":     newTestKeyring(t).Fingerprint("PUBLIC_URL", url),
+		"the name moved":  k.Fingerprint("PUBLIC_UR", append([]byte("L"), url...)),
+	} {
+		if bytes.Equal(fp, other) {
+			t.Errorf("%s: same fingerprint", name)
+		}
+	}
+	if bytes.Contains(fp, url) || bytes.Contains(fp, k.print) {
+		t.Error("the fingerprint holds the value or the key")
+	}
+	if bytes.Equal(k.Fingerprint("ENCRYPTION_KEY", nil), newTestKeyring(t).Fingerprint("ENCRYPTION_KEY", nil)) {
+		t.Error("two master keys, one fingerprint")
+	}
+}

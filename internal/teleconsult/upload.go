@@ -46,9 +46,11 @@ type UploadStore interface {
 	UploadIDs(ctx context.Context) (map[string]bool, error)
 }
 
-// FileStore keeps the uploaded files' bytes (implemented on disk).
+// FileStore keeps the uploaded files' bytes, encrypted (internal/files: on
+// this node's disk with SQLite, in the database that every replica reads
+// with PostgreSQL).
 type FileStore interface {
-	// Put stores r under id durably (it is complete on disk when Put
+	// Put stores r under id durably (it is complete and durable when Put
 	// returns) and returns its size. More than max bytes is ETOOLARGE and
 	// nothing is left.
 	Put(ctx context.Context, id string, r io.Reader, max int64) (size int64, err error)
@@ -58,7 +60,9 @@ type FileStore interface {
 	Open(ctx context.Context, id string) (io.ReadCloser, error)
 	// Delete removes a file; a missing file is not an error.
 	Delete(ctx context.Context, id string) error
-	// List returns the ids of every stored file.
+	// List returns the ids of every stored file. A store shared by
+	// several replicas leaves out the files stored recently, which
+	// another replica may still be writing or about to record.
 	List(ctx context.Context) ([]string, error)
 }
 
