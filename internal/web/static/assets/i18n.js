@@ -339,6 +339,12 @@ const messages = {
 
 let current = 'en';
 
+// addMessages adds the texts of a module of the page (board.js) to the
+// catalogue of lang.
+export function addMessages(lang, texts) {
+  Object.assign(messages[lang], texts);
+}
+
 // chooseLanguage picks the first supported language among the
 // participant's, ?lang= and the browser's, sets it and returns it.
 export function chooseLanguage(participant) {
