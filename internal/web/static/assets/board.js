@@ -12,7 +12,7 @@
 // kinds ourselves (about the size of this file).
 
 import { h, icon, toast } from './dom.js';
-import { t, addMessages } from './i18n.js';
+import { t } from './i18n.js';
 import { listUploads, root } from './api.js';
 
 // Board units (the server's BoardWidth × BoardHeight, internal/sfu/board.go).
@@ -194,6 +194,7 @@ export class Board {
     }
     const exportBtn = h('button', { type: 'button', class: 'board-btn', 'data-testid': 'board-export', onclick: () => this.exportPNG() }, icon('download'), t('board.export'));
     bar.append(this.drawTools, this.colors, this.edits, this.openGroup, exportBtn);
+    if (!this.mayDraw && !this.mayEdit) bar.append(h('p', { class: 'board-readonly', text: t('board.readOnly') }));
     this.updateTools();
     return bar;
   }
@@ -728,76 +729,3 @@ function contentRect(video) {
   const hh = vh * s;
   return { left: r.left + (r.width - w) / 2, top: r.top + (r.height - hh) / 2, width: w, height: hh };
 }
-
-addMessages('en', {
-  whiteboard: 'Whiteboard',
-  pointer: 'Pointer',
-  'board.label': 'Shared whiteboard',
-  'board.tools': 'Whiteboard tools',
-  'board.pen': 'Pen',
-  'board.highlighter': 'Highlighter',
-  'board.line': 'Line',
-  'board.arrow': 'Arrow',
-  'board.rect': 'Rectangle',
-  'board.ellipse': 'Ellipse',
-  'board.text': 'Text',
-  'board.eraser': 'Eraser',
-  'board.color0': 'Black',
-  'board.color1': 'Red',
-  'board.color2': 'Blue',
-  'board.color3': 'Green',
-  'board.color4': 'Orange',
-  'board.color5': 'Purple',
-  'board.undo': 'Undo',
-  'board.clear': 'Clear',
-  'board.open': 'Open on the board',
-  'board.openSnapshot': 'A snapshot of the video',
-  'board.prevPage': 'Previous page',
-  'board.nextPage': 'Next page',
-  'board.page': 'Page {n}',
-  'board.export': 'Save as image',
-  'board.shared': 'Whiteboard shared in Files',
-  'board.saved': 'Whiteboard saved',
-  'board.opening': 'Opening the file…',
-  'board.cannotOpen': 'This file cannot be opened on the board.',
-  'board.noPage': 'This PDF has no such page.',
-  'board.textLabel': 'Text on the board: press Enter to add it',
-  'board.drawing': '{name} is drawing on the whiteboard',
-  'board.readOnly': 'You can watch the whiteboard; drawing is for others in this visit.',
-});
-addMessages('it', {
-  whiteboard: 'Lavagna',
-  pointer: 'Puntatore',
-  'board.label': 'Lavagna condivisa',
-  'board.tools': 'Strumenti della lavagna',
-  'board.pen': 'Penna',
-  'board.highlighter': 'Evidenziatore',
-  'board.line': 'Linea',
-  'board.arrow': 'Freccia',
-  'board.rect': 'Rettangolo',
-  'board.ellipse': 'Ellisse',
-  'board.text': 'Testo',
-  'board.eraser': 'Gomma',
-  'board.color0': 'Nero',
-  'board.color1': 'Rosso',
-  'board.color2': 'Blu',
-  'board.color3': 'Verde',
-  'board.color4': 'Arancione',
-  'board.color5': 'Viola',
-  'board.undo': 'Annulla',
-  'board.clear': 'Cancella tutto',
-  'board.open': 'Apri sulla lavagna',
-  'board.openSnapshot': 'Un’istantanea del video',
-  'board.prevPage': 'Pagina precedente',
-  'board.nextPage': 'Pagina successiva',
-  'board.page': 'Pagina {n}',
-  'board.export': 'Salva come immagine',
-  'board.shared': 'Lavagna condivisa nei file',
-  'board.saved': 'Lavagna salvata',
-  'board.opening': 'Apertura del file…',
-  'board.cannotOpen': 'Questo file non si può aprire sulla lavagna.',
-  'board.noPage': 'Questo PDF non ha questa pagina.',
-  'board.textLabel': 'Testo sulla lavagna: premi Invio per aggiungerlo',
-  'board.drawing': '{name} sta disegnando sulla lavagna',
-  'board.readOnly': 'Puoi guardare la lavagna; disegnano gli altri partecipanti.',
-});

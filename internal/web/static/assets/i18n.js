@@ -120,6 +120,42 @@ const messages = {
     'snapshot.shared': 'Snapshot shared in Files',
     'snapshot.none': 'There is no video to capture yet.',
 
+    // The whiteboard and the live pointer (board.js).
+    whiteboard: 'Whiteboard',
+    pointer: 'Pointer',
+    'board.label': 'Shared whiteboard',
+    'board.tools': 'Whiteboard tools',
+    'board.pen': 'Pen',
+    'board.highlighter': 'Highlighter',
+    'board.line': 'Line',
+    'board.arrow': 'Arrow',
+    'board.rect': 'Rectangle',
+    'board.ellipse': 'Ellipse',
+    'board.text': 'Text',
+    'board.eraser': 'Eraser',
+    'board.color0': 'Black',
+    'board.color1': 'Red',
+    'board.color2': 'Blue',
+    'board.color3': 'Green',
+    'board.color4': 'Orange',
+    'board.color5': 'Purple',
+    'board.undo': 'Undo',
+    'board.clear': 'Clear',
+    'board.open': 'Open on the board',
+    'board.openSnapshot': 'A snapshot of the video',
+    'board.prevPage': 'Previous page',
+    'board.nextPage': 'Next page',
+    'board.page': 'Page {n}',
+    'board.export': 'Save as image',
+    'board.shared': 'Whiteboard shared in Files',
+    'board.saved': 'Whiteboard saved',
+    'board.opening': 'Opening the file…',
+    'board.cannotOpen': 'This file cannot be opened on the board.',
+    'board.noPage': 'This PDF has no such page.',
+    'board.textLabel': 'Text on the board: press Enter to add it',
+    'board.drawing': '{name} is drawing on the whiteboard',
+    'board.readOnly': 'You can watch the whiteboard; drawing is for others in this visit.',
+
     'end.expired.title': 'The visit has ended',
     'end.expired.text': 'The time for this visit is over. Thank you.',
     'end.revoked.title': 'Your link was revoked',
@@ -286,6 +322,42 @@ const messages = {
     'snapshot.shared': 'Istantanea condivisa nei file',
     'snapshot.none': 'Non c’è ancora un video da catturare.',
 
+    // La lavagna e il puntatore (board.js).
+    whiteboard: 'Lavagna',
+    pointer: 'Puntatore',
+    'board.label': 'Lavagna condivisa',
+    'board.tools': 'Strumenti della lavagna',
+    'board.pen': 'Penna',
+    'board.highlighter': 'Evidenziatore',
+    'board.line': 'Linea',
+    'board.arrow': 'Freccia',
+    'board.rect': 'Rettangolo',
+    'board.ellipse': 'Ellisse',
+    'board.text': 'Testo',
+    'board.eraser': 'Gomma',
+    'board.color0': 'Nero',
+    'board.color1': 'Rosso',
+    'board.color2': 'Blu',
+    'board.color3': 'Verde',
+    'board.color4': 'Arancione',
+    'board.color5': 'Viola',
+    'board.undo': 'Annulla',
+    'board.clear': 'Cancella tutto',
+    'board.open': 'Apri sulla lavagna',
+    'board.openSnapshot': 'Un’istantanea del video',
+    'board.prevPage': 'Pagina precedente',
+    'board.nextPage': 'Pagina successiva',
+    'board.page': 'Pagina {n}',
+    'board.export': 'Salva come immagine',
+    'board.shared': 'Lavagna condivisa nei file',
+    'board.saved': 'Lavagna salvata',
+    'board.opening': 'Apertura del file…',
+    'board.cannotOpen': 'Questo file non si può aprire sulla lavagna.',
+    'board.noPage': 'Questo PDF non ha questa pagina.',
+    'board.textLabel': 'Testo sulla lavagna: premi Invio per aggiungerlo',
+    'board.drawing': '{name} sta disegnando sulla lavagna',
+    'board.readOnly': 'Puoi guardare la lavagna; disegnano gli altri partecipanti.',
+
     'end.expired.title': 'La visita è terminata',
     'end.expired.text': 'Il tempo di questa visita è scaduto. Grazie.',
     'end.revoked.title': 'Il tuo link è stato revocato',
@@ -338,12 +410,6 @@ const messages = {
 };
 
 let current = 'en';
-
-// addMessages adds the texts of a module of the page (board.js) to the
-// catalogue of lang.
-export function addMessages(lang, texts) {
-  Object.assign(messages[lang], texts);
-}
 
 // chooseLanguage picks the first supported language among the
 // participant's, ?lang= and the browser's, sets it and returns it.
