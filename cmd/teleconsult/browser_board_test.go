@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +147,100 @@ func forgeBoard(tt *tab) {
 	tt.do(chromedp.Evaluate[chromedp.Void](`window.__sockets.filter((s) => s.readyState === 1).forEach((s) => { for (const m of [` +
 		strings.Join(boardForgeries, ", ") + `]) s.send(JSON.stringify(m)); })`))
 	tt.waitFor("the server's refusals", `window.__received.filter((m) => { const j = JSON.parse(m); return j.type === 'error' && /whiteboard|pointer/.test(j.message); }).length === 3`, 5*time.Second)
+}
+
+// testPDF is a PDF of 1600 × 900 point pages, one a content stream.
+func testPDF(pages ...string) []byte {
+	var b bytes.Buffer
+	var offsets []int
+	obj := func(body string) {
+		offsets = append(offsets, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
+	}
+	b.WriteString("%PDF-1.4\n")
+	kids := make([]string, len(pages))
+	for i := range pages {
+		kids[i] = fmt.Sprintf("%d 0 R", 3+2*i)
+	}
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(pages)))
+	for i, content := range pages {
+		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 1600 900] /Contents %d 0 R /Resources << >> >>", 4+2*i))
+		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
+	for _, o := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
+	return b.Bytes()
+}
+
+const (
+	isBlue  = `b > 200 && r < 60 && g < 60`
+	isGreen = `g > 120 && r < 60 && b < 60`
+)
+
+// Ensure live edit of a PDF: the doctor opens a PDF shared in the visit on
+// the board, its pages rendered by PDF.js for both, and turns the page; a
+// PDF that PDF.js cannot open gets a message and leaves the call as it
+// was.
+func TestCallWhiteboardPDF(t *testing.T) {
+	s := startServer(t, nil)
+	v := openVisit(t, s, 30*time.Minute)
+	doc := openTab(t, "doctor")
+	pat := openTab(t, "patient")
+	doc.viewport(false)
+	pat.viewport(false)
+	joinCall(t, doc, v.Doctor, false, true)
+	joinCall(t, pat, v.Patient, false, true)
+	pat.waitVideoOf(doctorName, 15*time.Second)
+
+	dir := t.TempDir()
+	good := filepath.Join(dir, "esami.pdf")
+	bad := filepath.Join(dir, "rotto.pdf")
+	// Page 1: a blue rectangle over the middle; page 2: a green one.
+	if err := os.WriteFile(good, testPDF("0 0 1 rg 400 200 800 500 re f", "0 0.6 0 rg 400 200 800 500 re f"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("%PDF-1.4\nthis is not a PDF after all\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc.click("files")
+	for i, f := range []string{good, bad} {
+		doc.do(chromedp.SetUploadFiles(chromedp.CSS(`[data-testid="file-input"]`), []string{f}))
+		doc.waitFor("the file shared", fmt.Sprintf(`document.querySelectorAll('[data-testid="file-item"]').length === %d`, i+1), 10*time.Second)
+	}
+	doc.click("files")
+
+	openFile := func(name string) {
+		t.Helper()
+		doc.click("board-open")
+		doc.waitFor("the file in the menu", `[...document.querySelectorAll('[data-testid="board-open-file"]')].some((b) => b.textContent === `+jsString(name)+`)`, 5*time.Second)
+		doc.do(chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('[data-testid="board-open-file"]')].find((b) => b.textContent === ` + jsString(name) + `).click()`))
+	}
+	doc.click("tool-whiteboard")
+	openFile("esami.pdf")
+	pat.waitFor("page 1 on the patient's board", boardHas(800, 450, isBlue), 20*time.Second)
+	doc.waitFor("page 1 on the doctor's board", boardHas(800, 450, isBlue), 10*time.Second)
+	if !eval[bool](pat, boardHas(100, 100, isWhite)) {
+		t.Error("the page's margin is not white")
+	}
+	doc.drag([2]float64{500, 450}, [2]float64{800, 450}, [2]float64{1100, 450})
+	pat.waitFor("the annotation over the page", boardHas(800, 450, isRed), 10*time.Second)
+	pat.screenshot("call-whiteboard-pdf.png")
+	doc.click("board-next-page")
+	pat.waitFor("page 2 on the patient's board", boardHas(700, 300, isGreen), 20*time.Second)
+
+	openFile("rotto.pdf")
+	for _, tt := range []*tab{doc, pat} {
+		tt.allowConsole("Invalid PDF", "PDF")
+		tt.waitFor("the message", `(() => { const n = document.querySelector('[data-testid="board-note"]'); return !n.hidden && /cannot be opened|non si può aprire/.test(n.textContent); })()`, 20*time.Second)
+	}
+	if eval[bool](pat, boardHas(700, 300, isGreen)) {
+		t.Error("the old page is still shown")
+	}
+	pat.waitVideoOf(doctorName, 5*time.Second)
+	doc.waitVideoOf(patientName, 5*time.Second)
 }

@@ -140,7 +140,7 @@ export class Board {
     });
     this.g = this.canvas.getContext('2d');
     this.textBox = null;
-    this.bgNote = h('p', { class: 'board-note', hidden: true, role: 'status' });
+    this.bgNote = h('p', { class: 'board-note', 'data-testid': 'board-note', hidden: true, role: 'status' });
     this.surface = h('div', { class: 'board-surface' }, this.canvas, this.bgNote);
     this.toolbar = this.makeToolbar();
     this.el = h('section', { class: 'board', hidden: true, 'aria-label': t('whiteboard') }, this.toolbar, this.surface);
@@ -185,9 +185,9 @@ export class Board {
     if (this.mayEdit) {
       this.openMenu = h('div', { class: 'board-menu', hidden: true, role: 'menu' });
       this.pageBox = h('span', { class: 'board-pages', hidden: true },
-        h('button', { type: 'button', class: 'board-btn', 'aria-label': t('board.prevPage'), onclick: () => this.turn(-1) }, '‹'),
+        h('button', { type: 'button', class: 'board-btn', 'data-testid': 'board-prev-page', 'aria-label': t('board.prevPage'), onclick: () => this.turn(-1) }, '‹'),
         h('span', { class: 'board-page' }),
-        h('button', { type: 'button', class: 'board-btn', 'aria-label': t('board.nextPage'), onclick: () => this.turn(1) }, '›'));
+        h('button', { type: 'button', class: 'board-btn', 'data-testid': 'board-next-page', 'aria-label': t('board.nextPage'), onclick: () => this.turn(1) }, '›'));
       this.openGroup.append(
         h('button', { type: 'button', class: 'board-btn', 'data-testid': 'board-open', 'aria-haspopup': 'menu', onclick: () => this.toggleOpenMenu() }, t('board.open')),
         this.openMenu, this.pageBox);
@@ -571,8 +571,9 @@ async function renderPDFPage(blob, n) {
     });
   }
   const lib = await pdfjs;
-  const doc = await lib.getDocument({ data: new Uint8Array(await blob.arrayBuffer()), isEvalSupported: false, enableXfa: false }).promise;
+  const task = lib.getDocument({ data: new Uint8Array(await blob.arrayBuffer()), isEvalSupported: false, enableXfa: false });
   try {
+    const doc = await task.promise;
     if (n < 1 || n > doc.numPages) {
       const err = new Error('no such page');
       err.name = 'PDFPageError';
@@ -585,7 +586,7 @@ async function renderPDFPage(blob, n) {
     await page.render({ canvas, canvasContext: canvas.getContext('2d'), viewport }).promise;
     return canvas;
   } finally {
-    doc.destroy();
+    task.destroy();
   }
 }
 
