@@ -130,6 +130,12 @@ func TestCallWhiteboard(t *testing.T) {
 	pat.screenshot("call-live-pointer.png")
 	doc.click("tool-pointer")
 	pat.waitFor("the pointer to go", `!document.querySelector('[data-testid="live-pointer"]')`, 10*time.Second)
+
+	// On a phone the board is above the videos, whole.
+	pat.viewport(true)
+	pat.waitFor("the board fitted to the phone", `(() => { const r = document.querySelector('[data-testid="board"]').getBoundingClientRect(); return r.width > 200 && r.right <= window.innerWidth && r.bottom <= window.innerHeight; })()`, 5*time.Second)
+	pat.waitFor("the rectangle on the phone", boardHas(200, 300, isRed), 5*time.Second)
+	pat.screenshot("call-whiteboard-phone.png")
 }
 
 // boardForgeries are board and pointer messages a page without the tools

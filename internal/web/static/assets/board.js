@@ -18,7 +18,12 @@ import { listUploads, root } from './api.js';
 // Board units (the server's BoardWidth × BoardHeight, internal/sfu/board.go).
 export const W = 1600;
 export const H = 900;
-const SEND_EVERY = 100; // ms between the parts of a stroke (the server allows 12 messages a second)
+const SEND_EVERY = 100; // ms between the parts of a stroke
+// The page keeps under the server's limit of board messages (12 a second,
+// bursts of 40): past it, messages wait their turn, and the parts of a
+// stroke that wait together go as one.
+const RATE = 10;
+const BURST = 30;
 const MAX_PART = 1000; // points in one message
 const MAX_STROKE = 5000; // points in one stroke
 const COLORS = ['#111827', '#dc2626', '#2563eb', '#16a34a', '#ea580c', '#9333ea'];
@@ -134,6 +139,9 @@ export class Board {
     this.tool = 'pen';
     this.color = COLORS[1];
     this.live = null; // the stroke or shape being drawn here
+    this.queue = []; // board operations waiting to be sent (send)
+    this.tokens = BURST;
+    this.tokensAt = Date.now();
     this.canvas = h('canvas', {
       class: 'board-canvas', 'data-testid': 'board', role: 'img', 'aria-label': t('board.label'),
       width: W, height: H,
@@ -148,6 +156,31 @@ export class Board {
     this.load(this.call.boardState);
     this.resize = new ResizeObserver(() => this.fit());
     this.resize.observe(this.surface);
+  }
+
+  // send sends a board operation now, or queued when the page has sent
+  // its share for the moment.
+  send(op) {
+    const q = this.queue;
+    const last = q[q.length - 1];
+    if (op.kind === 'append' && last && last.kind === 'append' && last.id === op.id && last.points.length + op.points.length <= 2 * MAX_PART) {
+      last.points = last.points.concat(op.points);
+    } else {
+      q.push(op);
+    }
+    this.drain();
+  }
+
+  drain() {
+    const now = Date.now();
+    this.tokens = Math.min(BURST, this.tokens + ((now - this.tokensAt) / 1000) * RATE);
+    this.tokensAt = now;
+    while (this.queue.length && this.tokens >= 1) {
+      this.tokens--;
+      this.call.board(this.queue.shift());
+    }
+    clearTimeout(this.drainTimer);
+    if (this.queue.length) this.drainTimer = setTimeout(() => this.drain(), 1000 / RATE);
   }
 
   // canDraw: the whiteboard, or live_edit over an opened file.
@@ -179,7 +212,7 @@ export class Board {
     for (const b of this.colorButtons) b.style.setProperty('--swatch', b.dataset.color);
     this.colors = h('div', { class: 'board-group' }, this.colorButtons);
     this.edits = h('div', { class: 'board-group' },
-      h('button', { type: 'button', class: 'board-btn', 'data-testid': 'board-undo', onclick: () => this.call.board({ kind: 'undo' }) }, t('board.undo')),
+      h('button', { type: 'button', class: 'board-btn', 'data-testid': 'board-undo', onclick: () => this.send({ kind: 'undo' }) }, t('board.undo')),
       h('button', { type: 'button', class: 'board-btn', 'data-testid': 'board-clear', onclick: () => this.clear() }, t('board.clear')));
     this.openGroup = h('div', { class: 'board-group' });
     if (this.mayEdit) {
@@ -240,6 +273,7 @@ export class Board {
     c.removeEventListener('reconnected', this.onReconnected);
     this.resize.disconnect();
     clearTimeout(this.flushTimer);
+    clearTimeout(this.drainTimer);
   }
 
   // load replaces the board by a board-state (null: empty).
@@ -382,7 +416,7 @@ export class Board {
     this.live = null;
     if (live.eraser) return;
     if (live.op.kind === 'shape') {
-      this.call.board(live.op);
+      this.send(live.op);
       this.items.set(live.op.id, { from: this.o.me, op: live.op });
     }
     this.draw();
@@ -394,7 +428,7 @@ export class Board {
   startStroke(op) {
     this.live = { op, sent: 2, total: op.points.length / 2 };
     this.items.set(op.id, { from: this.o.me, op });
-    this.call.board({ ...op, points: op.points.slice(0, 2) });
+    this.send({ ...op, points: op.points.slice(0, 2) });
   }
 
   // flush sends the points of the stroke being drawn not sent yet.
@@ -406,7 +440,7 @@ export class Board {
     const p = live.op.points;
     while (live.sent < p.length) {
       const part = p.slice(live.sent, live.sent + 2 * MAX_PART);
-      this.call.board({ kind: 'append', id: live.op.id, points: part });
+      this.send({ kind: 'append', id: live.op.id, points: part });
       live.sent += part.length;
     }
   }
@@ -417,7 +451,7 @@ export class Board {
     const hit = list.find((it) => hits(this.g, it.op, x, y, 10));
     if (!hit) return;
     this.items.delete(hit.op.id);
-    this.call.board({ kind: 'erase', id: hit.op.id });
+    this.send({ kind: 'erase', id: hit.op.id });
     this.draw();
   }
 
@@ -441,7 +475,7 @@ export class Board {
       if (!text) return;
       const op = { kind: 'text', id: newID(), color: this.color, size: TEXT_SIZE, points: [x, y], text: text.slice(0, 500) };
       this.items.set(op.id, { from: this.o.me, op });
-      this.call.board(op);
+      this.send(op);
       this.draw();
     };
     input.addEventListener('keydown', (e) => {
@@ -460,7 +494,7 @@ export class Board {
   clear() {
     this.items.clear();
     this.setBackground(null);
-    this.call.board({ kind: 'clear' });
+    this.send({ kind: 'clear' });
     this.draw();
   }
 
@@ -516,7 +550,7 @@ export class Board {
   // open opens an upload on the board for everyone.
   open(file, page) {
     const op = { kind: 'background', file, page };
-    this.call.board(op);
+    this.send(op);
     this.setBackground(op);
   }
 
