@@ -992,12 +992,12 @@ func TestCallRestrictedTools(t *testing.T) {
 	doc.waitVideoOf(patientName, 15*time.Second)
 	pat.waitVideoOf(doctorName, 15*time.Second)
 	controls := func(tt *tab) string {
-		return eval[string](tt, `[...document.querySelectorAll('.controls [data-testid]')].map((b) => b.dataset.testid).join(' ')`)
+		return eval[string](tt, `[...document.querySelectorAll('.controls [data-testid]:not([hidden])')].map((b) => b.dataset.testid).join(' ')`)
 	}
 	if got, want := controls(pat), "mic camera screen present snapshot devices leave"; got != want {
 		t.Errorf("patient's controls %q, want %q", got, want)
 	}
-	if got, want := controls(doc), "mic camera screen present snapshot chat files devices leave"; got != want {
+	if got, want := controls(doc), "mic camera screen present snapshot tool-whiteboard tool-pointer chat files devices leave"; got != want {
 		t.Errorf("doctor's controls %q, want %q", got, want)
 	}
 	if n := eval[int](pat, `document.querySelectorAll('[data-testid="chat-input"], [data-testid="file-input"]').length`); n != 0 {
@@ -1006,11 +1006,20 @@ func TestCallRestrictedTools(t *testing.T) {
 
 	pat.do(chromedp.Evaluate[chromedp.Void](`window.__sockets.filter((s) => s.readyState === 1).forEach((s) => s.send(JSON.stringify({type: 'chat', text: 'forged'})))`))
 	pat.waitFor("the server's refusal", `window.__received.some((m) => { const j = JSON.parse(m); return j.type === 'error' && /chat/.test(j.message); })`, 5*time.Second)
+	// Without whiteboard and live_pointer: no board, no pointer, and the
+	// server refuses them too (board.go); the doctor gets nothing.
+	forgeBoard(pat)
 	doc.click("chat")
 	doc.do(chromedp.SendKeys(chromedp.CSS(`[data-testid="chat-input"]`), "allowed\n"))
 	doc.waitFor("the doctor's own message", `document.querySelectorAll('[data-testid="chat-message"]').length === 1`, 5*time.Second)
 	if got := chatMessages(doc); len(got) != 1 || got[0] != "allowed" {
 		t.Errorf("doctor's chat %q: the forged message was relayed", got)
+	}
+	if n := eval[int](doc, `window.__received.filter((m) => /"type":"(board|board-state|pointer)"/.test(m)).length`); n != 0 {
+		t.Errorf("the doctor received %d board or pointer messages from the patient without the tools", n)
+	}
+	if n := eval[int](pat, `document.querySelectorAll('[data-testid="tool-whiteboard"]:not([hidden]), [data-testid="tool-pointer"]').length`); n != 0 {
+		t.Errorf("the patient without the tools has %d of their controls", n)
 	}
 
 	downloads := t.TempDir()

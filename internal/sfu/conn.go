@@ -82,6 +82,7 @@ type conn struct {
 	candidates   int
 	bad          int
 	chatTokens   bucket
+	limits       boardLimits // board and pointer messages (board.go)
 
 	mu         sync.Mutex
 	recv       map[*webrtc.RTPReceiver]string // receiver → source
@@ -375,6 +376,10 @@ func (c *conn) handle(ev inEvent) {
 		c.chat(m.Text)
 	case typePresent:
 		c.present(m.On)
+	case typeBoard:
+		c.boardOp(m.Board)
+	case typePointer:
+		c.pointer(m.Pointer)
 	case typeLeave:
 		c.log.Info("participant left")
 		c.end(endLeft, "", detachRemove)
@@ -509,6 +514,9 @@ func (c *conn) enter() {
 	})
 	if now := c.p.now(); r.inWarning(now) && c.warned.CompareAndSwap(false, true) {
 		c.sendRaw(r.warning(now))
+	}
+	if state := r.boardState(); state != nil {
+		c.sendRaw(state)
 	}
 	r.entered(c)
 	if err := c.startMedia(); err != nil {

@@ -26,7 +26,11 @@
 //     is offered, so nothing can be sent for it; without chat nothing is
 //     relayed and the sender gets an error; present needs
 //     present_to_everyone. Chat and present carry the connection's own
-//     participant id, never one given by the page.
+//     participant id, never one given by the page. The whiteboard's
+//     operations need whiteboard (or live_edit over an opened file, which
+//     only live_edit opens) and the live pointer needs live_pointer; both
+//     are rate-limited, and the board, kept in the room for the call and
+//     bounded, is sent to whoever enters (board.go).
 //   - A room takes at most Admission.Expected participants; a second
 //     connection of the same participant replaces the first (end replaced).
 //   - A participant whose socket drops stays for Config.Grace (5 s) before

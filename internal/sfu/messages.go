@@ -66,6 +66,9 @@ var inFields = map[string][]string{
 	typeAdmit:     {"type", "participantId"},
 	typeDecline:   {"type", "participantId"},
 	typeAutoAdmit: {"type", "on"},
+	// The whiteboard and the live pointer (board.go).
+	typeBoard:   {"type", "op"},
+	typePointer: pointerFields,
 }
 
 var candidateFields = []string{"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
@@ -75,7 +78,7 @@ var candidateFields = []string{"candidate", "sdpMid", "sdpMLineIndex", "username
 // these, never what the page sent (see [teleconsult.Quote]).
 var (
 	inTypes = []string{typeAuth, typeOffer, typeAnswer, typeCandidate, typeChat, typePresent, typeLeave, typePing,
-		typeJoin, typeAdmit, typeDecline, typeAutoAdmit}
+		typeJoin, typeAdmit, typeDecline, typeAutoAdmit, typeBoard, typePointer}
 	fieldNames = map[string]bool{}
 )
 
@@ -105,6 +108,8 @@ type inMessage struct {
 	Lobby bool
 	// ParticipantID names who is admitted or declined.
 	ParticipantID string
+	Board         *boardOp    // board
+	Pointer       *pointerMsg // pointer
 }
 
 // iceCandidate is RTCIceCandidateInit as browsers serialise it.
@@ -171,6 +176,10 @@ func decodeMessage(b []byte) (inMessage, error) {
 			return inMessage{}, fmt.Errorf("%w: on", ErrMissingField)
 		}
 		m.On, err = boolField(v, "on")
+	case typeBoard:
+		m.Board, err = decodeBoardOp(raw)
+	case typePointer:
+		m.Pointer, err = decodePointer(raw)
 	}
 	if err != nil {
 		return inMessage{}, err

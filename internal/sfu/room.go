@@ -119,6 +119,8 @@ type room struct {
 	seq         int
 	tracks      []*pubTrack
 	callRunning bool
+	// board is the call's whiteboard (board.go); nil until first used.
+	board *board
 
 	// The waiting room (see waiting.go): who waits, by participant id;
 	// the connections of participants who admit that are held before the

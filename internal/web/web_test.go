@@ -177,6 +177,9 @@ func TestNoInlineCodeNorHTMLStrings(t *testing.T) {
 	sinks := regexp.MustCompile(`innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\('style'|console\.(error|log)`)
 	files, _ := fs.Glob(static, "static/assets/*.js")
 	for _, f := range files {
+		if vendored[path.Base(f)] {
+			continue // checked against its pinned sums (vendor_test.go)
+		}
 		b, _ := static.ReadFile(f)
 		if m := sinks.FindString(string(b)); m != "" {
 			t.Errorf("%s uses %s", f, m)

@@ -20,6 +20,7 @@
 //   sessionfailed    trading the code again failed (detail: the exchange result)
 //   waiting          we are in the waiting room (detail: the waiting message)
 //   waitinglist      who waits, for those who admit (detail: the waiting-list message)
+//   board, boardstate, pointer   the whiteboard's and the live pointer's messages (board.js)
 
 import { SessionError } from './api.js';
 
@@ -212,6 +213,14 @@ export class Call extends EventTarget {
         this.waiting = msg;
         this.emit('waiting', msg);
         return;
+      case 'board':
+      case 'pointer':
+        this.emit(msg.type, msg);
+        return;
+      case 'board-state':
+        this.boardState = msg;
+        this.emit('boardstate', msg);
+        return;
       case 'waiting-list':
         this.waitingList = msg;
         this.emit('waitinglist', msg);
@@ -245,6 +254,7 @@ export class Call extends EventTarget {
     this.peers = new Map((msg.peers || []).map((p) => [p.participantId, p.name]));
     this.presenter = null;
     this.ownMids = null;
+    this.boardState = null; // a board-state follows unless the board is empty
     this.pc = new RTCPeerConnection({ iceServers: msg.iceServers || [], bundlePolicy: 'max-bundle' });
     const pc = this.pc;
     pc.addEventListener('icecandidate', (ev) => {
@@ -481,6 +491,16 @@ export class Call extends EventTarget {
 
   present(on) {
     this.send({ type: 'present', on });
+  }
+
+  // board sends an operation on the whiteboard (docs/signalling.md).
+  board(op) {
+    this.send({ type: 'board', op });
+  }
+
+  // pointer sends the live pointer: {on: true, of, source, x, y} or {on: false}.
+  pointer(p) {
+    this.send({ type: 'pointer', ...p });
   }
 
   // leave tells the server we leave and closes everything.

@@ -58,6 +58,8 @@ const ICONS = {
   speaker: [['path', { d: 'M4 9h4l5-4v14l-5-4H4zM16 9a4 4 0 0 1 0 6M18.5 6.5a8 8 0 0 1 0 11' }]],
   clock: [['circle', { cx: 12, cy: 12, r: 9 }], ['path', { d: 'M12 7v5l3 2' }]],
   alert: [['path', { d: 'M12 3l10 18H2zM12 10v5M12 18v.5' }]],
+  whiteboard: [['rect', { x: 3, y: 4, width: 18, height: 13, rx: 1 }], ['path', { d: 'M7 13c2-4 4 0 6-3s3 1 4 0M9 21l3-4 3 4' }]],
+  pointer: [['path', { d: 'M5 3l14 7-6 2-2 6z' }]],
 };
 
 // icon returns the SVG icon name, hidden from assistive technology (the

@@ -7,6 +7,7 @@ import { Session, upload, listUploads, download, saveBlob, root } from './api.js
 import { LocalMedia, supported, canShareScreen, devicePanel, audioContext } from './media.js';
 import { Call } from './call.js';
 import { waitingPanel } from './waiting.js';
+import { Board, Pointer } from './board.js';
 import { begin, show, every, after, onLeave, page, messageScreen, applyTheme } from './ui.js';
 
 // The code is the last segment of the path; it is only ever sent in the
@@ -867,10 +868,10 @@ function showCall(call) {
     try {
       const f = await upload(session, file, name);
       addFile(f, t('you'));
-      return true;
+      return f;
     } catch (err) {
       toast(err.status === 413 ? t('files.tooLarge') : t('files.failed') + (err.message ? ' ' + err.message : ''), 'error');
-      return false;
+      return null;
     } finally {
       note.remove();
     }
@@ -945,6 +946,43 @@ function showCall(call) {
     ? ctl('present', 'present', t('present'), () => call.present(call.presenter !== me), { 'aria-pressed': 'false' })
     : null;
   const snapshotCtl = tools.snapshot ? ctl('snapshot', 'snapshot', t('snapshot'), () => snapshot()) : null;
+  // The whiteboard (board.js): its button for those who may draw on it,
+  // and for everyone once someone draws; the live pointer's for its holders.
+  const board = new Board({
+    call, session, tools, me, share: (blob, name) => (tools.file_upload ? share(blob, name) : Promise.resolve(null)),
+    save: saveBlob,
+    capture: async () => {
+      const frame = await grabFrame();
+      return frame ? frame.blob : null;
+    },
+  });
+  onLeave(() => board.destroy());
+  const boardCtl = ctl('tool-whiteboard', 'whiteboard', t('whiteboard'), () => showBoard(board.el.hidden), { 'aria-pressed': 'false' });
+  boardCtl.hidden = !tools.whiteboard && !tools.live_edit;
+  let boardSeen = false;
+  const showBoard = (on) => {
+    board.el.hidden = !on;
+    boardCtl.hidden = false;
+    boardCtl.setAttribute('aria-pressed', String(on));
+    callEl.classList.toggle('with-board', on);
+    if (on) board.fit();
+  };
+  board.el.addEventListener('remotedraw', (e) => {
+    if (!board.el.hidden) return;
+    if (!boardSeen) showBoard(true);
+    else toast(t('board.drawing', { name: nameOf(e.detail.from) }));
+    boardSeen = true;
+  });
+  // Entering a call whose board has something on it opens it once.
+  const onBoardState = () => {
+    if (boardSeen) return;
+    boardSeen = true;
+    showBoard(true);
+  };
+  call.addEventListener('boardstate', onBoardState);
+  onLeave(() => call.removeEventListener('boardstate', onBoardState));
+  const pointer = new Pointer({ call, tools, me, root: stage, selfTile });
+  onLeave(() => pointer.destroy());
   const chatCtl = tools.chat ? panelCtl('chat', 'chat') : null;
   if (chatCtl) chatCtl.append(badge);
   const leaveCtl = ctl('leave', 'leave', t('leave'), () => {
@@ -958,6 +996,8 @@ function showCall(call) {
     screenCtl,
     presentCtl,
     snapshotCtl,
+    boardCtl,
+    pointer.control,
     chatCtl,
     tools.file_upload ? panelCtl('files', 'files') : null,
     panelCtl('devices', 'devices'),
@@ -965,13 +1005,10 @@ function showCall(call) {
 
   // Snapshot: a frame of the featured (or first) remote video, shared in
   // Files when uploads are allowed, else saved here.
-  const snapshot = async () => {
+  const grabFrame = async () => {
     const videos = [...tilesEl.querySelectorAll('video[data-testid="remote-video"]')].filter((v) => v.videoWidth > 0);
     const v = videos.find((x) => x.closest('.featured')) || videos[0];
-    if (!v) {
-      toast(t('snapshot.none'));
-      return;
-    }
+    if (!v) return null;
     const canvas = h('canvas');
     canvas.width = v.videoWidth;
     canvas.height = v.videoHeight;
@@ -979,7 +1016,15 @@ function showCall(call) {
     const tile = v.closest('.tile');
     tile.classList.add('flash');
     after(() => tile.classList.remove('flash'), 400);
-    const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+    return { blob: await new Promise((resolve) => canvas.toBlob(resolve, 'image/png')) };
+  };
+  const snapshot = async () => {
+    const frame = await grabFrame();
+    if (!frame) {
+      toast(t('snapshot.none'));
+      return;
+    }
+    const blob = frame.blob;
     const name = `snapshot-${stamp()}.png`;
     if (tools.file_upload) {
       if (await share(blob, name)) toast(t('snapshot.shared'));
@@ -1053,7 +1098,7 @@ function showCall(call) {
   const ends = w.limited && w.endDate ? h('span', { class: 'ends', text: t('endsAt', { time: formatClock(new Date(w.endDate)) }) }) : null;
   const callEl = h('main', { class: 'call', 'data-screen': 'call' },
     h('h1', { class: 'visually-hidden', text: t('appName') }),
-    connBanner, banner, lobbyBox, h('div', { class: 'call-body' }, stage, panel), controls, audios);
+    connBanner, banner, lobbyBox, h('div', { class: 'call-body' }, board.el, stage, panel), controls, audios);
   show(page(logo(), callEl, ends), t('appName'));
   // The heading of the call is the stage's label; keep the focus on the
   // controls for keyboard users.
