@@ -82,6 +82,7 @@ type conn struct {
 	candidates   int
 	bad          int
 	chatTokens   bucket
+	modTokens    bucket
 
 	mu         sync.Mutex
 	recv       map[*webrtc.RTPReceiver]string // receiver → source
@@ -112,6 +113,7 @@ func newConn(p *Provider, svc *teleconsult.Service, ws *websocket.Conn, tcID, ho
 		subs:          map[*pubTrack]*subscription{},
 		recv:          map[*webrtc.RTPReceiver]string{},
 		chatTokens:    newBucket(chatRate, chatBurst),
+		modTokens:     newBucket(modRate, modBurst),
 	}
 	c.lastSeen.Store(time.Now().UnixNano())
 	return c
@@ -365,6 +367,8 @@ func (c *conn) handle(ev inEvent) {
 		c.decide(m.ParticipantID, m.Type == typeAdmit)
 	case typeAutoAdmit:
 		c.autoAdmit(m.On)
+	case typeModerate:
+		c.moderate(m.ParticipantID, m.Action)
 	case typeOffer:
 		c.refuse("the server always offers: answer its offer instead")
 	case typeAnswer:
@@ -443,7 +447,7 @@ func (c *conn) authenticate(token string, lobby bool) {
 		c.authenticated()
 	}
 	c.log = c.log.With("room", adm.RoomID, "participant", c.pid)
-	if c.svc.Settings.Waits(adm.Role) {
+	if c.svc.Settings.Waits(adm.Role) || c.p.wasRemoved(adm) {
 		enter, fresh, err := c.p.wait(c)
 		if err != nil {
 			c.endJoin(err)
@@ -511,6 +515,7 @@ func (c *conn) enter() {
 		c.sendRaw(r.warning(now))
 	}
 	r.entered(c)
+	r.tellModeration(c)
 	if err := c.startMedia(); err != nil {
 		c.log.Error("cannot start the peer connection", "err", err)
 		c.end(endMediaFailed, "the media connection could not start: reconnect", detachGrace)

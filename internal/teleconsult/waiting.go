@@ -141,12 +141,22 @@ func Declined() *Error {
 // (admit), or [Declined] for who (decline), or an EFORBIDDEN error for by
 // (nothing changes).
 func (s *Settings) Decide(by, who *Admission, admit bool) error {
+	return s.decide(by, who, admit, false)
+}
+
+// DecideRemoved is [Settings.Decide] for a participant who waits because
+// moderation removed them from the call ([Removed]), whatever their role.
+func (s *Settings) DecideRemoved(by, who *Admission, admit bool) error {
+	return s.decide(by, who, admit, true)
+}
+
+func (s *Settings) decide(by, who *Admission, admit, removed bool) error {
 	switch {
 	case by == nil || who == nil || by.TeleconsultationID != who.TeleconsultationID:
 		return Errorf(EFORBIDDEN, "this participant is not waiting for this visit")
 	case !s.Admits(by.Role):
 		return Errorf(EFORBIDDEN, "you may not admit or decline participants")
-	case !s.Waits(who.Role):
+	case !removed && !s.Waits(who.Role):
 		return Errorf(EFORBIDDEN, "this participant is not waiting")
 	case admit:
 		return nil
