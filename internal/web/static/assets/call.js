@@ -20,6 +20,8 @@
 //   sessionfailed    trading the code again failed (detail: the exchange result)
 //   waiting          we are in the waiting room (detail: the waiting message)
 //   waitinglist      who waits, for those who admit (detail: the waiting-list message)
+//   moderation       moderation held back (or allowed again) someone's microphone or
+//                    camera (detail: the moderation message; see moderate.js)
 
 import { SessionError } from './api.js';
 
@@ -73,6 +75,7 @@ export class Call extends EventTarget {
     this.lobby = lobby;
     this.waiting = null; // the last waiting message, while we wait
     this.waitingList = null; // the last waiting-list message
+    this.moderation = new Map(); // participantId → {muted, cameraOff}, from moderation messages
     this.session = session;
     this.media = media;
     this.ws = null;
@@ -216,6 +219,10 @@ export class Call extends EventTarget {
         this.waitingList = msg;
         this.emit('waitinglist', msg);
         return;
+      case 'moderation':
+        this.moderation.set(msg.participantId, { muted: !!msg.muted, cameraOff: !!msg.cameraOff });
+        this.emit('moderation', msg);
+        return;
       case 'error':
         this.emit('servererror', { message: msg.message || '' });
         return;
@@ -243,6 +250,7 @@ export class Call extends EventTarget {
     this.participantId = msg.participantId;
     this.tools = msg.tools || {};
     this.peers = new Map((msg.peers || []).map((p) => [p.participantId, p.name]));
+    this.moderation = new Map(); // the server says it again after welcome
     this.presenter = null;
     this.ownMids = null;
     this.pc = new RTCPeerConnection({ iceServers: msg.iceServers || [], bundlePolicy: 'max-bundle' });
@@ -473,6 +481,12 @@ export class Call extends EventTarget {
 
   autoAdmit(on) {
     this.send({ type: 'auto-admit', on });
+  }
+
+  // moderate sends a moderation action (mute, unmute, camera-off,
+  // camera-on, remove) for another participant.
+  moderate(participantId, action) {
+    this.send({ type: 'moderate', participantId, action });
   }
 
   chat(text) {
