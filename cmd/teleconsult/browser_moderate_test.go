@@ -56,6 +56,7 @@ func TestCallModeration(t *testing.T) {
 	doc.waitAudio(10 * time.Second)
 	doc.waitFor("the moderation buttons", `!!`+modButton("mod-mute"), 5*time.Second)
 	doc.axe("the call with the waiting list and the moderation buttons")
+	doc.screenshot("call-moderation.png")
 	if n := eval[int](pat, `document.querySelectorAll('[data-testid="moderation"]').length`); n != 0 {
 		t.Errorf("the patient has %d moderation button groups", n)
 	}
@@ -72,6 +73,7 @@ func TestCallModeration(t *testing.T) {
 		t.Errorf("the muted patient turned the microphone on: aria-pressed %s", on)
 	}
 	doc.waitNoAudio(3 * time.Second)
+	pat.screenshot("call-muted-by-doctor.png")
 	pat.axe("the call, muted by the doctor")
 
 	// Allowed again: the patient chooses to unmute, the doctor hears them.
