@@ -26,12 +26,25 @@ func (e *env) admitted(t *testing.T) (string, []string, *client, *client) {
 }
 
 // flowing reports how many packets of from's source c received in the
-// next 700 ms, after 300 ms for packets already on the way.
+// next 700 ms, after 300 ms for packets already on the way, on from's
+// current track (after a reconnect the older one has stopped for good).
 func (c *client) flowing(from, source string) int64 {
 	time.Sleep(300 * time.Millisecond)
-	n := c.packetsFrom(from, source)
+	n := c.packetsOfLatest(from, source)
 	time.Sleep(700 * time.Millisecond)
-	return c.packetsFrom(from, source) - n
+	return c.packetsOfLatest(from, source) - n
+}
+
+// packetsOfLatest returns how many RTP packets c received on the track of
+// from's source named by the latest tracks message.
+func (c *client) packetsOfLatest(from, source string) int64 {
+	id := c.trackOf(from, source)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.received[id]; n != nil {
+		return n.Load()
+	}
+	return 0
 }
 
 // moderationOf waits for the moderation message about pid with action act.
@@ -91,7 +104,7 @@ func TestModerationMute(t *testing.T) {
 	if m := pat.moderationOf(pat.pid(), ""); m.m["muted"] != true {
 		t.Errorf("after a reconnect the patient was told %s", m.raw)
 	}
-	waitUntil(t, "the patient's camera again", func() bool { return doc.packetsFrom(pat.pid(), sourceCamera) > 5 })
+	waitUntil(t, "the patient's camera again", func() bool { return doc.packetsOfLatest(pat.pid(), sourceCamera) > 5 })
 	if n := doc.flowing(pat.pid(), sourceMicrophone); n != 0 {
 		t.Errorf("%d audio packets forwarded after a reconnect", n)
 	}
