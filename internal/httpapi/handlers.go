@@ -143,6 +143,15 @@ type viewDetails struct {
 	Role                  string            `json:"role"`
 	Tools                 teleconsult.Tools `json:"tools"`
 	providerDetails
+	// Waiting is who waits, for a caller whose role admits (WAITING_ROOM);
+	// absent for others (a pointer: an empty list is shown).
+	Waiting *[]waitingPerson `json:"waiting,omitempty"`
+}
+
+type waitingPerson struct {
+	BandyerUserID string `json:"bandyerUserId"`
+	FullName      string `json:"fullName"`
+	Since         string `json:"since"`
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
@@ -183,6 +192,13 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
 		resp.Participants = append(resp.Participants, callPerson{BandyerUserID: p.ProviderUserID, FullName: p.FullName})
 	}
 	resp.Details.addProvider(v.ProviderDetails)
+	if v.Waiting != nil {
+		list := make([]waitingPerson, 0, len(v.Waiting))
+		for _, w := range v.Waiting {
+			list = append(list, waitingPerson{BandyerUserID: w.ParticipantID, FullName: w.FullName, Since: formatTime(w.Since)})
+		}
+		resp.Details.Waiting = &list
+	}
 	s.writeJSON(w, r, http.StatusOK, resp)
 	return nil
 }

@@ -83,6 +83,7 @@ type conn struct {
 	bad          int
 	chatTokens   bucket
 	limits       boardLimits // board and pointer messages (board.go)
+	modTokens    bucket
 
 	mu         sync.Mutex
 	recv       map[*webrtc.RTPReceiver]string // receiver → source
@@ -113,6 +114,7 @@ func newConn(p *Provider, svc *teleconsult.Service, ws *websocket.Conn, tcID, ho
 		subs:          map[*pubTrack]*subscription{},
 		recv:          map[*webrtc.RTPReceiver]string{},
 		chatTokens:    newBucket(chatRate, chatBurst),
+		modTokens:     newBucket(modRate, modBurst),
 	}
 	c.lastSeen.Store(time.Now().UnixNano())
 	return c
@@ -366,6 +368,8 @@ func (c *conn) handle(ev inEvent) {
 		c.decide(m.ParticipantID, m.Type == typeAdmit)
 	case typeAutoAdmit:
 		c.autoAdmit(m.On)
+	case typeModerate:
+		c.moderate(m.ParticipantID, m.Action)
 	case typeOffer:
 		c.refuse("the server always offers: answer its offer instead")
 	case typeAnswer:
@@ -448,7 +452,7 @@ func (c *conn) authenticate(token string, lobby bool) {
 		c.authenticated()
 	}
 	c.log = c.log.With("room", adm.RoomID, "participant", c.pid)
-	if c.svc.Settings.Waits(adm.Role) {
+	if c.svc.Settings.Waits(adm.Role) || c.p.wasRemoved(adm) {
 		enter, fresh, err := c.p.wait(c)
 		if err != nil {
 			c.endJoin(err)
@@ -519,6 +523,7 @@ func (c *conn) enter() {
 		c.sendRaw(state)
 	}
 	r.entered(c)
+	r.tellModeration(c)
 	if err := c.startMedia(); err != nil {
 		c.log.Error("cannot start the peer connection", "err", err)
 		c.end(endMediaFailed, "the media connection could not start: reconnect", detachGrace)

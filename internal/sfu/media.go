@@ -36,6 +36,9 @@ type pubTrack struct {
 	local    *webrtc.TrackLocalStaticRTP
 	pc       *webrtc.PeerConnection // the publisher's
 	ssrc     uint32
+	// mod is what moderation holds back of the owner (set by
+	// room.publish before forwarding starts).
+	mod *modState
 
 	kfMu         sync.Mutex
 	kfPending    bool      // a request waits for the interval to pass
@@ -57,7 +60,7 @@ func (t *pubTrack) forward() {
 		if err != nil {
 			return
 		}
-		if !forwardable(&pkt, buf[:n]) {
+		if t.held() || !forwardable(&pkt, buf[:n]) {
 			continue
 		}
 		// Errors name a subscriber whose sender closed: the others

@@ -49,6 +49,9 @@ const (
 	typeAutoAdmit   = "auto-admit"
 	typeWaiting     = "waiting"
 	typeWaitingList = "waiting-list"
+	// In-call moderation (docs/signalling.md, "Moderation").
+	typeModerate   = "moderate"
+	typeModeration = "moderation"
 )
 
 // inFields lists, for every message type a page may send, the fields it
@@ -67,8 +70,9 @@ var inFields = map[string][]string{
 	typeDecline:   {"type", "participantId"},
 	typeAutoAdmit: {"type", "on"},
 	// The whiteboard and the live pointer (board.go).
-	typeBoard:   {"type", "op"},
-	typePointer: pointerFields,
+	typeBoard:    {"type", "op"},
+	typePointer:  pointerFields,
+	typeModerate: {"type", "participantId", "action"},
 }
 
 var candidateFields = []string{"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}
@@ -78,7 +82,7 @@ var candidateFields = []string{"candidate", "sdpMid", "sdpMLineIndex", "username
 // these, never what the page sent (see [teleconsult.Quote]).
 var (
 	inTypes = []string{typeAuth, typeOffer, typeAnswer, typeCandidate, typeChat, typePresent, typeLeave, typePing,
-		typeJoin, typeAdmit, typeDecline, typeAutoAdmit, typeBoard, typePointer}
+		typeJoin, typeAdmit, typeDecline, typeAutoAdmit, typeModerate, typeBoard, typePointer}
 	fieldNames = map[string]bool{}
 )
 
@@ -106,10 +110,12 @@ type inMessage struct {
 	// Lobby (auth, optional) holds the connection before the call until
 	// it sends join: the pre-join screen of a participant who admits.
 	Lobby bool
-	// ParticipantID names who is admitted or declined.
+	// ParticipantID names who is admitted, declined or moderated.
 	ParticipantID string
 	Board         *boardOp    // board
 	Pointer       *pointerMsg // pointer
+	// Action is what moderate does.
+	Action teleconsult.Moderation
 }
 
 // iceCandidate is RTCIceCandidateInit as browsers serialise it.
@@ -161,6 +167,11 @@ func decodeMessage(b []byte) (inMessage, error) {
 		}
 	case typeAdmit, typeDecline:
 		m.ParticipantID, err = stringField(raw, "participantId", maxParticipantIDBytes)
+	case typeModerate:
+		m.ParticipantID, err = stringField(raw, "participantId", maxParticipantIDBytes)
+		if err == nil {
+			m.Action, err = actionField(raw)
+		}
 	case typeOffer, typeAnswer:
 		m.SDP, err = stringField(raw, "sdp", MaxMessageBytes)
 	case typeCandidate:
@@ -183,6 +194,24 @@ func decodeMessage(b []byte) (inMessage, error) {
 	}
 	if err != nil {
 		return inMessage{}, err
+	}
+	return m, nil
+}
+
+// actionField decodes the action of moderate: one of
+// [teleconsult.Moderations].
+func actionField(raw map[string]json.RawMessage) (teleconsult.Moderation, error) {
+	a, err := stringField(raw, "action", 16)
+	if err != nil {
+		return "", err
+	}
+	m := teleconsult.Moderation(a)
+	if !m.Valid() {
+		names := make([]string, 0, 5)
+		for _, x := range teleconsult.Moderations() {
+			names = append(names, string(x))
+		}
+		return "", fmt.Errorf("%w: action must be one of %s", ErrBadField, strings.Join(names, ", "))
 	}
 	return m, nil
 }
@@ -445,6 +474,17 @@ type outWaiting struct {
 	LateMinutes    int        `json:"lateMinutes"`
 	EstimatedStart string     `json:"estimatedStart"`
 	Window         windowInfo `json:"window"`
+}
+
+// outModeration tells the room what moderation holds back of one
+// participant; Action is the change that caused it, or empty for the state
+// sent on joining.
+type outModeration struct {
+	Type          string `json:"type"`
+	ParticipantID string `json:"participantId"`
+	Action        string `json:"action,omitempty"`
+	Muted         bool   `json:"muted"`
+	CameraOff     bool   `json:"cameraOff"`
 }
 
 type outType struct {

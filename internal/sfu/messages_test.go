@@ -37,6 +37,8 @@ func TestDecodeMessage(t *testing.T) {
 		{`{"type":"admit","participantId":"u_1"}`, inMessage{Type: "admit", ParticipantID: "u_1"}},
 		{`{"type":"decline","participantId":"u_1"}`, inMessage{Type: "decline", ParticipantID: "u_1"}},
 		{`{"type":"auto-admit","on":true}`, inMessage{Type: "auto-admit", On: true}},
+		{`{"type":"moderate","participantId":"u_1","action":"camera-off"}`, inMessage{Type: "moderate", ParticipantID: "u_1", Action: "camera-off"}},
+		{`{"action":"remove","type":"moderate","participantId":"u_1"}`, inMessage{Type: "moderate", ParticipantID: "u_1", Action: "remove"}},
 	}
 	for _, tt := range good {
 		got, err := decodeMessage([]byte(tt.in))
@@ -73,6 +75,11 @@ func TestDecodeMessage(t *testing.T) {
 		{`{"type":"auto-admit"}`, ErrMissingField},
 		{`{"type":"auto-admit","on":1}`, ErrBadField},
 		{`{"type":"join","participantId":"u_1"}`, ErrUnknownField},
+		{`{"type":"moderate","participantId":"u_1"}`, ErrMissingField},
+		{`{"type":"moderate","action":"mute"}`, ErrMissingField},
+		{`{"type":"moderate","participantId":"u_1","action":"kick"}`, ErrBadField},
+		{`{"type":"moderate","participantId":"u_1","action":true}`, ErrBadField},
+		{`{"type":"moderate","participantId":"u_1","action":"mute","on":true}`, ErrUnknownField},
 		{`{"type":"chat","text":"x","teleconsultationId":"abc"}`, ErrUnknownField},
 		{`{"type":"chat","text":"x","from":"u_forged"}`, ErrUnknownField},
 		{`{"type":"chat","text":"x","Text":"y"}`, ErrUnknownField},
@@ -223,6 +230,9 @@ func FuzzDecodeMessage(f *testing.F) {
 		`{"type":"admit","participantId":"u_1"}`,
 		`{"type":"decline","participantId":"u_1"}`,
 		`{"type":"auto-admit","on":false}`,
+		`{"type":"moderate","participantId":"u_1","action":"mute"}`,
+		`{"type":"moderate","participantId":"u_1","action":"MUTE"}`,
+		`{"type":"moderate","participantId":"u_1","action":"mute","action":"remove"}`,
 		`{"type":"chat","text":"a","text":"b"}`,
 		`{"type":"chat","text":"x","from":"u_forged"}`,
 		`{"type":"ping","x":[[[[1]]]]}`,
@@ -254,6 +264,8 @@ func FuzzDecodeMessage(f *testing.F) {
 			}
 		case typeAdmit, typeDecline:
 			out["participantId"] = m.ParticipantID
+		case typeModerate:
+			out["participantId"], out["action"] = m.ParticipantID, m.Action
 		case typeOffer, typeAnswer:
 			out["sdp"] = m.SDP
 		case typeCandidate:

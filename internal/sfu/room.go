@@ -131,6 +131,11 @@ type room struct {
 	lobby     map[*conn]bool
 	admitted  map[string]bool
 	autoAdmit bool
+
+	// In-call moderation (see moderate.go): what is held back of each
+	// participant, and who was removed and waits to be let in again.
+	mod     map[string]*modState
+	removed map[string]bool
 }
 
 // member is a participant in a room.
@@ -145,11 +150,14 @@ type member struct {
 	graceUntil time.Time
 	// admits is true when the participant's role admits (waiting room).
 	admits bool
+	// adm is the participant's admission, of their latest connection.
+	adm *teleconsult.Admission
 }
 
 func newRoom(p *Provider, key roomKey, adm *teleconsult.Admission) *room {
 	return &room{p: p, key: key, window: adm.Window, expected: adm.Expected, members: map[string]*member{},
-		waiting: map[string]*waiter{}, lobby: map[*conn]bool{}, admitted: map[string]bool{}}
+		waiting: map[string]*waiter{}, lobby: map[*conn]bool{}, admitted: map[string]bool{},
+		mod: map[string]*modState{}, removed: map[string]bool{}}
 }
 
 func (r *room) isDead() bool {
@@ -185,7 +193,7 @@ func (r *room) join(c *conn) ([]peerInfo, error) {
 	case !fresh:
 		r.p.metrics.reconnected(reconnectReplaced)
 	}
-	m.conn, m.name, m.graceUntil = c, c.adm.DisplayName, time.Time{}
+	m.conn, m.name, m.graceUntil, m.adm = c, c.adm.DisplayName, time.Time{}, c.adm
 	m.admits = r.admits(c)
 	delete(r.lobby, c)
 	c.room = r
@@ -353,6 +361,7 @@ func (r *room) publish(t *pubTrack) bool {
 	if r.dead || m == nil || m.conn != t.owner {
 		return false
 	}
+	t.mod = r.modLocked(t.pid)
 	r.tracks = append(r.tracks, t)
 	for _, o := range r.members {
 		if o.conn != nil && o.pid != t.pid {

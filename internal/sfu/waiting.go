@@ -88,7 +88,7 @@ func (r *room) wait(c *conn) (enter, fresh bool, err error) {
 		r.mu.Unlock()
 		return false, false, errRoomDead
 	}
-	if r.admitted[c.pid] || r.members[c.pid] != nil || teleconsult.AutoAdmits(r.window, now, r.autoAdmit) {
+	if !r.removed[c.pid] && (r.admitted[c.pid] || r.members[c.pid] != nil || teleconsult.AutoAdmits(r.window, now, r.autoAdmit)) {
 		r.mu.Unlock()
 		return true, false, nil
 	}
@@ -203,14 +203,18 @@ func (r *room) decide(by *conn, pid string, admit bool) error {
 		}
 		return errNotWaiting
 	}
-	err := svc.Settings.Decide(by.adm, w.adm, admit)
+	decide := svc.Settings.Decide
+	if r.removed[pid] {
+		decide = svc.Settings.DecideRemoved
+	}
+	err := decide(by.adm, w.adm, admit)
 	if err != nil && teleconsult.ReasonOf(err) == "" {
 		r.mu.Unlock()
 		return errors.New(teleconsult.ErrorMessage(err))
 	}
 	delete(r.waiting, pid)
 	if admit {
-		r.admitted[pid] = true
+		r.letInLocked(pid)
 		if w.conn != nil {
 			w.conn.admit()
 		}
@@ -253,9 +257,9 @@ func (r *room) checkWaitingLocked(now time.Time) {
 			r.p.log.Info("waiting participant gone: grace over", "id", r.key.tc, "room", r.key.room, "participant", pid)
 			delete(r.waiting, pid)
 			changed = true
-		case teleconsult.AutoAdmits(r.window, now, r.autoAdmit):
+		case !r.removed[pid] && teleconsult.AutoAdmits(r.window, now, r.autoAdmit):
 			delete(r.waiting, pid)
-			r.admitted[pid] = true
+			r.letInLocked(pid)
 			if w.conn != nil {
 				w.conn.log.Info("participant admitted automatically from the appointment start")
 				w.conn.admit()

@@ -42,6 +42,9 @@ const (
 	// ReasonDeclined: in the waiting room (WAITING_ROOM), a participant
 	// who admits declined to let this one in ([Declined]).
 	ReasonDeclined Reason = "declined"
+	// ReasonRemoved: in the call, a participant who admits removed this
+	// one ([Removed]): they wait to be let in again.
+	ReasonRemoved Reason = "removed"
 )
 
 // Refusal is how the adapters show one [Reason]. It is the one table of
@@ -98,6 +101,8 @@ var refusals = []Refusal{
 		"the limited window closed"},
 	{ReasonDeclined, EFORBIDDEN, http.StatusForbidden, "declined", CloseForbidden, "end.declined", "end.declined",
 		"in the waiting room, a participant who admits declined this one (they may open their link again)"},
+	{ReasonRemoved, EFORBIDDEN, http.StatusForbidden, "removed", CloseForbidden, "end.removed", "end.removed",
+		"in the call, a participant who admits removed this one (opening their link again waits to be let in)"},
 }
 
 // Refusals returns the table of reasons, one row per [Reason].

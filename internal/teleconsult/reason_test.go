@@ -194,6 +194,9 @@ func TestRefusalReasons(t *testing.T) {
 			doc.Role = tc.RolePlus
 			return outcome{admit: func() error { return s.Decide(&doc, v.adm, false) }}
 		}},
+		{tc.ReasonRemoved, func(*testing.T) outcome {
+			return outcome{admit: func() error { return tc.Removed() }}
+		}},
 	}
 	var covered []tc.Reason
 	for _, tt := range cases {

@@ -585,6 +585,10 @@ type View struct {
 	// ProviderDetails is what the video provider says about the room, for
 	// providers that can tell (Kaleyra); nil otherwise.
 	ProviderDetails *RoomDetails
+	// Waiting is who waits in the waiting room (WAITING_ROOM), for a
+	// participant whose role admits and a provider that holds one (the
+	// built-in SFU); nil otherwise.
+	Waiting []WaitingPerson
 }
 
 // LinkOptions are what Mia's GET asks of the link it returns, carried in
@@ -637,6 +641,7 @@ func (s *Service) View(ctx context.Context, id, userID string, o LinkOptions) (*
 		v.Joinable = !w.Closed(now)
 	}
 	v.ProviderDetails = s.providerDetails(ctx, tc)
+	v.Waiting = s.waitingFor(tc, p.Role)
 	return v, nil
 }
 

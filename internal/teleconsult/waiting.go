@@ -141,12 +141,22 @@ func Declined() *Error {
 // (admit), or [Declined] for who (decline), or an EFORBIDDEN error for by
 // (nothing changes).
 func (s *Settings) Decide(by, who *Admission, admit bool) error {
+	return s.decide(by, who, admit, false)
+}
+
+// DecideRemoved is [Settings.Decide] for a participant who waits because
+// moderation removed them from the call ([Removed]), whatever their role.
+func (s *Settings) DecideRemoved(by, who *Admission, admit bool) error {
+	return s.decide(by, who, admit, true)
+}
+
+func (s *Settings) decide(by, who *Admission, admit, removed bool) error {
 	switch {
 	case by == nil || who == nil || by.TeleconsultationID != who.TeleconsultationID:
 		return Errorf(EFORBIDDEN, "this participant is not waiting for this visit")
 	case !s.Admits(by.Role):
 		return Errorf(EFORBIDDEN, "you may not admit or decline participants")
-	case !s.Waits(who.Role):
+	case !removed && !s.Waits(who.Role):
 		return Errorf(EFORBIDDEN, "this participant is not waiting")
 	case admit:
 		return nil
@@ -184,4 +194,42 @@ func (s *Service) ParticipantWaiting(ctx context.Context, a *Admission, since ti
 		s.Waiting.ParticipantWaiting(ctx, WaitingEvent{TeleconsultationID: a.TeleconsultationID, ParticipantID: a.ParticipantID,
 			UserID: a.UserID, Role: a.Role, Since: since.UTC()})
 	}
+}
+
+// WaitingPerson is one participant in a visit's waiting room, as
+// GET /teleconsultation/{id} shows it to participants who admit.
+type WaitingPerson struct {
+	// ParticipantID is the provider user id (bandyerUserId).
+	ParticipantID string
+	// FullName is the participant's name, from the visit.
+	FullName string
+	Since    time.Time
+}
+
+// WaitingLister is a [VideoProvider] that holds a waiting room and can say
+// who waits in a visit's: participant ids and since when, oldest first.
+type WaitingLister interface {
+	WaitingFor(teleconsultationID string) []WaitingPerson
+}
+
+// waitingFor returns who waits in tc's waiting room, with their names, for
+// a participant of role r: nil unless r admits and the provider holds a
+// waiting room; otherwise a list, empty when nobody waits. Waiting
+// participants the visit no longer has are left out.
+func (s *Service) waitingFor(tc *Teleconsultation, r Role) []WaitingPerson {
+	wl, ok := s.Provider.(WaitingLister)
+	if !ok || !s.Settings.Admits(r) || tc.Provider != s.Provider.Name() {
+		return nil
+	}
+	out := []WaitingPerson{}
+	for _, w := range wl.WaitingFor(tc.ID) {
+		for _, p := range tc.ActiveParticipants() {
+			if p.ProviderUserID == w.ParticipantID {
+				w.FullName = p.FullName
+				out = append(out, w)
+				break
+			}
+		}
+	}
+	return out
 }

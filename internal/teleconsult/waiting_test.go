@@ -146,17 +146,27 @@ func TestDecide(t *testing.T) {
 		code     string
 		reason   Reason
 		settings Settings
+		removed  bool
 	}{
-		{"admit", doc, pat, true, "", "", s},
-		{"decline", doc, pat, false, EFORBIDDEN, ReasonDeclined, s},
-		{"by a basic", pat, pat, true, EFORBIDDEN, "", s},
-		{"another visit", doc, other, true, EFORBIDDEN, "", s},
-		{"one who does not wait", doc, doc, false, EFORBIDDEN, "", s},
-		{"nobody", doc, nil, true, EFORBIDDEN, "", s},
-		{"room off", doc, pat, true, EFORBIDDEN, "", Settings{Config: s.Config}},
+		{"admit", doc, pat, true, "", "", s, false},
+		{"decline", doc, pat, false, EFORBIDDEN, ReasonDeclined, s, false},
+		{"by a basic", pat, pat, true, EFORBIDDEN, "", s, false},
+		{"another visit", doc, other, true, EFORBIDDEN, "", s, false},
+		{"one who does not wait", doc, doc, false, EFORBIDDEN, "", s, false},
+		{"nobody", doc, nil, true, EFORBIDDEN, "", s, false},
+		{"room off", doc, pat, true, EFORBIDDEN, "", Settings{Config: s.Config}, false},
+		// Removed by moderation, one who does not wait waits all the same.
+		{"removed: admit one who does not wait", doc, doc, true, "", "", s, true},
+		{"removed: decline", doc, pat, false, EFORBIDDEN, ReasonDeclined, s, true},
+		{"removed: by a basic", pat, pat, true, EFORBIDDEN, "", s, true},
+		{"removed: another visit", doc, other, true, EFORBIDDEN, "", s, true},
 	}
 	for _, tt := range tests {
-		err := tt.settings.Decide(tt.by, tt.who, tt.admit)
+		decide := tt.settings.Decide
+		if tt.removed {
+			decide = tt.settings.DecideRemoved
+		}
+		err := decide(tt.by, tt.who, tt.admit)
 		if ErrorCode(err) != tt.code || ReasonOf(err) != tt.reason {
 			t.Errorf("%s: %v (code %q, reason %q), want code %q reason %q", tt.name, err, ErrorCode(err), ReasonOf(err), tt.code, tt.reason)
 		}

@@ -21,6 +21,8 @@
 //   waiting          we are in the waiting room (detail: the waiting message)
 //   waitinglist      who waits, for those who admit (detail: the waiting-list message)
 //   board, boardstate, pointer   the whiteboard's and the live pointer's messages (board.js)
+//   moderation       moderation held back (or allowed again) someone's microphone or
+//                    camera (detail: the moderation message; see moderate.js)
 
 import { SessionError } from './api.js';
 
@@ -74,6 +76,7 @@ export class Call extends EventTarget {
     this.lobby = lobby;
     this.waiting = null; // the last waiting message, while we wait
     this.waitingList = null; // the last waiting-list message
+    this.moderation = new Map(); // participantId → {muted, cameraOff}, from moderation messages
     this.session = session;
     this.media = media;
     this.ws = null;
@@ -225,6 +228,10 @@ export class Call extends EventTarget {
         this.waitingList = msg;
         this.emit('waitinglist', msg);
         return;
+      case 'moderation':
+        this.moderation.set(msg.participantId, { muted: !!msg.muted, cameraOff: !!msg.cameraOff });
+        this.emit('moderation', msg);
+        return;
       case 'error':
         this.emit('servererror', { message: msg.message || '' });
         return;
@@ -252,6 +259,7 @@ export class Call extends EventTarget {
     this.participantId = msg.participantId;
     this.tools = msg.tools || {};
     this.peers = new Map((msg.peers || []).map((p) => [p.participantId, p.name]));
+    this.moderation = new Map(); // the server says it again after welcome
     this.presenter = null;
     this.ownMids = null;
     this.boardState = null; // a board-state follows unless the board is empty
@@ -483,6 +491,12 @@ export class Call extends EventTarget {
 
   autoAdmit(on) {
     this.send({ type: 'auto-admit', on });
+  }
+
+  // moderate sends a moderation action (mute, unmute, camera-off,
+  // camera-on, remove) for another participant.
+  moderate(participantId, action) {
+    this.send({ type: 'moderate', participantId, action });
   }
 
   chat(text) {

@@ -8,6 +8,7 @@ import { LocalMedia, supported, canShareScreen, devicePanel, audioContext } from
 import { Call } from './call.js';
 import { waitingPanel } from './waiting.js';
 import { Board, Pointer } from './board.js';
+import { tileModeration, moderationNotice } from './moderate.js';
 import { begin, show, every, after, onLeave, page, messageScreen, applyTheme } from './ui.js';
 
 // The code is the last segment of the path; it is only ever sent in the
@@ -553,11 +554,13 @@ function showWaitingRoom(call) {
 function showEnd(reason, message) {
   media.stopAll();
   stored.set('inCall', '');
-  const known = ['expired', 'revoked', 'cancelled', 'call-ended', 'replaced', 'left', 'declined'];
+  const known = ['expired', 'revoked', 'cancelled', 'call-ended', 'replaced', 'left', 'declined', 'removed'];
   const key = known.includes(reason) ? reason : 'other';
   const actions = [];
   if (reason === 'replaced') {
     actions.push(h('button', { type: 'button', class: 'btn primary', 'data-testid': 'continue-here', onclick: load }, t('continueHere')));
+  } else if (reason === 'removed' && session.windowOpen()) {
+    actions.push(h('button', { type: 'button', class: 'btn primary', 'data-testid': 'wait-again', onclick: load }, t('end.removed.again')));
   } else if ((reason === 'call-ended' || reason === 'left') && session.windowOpen()) {
     actions.push(h('button', { type: 'button', class: 'btn primary', 'data-testid': 'reenter', onclick: load }, t('reenter')));
   }
@@ -600,6 +603,12 @@ function showCall(call) {
   const stage = h('section', { class: 'stage', 'aria-label': t('videos') }, tilesEl, alone, presenting, selfTile);
   const audios = h('div', { class: 'audios' });
   const tiles = new Map(); // key → {el, caption, video, track}
+  // Moderation: buttons on the tiles for those who may moderate, and the
+  // notice of the one moderated.
+  const mod = waitingRoom().admits ? tileModeration(call) : null;
+  if (mod) onLeave(() => mod.destroy());
+  const modNotice = moderationNotice(call, media);
+  onLeave(() => modNotice.destroy());
   const sounds = new Map(); // mid → {el, track}
 
   const makeTile = () => {
@@ -675,6 +684,7 @@ function showCall(call) {
       tile.el.dataset.source = w.source;
       tile.caption.textContent = w.source === 'screen' ? t('screenOf', { name: w.name }) : w.name;
       tile.avatar.textContent = initials(w.name);
+      if (mod && w.source === 'camera' && w.pid) mod.attach(tile.el, w.pid, w.name);
       const track = w.remote ? w.remote.track : null;
       if (tile.track !== track) {
         if (tile.video) {
@@ -1098,7 +1108,7 @@ function showCall(call) {
   const ends = w.limited && w.endDate ? h('span', { class: 'ends', text: t('endsAt', { time: formatClock(new Date(w.endDate)) }) }) : null;
   const callEl = h('main', { class: 'call', 'data-screen': 'call' },
     h('h1', { class: 'visually-hidden', text: t('appName') }),
-    connBanner, banner, lobbyBox, h('div', { class: 'call-body' }, board.el, stage, panel), controls, audios);
+    connBanner, banner, modNotice.el, lobbyBox, h('div', { class: 'call-body' }, board.el, stage, panel), controls, audios);
   show(page(logo(), callEl, ends), t('appName'));
   // The heading of the call is the stage's label; keep the focus on the
   // controls for keyboard users.
