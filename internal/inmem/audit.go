@@ -68,6 +68,7 @@ func (s *Store) AppendAudit(_ context.Context, entries []teleconsult.AuditEntry)
 func (s *Store) FindAudit(_ context.Context, q teleconsult.AuditQuery) ([]teleconsult.AuditEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	q.From, q.To = normTime(q.From), normTime(q.To) // as the SQL store compares them
 	var out []teleconsult.AuditEntry
 	for _, e := range s.audit.entries {
 		switch {

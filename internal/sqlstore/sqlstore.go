@@ -83,6 +83,8 @@ type DB struct {
 	cache *tcCache
 	// ops times every store operation (metrics.go).
 	ops *prometheus.HistogramVec
+	// auditQ is the group commit of AppendAudit (audit.go).
+	auditQ auditQueue
 }
 
 // prepared returns the read statement for query, preparing it once.
