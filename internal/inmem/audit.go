@@ -104,22 +104,23 @@ func (s *Store) PruneAudit(_ context.Context, before time.Time, record teleconsu
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := &s.audit
+	rec := []teleconsult.AuditEntry{record}
+	if err := teleconsult.CheckAuditEntries(rec); err != nil {
+		return 0, err
+	}
 	n := 0
 	for i, e := range a.entries {
 		if e.Time.Before(before) {
 			n = i + 1
 		}
 	}
-	if n > 0 {
-		last := a.entries[n-1]
-		a.anchor = a.chainer().Anchor(last.ID, last.Hash)
-		a.entries = slices.Delete(a.entries, 0, n)
-		record.Object = strconv.FormatInt(last.ID, 10)
+	if n == 0 {
+		return 0, nil
 	}
-	rec := []teleconsult.AuditEntry{record}
-	if err := teleconsult.CheckAuditEntries(rec); err != nil {
-		return 0, err
-	}
+	last := a.entries[n-1]
+	a.anchor = a.chainer().Anchor(last.ID, last.Hash)
+	a.entries = slices.Delete(a.entries, 0, n)
+	rec[0].Object = strconv.FormatInt(last.ID, 10)
 	a.append(rec)
 	return n, nil
 }

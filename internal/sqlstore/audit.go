@@ -288,8 +288,9 @@ func (db *DB) PruneAudit(ctx context.Context, before time.Time, record teleconsu
 				return err
 			}
 			record.Object = strconv.FormatInt(last.Int64, 10)
+			return db.appendAudit(ctx, tx, []teleconsult.AuditEntry{record})
 		}
-		return db.appendAudit(ctx, tx, []teleconsult.AuditEntry{record})
+		return nil
 	})
 	if err != nil {
 		return 0, err

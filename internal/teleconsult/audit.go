@@ -160,8 +160,9 @@ type AuditStore interface {
 	VerifyAudit(ctx context.Context) (*AuditVerification, error)
 	// PruneAudit deletes the entries older than before (a prefix of the
 	// chain), keeps the last deleted entry's hash as the chain's anchor,
-	// and appends record, all in one transaction. It returns how many
-	// entries it deleted.
+	// and appends record (its Object the last deleted id), all in one
+	// transaction; with nothing to delete it does nothing. It returns how
+	// many entries it deleted.
 	PruneAudit(ctx context.Context, before time.Time, record AuditEntry) (int, error)
 }
 
@@ -272,7 +273,8 @@ func (s *Service) VerifyAudit(ctx context.Context) (*AuditVerification, error) {
 }
 
 // PruneAudit deletes the audit entries older than retention (AUDIT_RETENTION)
-// and records that it did (audit.prune, Object the last deleted id). The
+// and records that it did (audit.prune, Object the last deleted id), if it
+// deleted any. The
 // chain stays verifiable from its anchor. A retention of 0 keeps
 // everything.
 func (s *Service) PruneAudit(ctx context.Context, retention time.Duration) (int, error) {
