@@ -3,10 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
@@ -21,20 +24,17 @@ import (
 // serializes them already.
 //
 // AppendAudit commits in groups: a read's entry waits for the commit of
-// the batch it joined, so that under load many reads share one durable
-// commit instead of queueing for one each.
+// the batch it joined, so that under load many reads share one commit
+// instead of queueing for one each; see [DB.commitAudit] for when that
+// commit reaches the disk.
 
 const auditColumns = `id, at, actor_kind, key_id, user_id, participant_id, request_id, client_addr,
 	teleconsultation_id, action, object, outcome, hash`
 
 const nAuditColumns = 13
 
-// auditBatchRows bounds the rows of one INSERT (13 parameters each) and
-// auditGroupMax the requests of one group commit.
-const (
-	auditBatchRows = 200
-	auditGroupMax  = 512
-)
+// auditGroupMax bounds the requests of one group commit.
+const auditGroupMax = 512
 
 // auditArgs returns the values of auditColumns for e.
 func (db *DB) auditArgs(e *teleconsult.AuditEntry) []any {
@@ -42,25 +42,67 @@ func (db *DB) auditArgs(e *teleconsult.AuditEntry) []any {
 		e.RequestID, e.ClientAddr, e.TeleconsultationID, string(e.Action), e.Object, e.Outcome, e.Hash}
 }
 
-// auditHead reads the chain's head in tx, locking it on PostgreSQL.
-func (db *DB) auditHead(ctx context.Context, tx *sql.Tx) (teleconsult.AuditHead, error) {
-	q := "SELECT head_id, head_hash FROM audit_chain WHERE one = 1"
-	if db.dialect == DialectPostgres {
-		q += " FOR UPDATE"
+// auditStmts are the statements of an append, prepared once on the writer
+// pool (parsing them cost more than running them) and used in write
+// transactions with [sql.Tx.StmtContext].
+type auditStmts struct {
+	head, insert, update *sql.Stmt
+}
+
+// auditPrepared returns the append statements, preparing them on first
+// use. It must be called outside a write transaction: on SQLite the
+// transaction holds the writer pool's only connection.
+func (db *DB) auditPrepared(ctx context.Context) (*auditStmts, error) {
+	db.auditStmtsMu.Lock()
+	defer db.auditStmtsMu.Unlock()
+	if db.auditStmts != nil {
+		return db.auditStmts, nil
 	}
+	head := "SELECT head_id, head_hash FROM audit_chain WHERE one = 1"
+	if db.dialect == DialectPostgres {
+		head += " FOR UPDATE" // serializes the appends of every replica
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO audit_log (" + auditColumns + ") VALUES ")
+	placeholders(&b, 0, nAuditColumns)
+	var st auditStmts
+	for _, p := range []struct {
+		q  string
+		st **sql.Stmt
+	}{{head, &st.head}, {b.String(), &st.insert}, {"UPDATE audit_chain SET head_id = $1, head_hash = $2 WHERE one = 1", &st.update}} {
+		var err error
+		if *p.st, err = db.w.PrepareContext(ctx, p.q); err != nil {
+			st.close()
+			return nil, dbErr("prepare audit", err)
+		}
+	}
+	db.auditStmts = &st
+	return &st, nil
+}
+
+func (st *auditStmts) close() {
+	for _, s := range []*sql.Stmt{st.head, st.insert, st.update} {
+		if s != nil {
+			_ = s.Close() // closing the database closes them too
+		}
+	}
+}
+
+// auditHead reads the chain's head in tx, locking it on PostgreSQL.
+func auditHead(ctx context.Context, tx *sql.Tx, st *auditStmts) (teleconsult.AuditHead, error) {
 	var h teleconsult.AuditHead
-	err := tx.QueryRowContext(ctx, q).Scan(&h.ID, &h.Hash)
+	err := tx.StmtContext(ctx, st.head).QueryRowContext(ctx).Scan(&h.ID, &h.Hash)
 	return h, err
 }
 
 // appendAudit chains entries after the head and writes them and the new
 // head in tx. It sets the entries' ID and Hash (the caller undoes nothing
 // on rollback: a failed transaction's entries are not used).
-func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, entries []teleconsult.AuditEntry) error {
+func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, st *auditStmts, entries []teleconsult.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	head, err := db.auditHead(ctx, tx)
+	head, err := auditHead(ctx, tx, st)
 	if err != nil {
 		return err
 	}
@@ -68,25 +110,13 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, entries []teleconsult
 		entries[i].Time = normTime(entries[i].Time)
 	}
 	head = db.keys.AuditChain().Extend(head, entries)
-	for start := 0; start < len(entries); start += auditBatchRows {
-		rows := entries[start:min(start+auditBatchRows, len(entries))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO audit_log (" + auditColumns + ") VALUES ")
-		args := make([]any, 0, len(rows)*nAuditColumns)
-		for i := range rows {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			placeholders(&b, len(args), nAuditColumns)
-			args = append(args, db.auditArgs(&rows[i])...)
-		}
-		// b holds only placeholders that this function wrote: the values
-		// travel as parameters.
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil { //nolint:gosec // G202: see above
+	ins := tx.StmtContext(ctx, st.insert)
+	for i := range entries {
+		if _, err := ins.ExecContext(ctx, db.auditArgs(&entries[i])...); err != nil {
 			return err
 		}
 	}
-	_, err = tx.ExecContext(ctx, "UPDATE audit_chain SET head_id = $1, head_hash = $2 WHERE one = 1", head.ID, head.Hash)
+	_, err = tx.StmtContext(ctx, st.update).ExecContext(ctx, head.ID, head.Hash)
 	return err
 }
 
@@ -97,6 +127,9 @@ type auditQueue struct {
 	// busy is true while a leader commits; the next leader is handed the
 	// role through its done channel.
 	busy bool
+	// commits counts group commits (the benchmarks report entries per
+	// commit).
+	commits atomic.Int64
 }
 
 type auditReq struct {
@@ -132,6 +165,11 @@ func (db *DB) AppendAudit(ctx context.Context, entries []teleconsult.AuditEntry)
 		q.mu.Lock()
 	}
 	q.busy = true
+	// Let the requests already on their way join this group: on a busy
+	// server that halves the commits.
+	q.mu.Unlock()
+	runtime.Gosched()
+	q.mu.Lock()
 	n := min(len(q.pending), auditGroupMax)
 	group := q.pending[:n:n]
 	q.pending = q.pending[n:]
@@ -146,9 +184,8 @@ func (db *DB) AppendAudit(ctx context.Context, entries []teleconsult.AuditEntry)
 		}
 	}
 	// The group's commit must not fail because this caller went away.
-	err := db.inWriteTx(context.WithoutCancel(ctx), "append audit", func(tx *sql.Tx) error {
-		return db.appendAudit(ctx, tx, all)
-	})
+	err := db.commitAudit(context.WithoutCancel(ctx), all)
+	q.commits.Add(1)
 	if len(group) > 1 {
 		k := 0
 		for _, r := range group {
@@ -169,6 +206,112 @@ func (db *DB) AppendAudit(ctx context.Context, entries []teleconsult.AuditEntry)
 	}
 	q.mu.Unlock()
 	return err
+}
+
+// auditSyncDelay bounds how long the entries of AppendAudit may stay
+// unsynced on SQLite (see [DB.commitAudit]).
+const auditSyncDelay = 100 * time.Millisecond
+
+// commitAudit appends entries of their own (reads, refusals) in one
+// transaction. That commit does not wait for the disk: on SQLite it runs
+// with synchronous=NORMAL (the WAL is written, not synced) and a sync
+// follows within auditSyncDelay, unless a change's commit (synchronous=FULL,
+// which syncs the whole WAL) comes first; on PostgreSQL it runs with
+// synchronous_commit off, and the WAL writer flushes it within
+// wal_writer_delay (200 ms by default). The entries survive a crash of the
+// process at once and a crash of the machine after that delay; a change's
+// own entries are as durable as the change, in its transaction. Waiting
+// for a sync per read cut GET to a fraction of its throughput
+// (BENCHMARKS.md).
+func (db *DB) commitAudit(ctx context.Context, entries []teleconsult.AuditEntry) error {
+	st, err := db.auditPrepared(ctx)
+	if err != nil {
+		return err
+	}
+	if db.dialect == DialectPostgres {
+		return db.inWriteTx(ctx, "append audit", func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+			return db.appendAudit(ctx, tx, st, entries)
+		})
+	}
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return dbErr("append audit", err)
+	}
+	defer func() { _ = conn.Close() }() // back to the pool (or discarded, below)
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return dbErr("append audit", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); err != nil {
+			// A writer that would not sync must not serve changes:
+			// discard it; the pool opens a new one with the DSN's FULL.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return dbErr("append audit", err)
+	}
+	if err := db.appendAudit(ctx, tx, st, entries); err != nil {
+		_ = tx.Rollback()
+		return txErr("append audit", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return txErr("append audit", err)
+	}
+	db.scheduleAuditSync()
+	return nil
+}
+
+// auditSyncer syncs SQLite's WAL after unsynced audit commits.
+type auditSyncer struct {
+	mu     sync.Mutex
+	timer  *time.Timer
+	closed bool
+}
+
+// scheduleAuditSync makes sure a synced commit follows within
+// auditSyncDelay.
+func (db *DB) scheduleAuditSync() {
+	a := &db.auditSync
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.timer != nil || a.closed {
+		return
+	}
+	a.timer = time.AfterFunc(auditSyncDelay, func() {
+		a.mu.Lock()
+		a.timer = nil
+		a.mu.Unlock()
+		_ = db.syncAudit() // on failure the next change's commit or checkpoint syncs
+	})
+}
+
+// syncAudit commits a one-row write with synchronous=FULL: SQLite syncs the
+// WAL, and with it every frame written before.
+func (db *DB) syncAudit() error {
+	return db.inWriteTx(context.Background(), "sync audit", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(context.Background(), "UPDATE audit_chain SET one = 1 WHERE one = 1")
+		return err
+	})
+}
+
+// closeAudit syncs what AppendAudit left unsynced, before the database
+// closes.
+func (db *DB) closeAudit() error {
+	a := &db.auditSync
+	a.mu.Lock()
+	a.closed = true
+	t := a.timer
+	a.timer = nil
+	a.mu.Unlock()
+	if t != nil && t.Stop() {
+		return db.syncAudit()
+	}
+	return nil
 }
 
 // scanAudit reads rows of auditColumns.
@@ -261,9 +404,13 @@ func (db *DB) PruneAudit(ctx context.Context, before time.Time, record teleconsu
 	if err := teleconsult.CheckAuditEntries([]teleconsult.AuditEntry{record}); err != nil {
 		return 0, err
 	}
+	st, err := db.auditPrepared(ctx)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	err := db.inWriteTx(ctx, "prune audit", func(tx *sql.Tx) error {
-		if _, err := db.auditHead(ctx, tx); err != nil { // the lock, on PostgreSQL
+	err = db.inWriteTx(ctx, "prune audit", func(tx *sql.Tx) error {
+		if _, err := auditHead(ctx, tx, st); err != nil { // the lock, on PostgreSQL
 			return err
 		}
 		var last sql.NullInt64
@@ -288,7 +435,7 @@ func (db *DB) PruneAudit(ctx context.Context, before time.Time, record teleconsu
 				return err
 			}
 			record.Object = strconv.FormatInt(last.Int64, 10)
-			return db.appendAudit(ctx, tx, []teleconsult.AuditEntry{record})
+			return db.appendAudit(ctx, tx, st, []teleconsult.AuditEntry{record})
 		}
 		return nil
 	})

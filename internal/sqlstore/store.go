@@ -249,6 +249,14 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 	if err := teleconsult.CheckAuditEntries(ch.Audit); err != nil {
 		return err
 	}
+	var audit *auditStmts
+	if len(ch.Audit) > 0 {
+		// Before the transaction: on SQLite it holds the only writer.
+		var err error
+		if audit, err = db.auditPrepared(ctx); err != nil {
+			return err
+		}
+	}
 	outbox, err := db.outboxArgs(ch.Outbox)
 	if err != nil {
 		return err
@@ -325,7 +333,7 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 		}
 		// Last: on PostgreSQL the audit chain's lock is held the
 		// shortest time.
-		return db.appendAudit(ctx, tx, ch.Audit)
+		return db.appendAudit(ctx, tx, audit, ch.Audit)
 	})
 	if err != nil {
 		// The commit may have happened (an error after COMMIT): forget
