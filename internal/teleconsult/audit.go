@@ -85,6 +85,7 @@ const (
 	AuditUploadDownload   AuditAction = "upload.download"         // one upload's content
 	AuditInvitationRead   AuditAction = "invitation.read"         // a participant's invitation state
 	AuditWebhooksRead     AuditAction = "webhooks.read"           // a visit's webhook deliveries
+	AuditRecordRead       AuditAction = "record.read"             // the whole record, for a trusted caller (FHIR Appointment, Encounter)
 	AuditTrailRead        AuditAction = "audit.read"              // the audit trail queried
 	AuditCreate           AuditAction = "teleconsultation.create" // POST /teleconsultation
 	AuditReplace          AuditAction = "teleconsultation.replace"

@@ -47,7 +47,8 @@ func (c *AuditChain) mac(parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
-func u64(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
+// u64 encodes v in 8 bytes, two's complement (ids and times fit).
+func u64(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) } //nolint:gosec // G115: a bit-for-bit encoding, not arithmetic
 
 // Hash returns entry e's hash after the previous entry's hash prev (nil
 // for entry 1). e.Time must already be in microseconds (as stored).

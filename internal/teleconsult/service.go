@@ -957,8 +957,14 @@ func (s *Service) Ready(ctx context.Context) error {
 // Find returns teleconsultation id in whatever state it is, cancelled and
 // replaced ones included, for a trusted caller's read of its record (the
 // FHIR Appointment and Encounter). An unknown id is ENOTFOUND.
-func (s *Service) Find(ctx context.Context, id string) (*Teleconsultation, error) {
-	tc, err := s.Store.FindByID(ctx, id)
+func (s *Service) Find(ctx context.Context, id string) (tc *Teleconsultation, err error) {
+	rec := s.audit(ctx, AuditRecordRead, id)
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			tc = nil
+		}
+	}()
+	tc, err = s.Store.FindByID(ctx, id)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(ENOTFOUND, "Room with id %s not found", id)
 	}
