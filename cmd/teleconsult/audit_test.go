@@ -60,7 +60,8 @@ func TestAuditVerifyCommand(t *testing.T) {
 		}
 
 		// Entry 5 (the pruning's record) deleted by hand.
-		driver, dsn := "sqlite", s.Main.Config.SQLitePath
+		// Beside the running service, which may be writing: wait for its lock.
+		driver, dsn := "sqlite", "file:"+s.Main.Config.SQLitePath+"?_pragma=busy_timeout(5000)"
 		if u := env["DATABASE_URL"]; u != "" {
 			driver, dsn = "pgx", u
 		}
