@@ -231,6 +231,9 @@ type Config struct {
 	Webhook WebhookConfig
 	// FHIR is the FHIR routes' and server's configuration (config_fhir.go).
 	FHIR fhir.Config
+	// AuditRetention (AUDIT_RETENTION) is how long audit entries are kept;
+	// 0 keeps them all (audit.go).
+	AuditRetention time.Duration
 
 	// sources maps a variable's name to sourceDefault or sourceEnv.
 	sources map[string]string
@@ -723,7 +726,7 @@ func variables() []variable {
 		},
 
 		// Uploads and the built-in video: config_media.go.
-	}, mediaVariables(), netVariables(), webhookVariables(), fhirVariables(), kaleyraVariables(), []variable{
+	}, mediaVariables(), netVariables(), webhookVariables(), fhirVariables(), auditVariables(), kaleyraVariables(), []variable{
 		// Mia-Platform's Teleconsultation Service Backend: its names and
 		// defaults, after Kaleyra's BANDYER_* (providers.go).
 		{

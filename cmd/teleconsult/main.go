@@ -8,6 +8,7 @@
 //	teleconsult migrate        apply database migrations and exit
 //	teleconsult config check   print the effective configuration (secrets masked)
 //	teleconsult mail test      send a sample invitation email (--to ADDRESS)
+//	teleconsult audit verify   check the audit trail's hash chain
 //	teleconsult version        print the version
 //
 // Configuration comes from environment variables; see the README or
@@ -55,6 +56,7 @@ Commands:
   migrate        apply the database migrations and exit
   config check   print the effective configuration, secrets masked
   mail test      send a sample invitation email: mail test --to ADDRESS
+  audit verify   check the audit trail's hash chain; reports the first break
   version        print the version
 
 Configuration is read from environment variables (see the README, or run
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdConfig(rest, getenv, stdout, stderr)
 	case "mail":
 		return cmdMail(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "teleconsult %s\n", version)
 		return 0
@@ -611,7 +615,8 @@ func (m *Main) Serve(ctx context.Context) error {
 	octx, stopOutbox := context.WithCancel(ctx)
 	waitOutbox := m.runInvitations(octx)
 	waitHooks := m.runWebhooks(octx)
-	defer func() { stopOutbox(); waitOutbox(); waitHooks() }() // after the HTTP server is down
+	waitPruning := m.runAuditPruning(octx)
+	defer func() { stopOutbox(); waitOutbox(); waitHooks(); waitPruning() }() // after the HTTP server is down
 	select {
 	case err := <-errc:
 		return err

@@ -296,6 +296,8 @@ func TestHelpPrintedOnce(t *testing.T) {
 		{[]string{"config", "check", "--help"}, "Usage: teleconsult config check\n"},
 		{[]string{"mail", "--help"}, "Usage: teleconsult mail test --to ADDRESS"},
 		{[]string{"mail", "test", "--help"}, "Usage: teleconsult mail test --to ADDRESS"},
+		{[]string{"audit", "--help"}, "Usage: teleconsult audit verify\n"},
+		{[]string{"audit", "verify", "--help"}, "Usage: teleconsult audit verify\n"},
 		{[]string{"--help"}, "Usage:\n  teleconsult <command> [flags]"},
 	}
 	for _, tt := range tests {
@@ -334,6 +336,8 @@ func TestCommands(t *testing.T) {
 		{[]string{"demo", "--lang", "fr"}, 2, "", `--lang "fr": expected en or it`, ""},
 		{[]string{"demo", "--bogus"}, 2, "", "flag provided but not defined: -bogus\n\nUsage: teleconsult demo", ""},
 		{[]string{"mail", "test"}, 2, "", "--to ADDRESS is required", ""},
+		{[]string{"audit"}, 2, "", "Usage: teleconsult audit verify", ""},
+		{[]string{"audit", "verify"}, 0, "audit trail verified: 0 entries", "", ""},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,21 +25,32 @@ const maxAPIKeyLen = 1024
 // "Authorization: Bearer <key>" whose SHA-256 matches an accepted hash. Every
 // hash is compared, in constant time.
 func (s *Server) validAPIKey(r *http.Request) bool {
+	_, ok := s.apiKey(r)
+	return ok
+}
+
+// apiKey is [Server.validAPIKey] that also returns the key's id for the
+// audit trail: the first 16 hex digits of the key's SHA-256 (what
+// `printf %s "$KEY" | sha256sum | cut -c1-16` prints), never the key.
+func (s *Server) apiKey(r *http.Request) (id string, ok bool) {
 	vals := r.Header.Values("Authorization")
 	if len(vals) != 1 {
-		return false
+		return "", false
 	}
 	scheme, key, ok := strings.Cut(vals[0], " ")
 	key = strings.Trim(key, " \t")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" || len(key) > maxAPIKeyLen {
-		return false
+		return "", false
 	}
 	sum := sha256.Sum256([]byte(key))
 	match := 0
 	for _, h := range s.keyHashes {
 		match |= subtle.ConstantTimeCompare(sum[:], h)
 	}
-	return match == 1
+	if match != 1 {
+		return "", false
+	}
+	return hex.EncodeToString(sum[:8]), true
 }
 
 // gatewayRoutes are the operations a trusted gateway may call without an
@@ -88,14 +100,18 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rt route) 
 		}
 	}
 	id := identity{user: walkUserPath(requestParts{r.Header, r.URL.Query(), body}, s.userPath)}
-	key := s.validAPIKey(r)
+	keyID, key := s.apiKey(r)
+	actor := teleconsult.ActorFrom(r.Context())
+	actor.Kind, actor.KeyID, actor.UserID = teleconsult.ActorAPIKey, keyID, id.user
 	if !key {
 		if !s.gateway || !gatewayRoutes[rt.pattern()] || !clientaddr.ViaTrustedProxy(r) || id.user == "" {
 			return r, errAPIKey
 		}
 		id.gateway = true
+		actor.Kind = teleconsult.ActorGateway
 	}
 	ctx := context.WithValue(r.Context(), identityKey{}, id)
+	ctx = teleconsult.WithActor(ctx, actor)
 	ctx = teleconsult.WithForwardedHeaders(ctx, s.forwarded(r, key))
 	return r.WithContext(ctx), nil
 }

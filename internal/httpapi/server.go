@@ -206,6 +206,7 @@ func New(cfg Config) (*Server, error) {
 		{"GET", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleInvitation},
 		{"POST", Prefix + "/teleconsultation/{id}/participants/{userId}/invitation", false, s.handleResendInvitation},
 		{"GET", Prefix + "/teleconsultation/{id}/webhooks", false, s.handleWebhookDeliveries},
+		{"GET", Prefix + "/audit", false, s.handleAudit},
 		{"POST", Prefix + "/credentials", false, s.handleCredentials},
 		{"POST", Prefix + "/sessions", true, s.countExchange(s.handleSession)},
 		{"GET", "/healthz", true, s.handleHealth},
@@ -277,6 +278,8 @@ func (s *Server) operation(rt route) http.Handler {
 				s.writeError(w, r, err)
 				return
 			}
+		} else {
+			r = s.publicActor(r, rt)
 		}
 		var t *transfer
 		if s.isTransfer(rt) {
@@ -345,6 +348,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// The mux sets r.Pattern on the request it is given: keep that pointer
 	// to read the matched route afterwards.
 	r = s.withClient(r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	r = withActor(r, id)
 	defer func() {
 		if v := recover(); v != nil {
 			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
@@ -431,6 +435,39 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.status, w.wroteHeader = http.StatusSwitchingProtocols, true
 	}
 	return hj.Hijack()
+}
+
+// withActor starts the request's [teleconsult.Actor] for the audit trail:
+// its request id and client address. [Server.authenticate] and
+// [Server.publicActor] say who it is; the service adds the participant once
+// it has resolved a link or a session token.
+func withActor(r *http.Request, requestID string) *http.Request {
+	a := teleconsult.Actor{RequestID: requestID}
+	if addr := clientaddr.Of(r); addr.IsValid() {
+		a.ClientAddr = addr.String()
+	}
+	return r.WithContext(teleconsult.WithActor(r.Context(), a))
+}
+
+// publicActor says who calls a public route: a video provider on its
+// webhook route, a trusted caller when the request carries an API key (the
+// uploads take one, acting for the user named as on protected routes), and
+// otherwise the holder of a personal link or session token.
+func (s *Server) publicActor(r *http.Request, rt route) *http.Request {
+	a := teleconsult.ActorFrom(r.Context())
+	switch {
+	case strings.HasPrefix(rt.path, Prefix+"/webhooks/"):
+		a.Kind = teleconsult.ActorProvider
+	case r.Header.Get("Authorization") != "":
+		if keyID, ok := s.apiKey(r); ok {
+			a.Kind, a.KeyID, a.UserID = teleconsult.ActorAPIKey, keyID, s.userID(r)
+			break
+		}
+		a.Kind = teleconsult.ActorParticipant
+	default:
+		a.Kind = teleconsult.ActorParticipant
+	}
+	return r.WithContext(teleconsult.WithActor(r.Context(), a))
 }
 
 // Unwrap lets [http.ResponseController] reach the underlying writer.

@@ -21,6 +21,7 @@ type Store struct {
 	userMap map[[2]string]string // (provider, user id) → provider user id
 	outbox  outbox
 	hooks   hookbox
+	audit   audit
 	// Commits counts successful Apply calls.
 	Commits int
 }
@@ -47,7 +48,7 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 	if err := check(ch); err != nil {
 		return err
 	}
-	if len(ch.Create) == 0 && len(ch.Update) == 0 && len(ch.Outbox) == 0 && len(ch.Webhooks) == 0 {
+	if len(ch.Create) == 0 && len(ch.Update) == 0 && len(ch.Outbox) == 0 && len(ch.Webhooks) == 0 && len(ch.Audit) == 0 {
 		return nil
 	}
 	s.mu.Lock()
@@ -142,6 +143,7 @@ func (s *Store) Apply(_ context.Context, ch teleconsult.Change) error {
 	}
 	s.outbox.add(ch.Outbox)
 	s.hooks.add(ch.Webhooks)
+	s.audit.append(ch.Audit)
 	s.Commits++
 	return nil
 }
@@ -172,7 +174,10 @@ func check(ch teleconsult.Change) error {
 			return teleconsult.Errorf(teleconsult.EINTERNAL, "inmem: outbox message %d is incomplete", i)
 		}
 	}
-	return checkHooks(ch.Webhooks)
+	if err := checkHooks(ch.Webhooks); err != nil {
+		return err
+	}
+	return teleconsult.CheckAuditEntries(ch.Audit)
 }
 
 // checkHooks refuses incomplete webhook events, as the SQL store does.

@@ -62,6 +62,10 @@ type conn struct {
 	lastSeen      atomic.Int64
 	warned        atomic.Bool
 
+	// actor is who opened the socket (audit trail); the participant is
+	// added at authentication.
+	actor teleconsult.Actor
+
 	// Set by the run loop at authentication, read-only afterwards.
 	adm  *teleconsult.Admission
 	pid  string
@@ -448,6 +452,8 @@ func (c *conn) authenticate(token string, lobby bool) {
 		return
 	}
 	c.adm, c.pid = adm, adm.ParticipantID
+	c.actor.UserID, c.actor.ParticipantID = adm.UserID, adm.ParticipantID
+	ctx = teleconsult.WithActor(ctx, c.actor)
 	if c.authenticated != nil {
 		c.authenticated()
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/teleconsult/teleconsult/internal/clientaddr"
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
 // Defaults of the caps on sockets that have not authenticated yet.
@@ -65,3 +66,17 @@ func (ps *pendingSockets) count(client string) (total, ofClient int) {
 // see package clientaddr), else the connection's peer, as a rate-limit
 // key (an IPv6 address cut to its /64; "unknown" when there is none).
 func RemoteClient(r *http.Request) string { return clientaddr.Key(clientaddr.Of(r)) }
+
+// callActor is who opens a call socket, for the audit trail: the holder of
+// a session token, with the request id and client address the HTTP server
+// put in the request's context (or the connection's peer).
+func callActor(r *http.Request) teleconsult.Actor {
+	a := teleconsult.ActorFrom(r.Context())
+	a.Kind = teleconsult.ActorParticipant
+	if a.ClientAddr == "" {
+		if addr := clientaddr.Of(r); addr.IsValid() {
+			a.ClientAddr = addr.String()
+		}
+	}
+	return a
+}

@@ -344,7 +344,8 @@ func (p *Provider) callWorker() {
 		if svc == nil {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// The SFU itself records what it saw (audit trail actor).
+		ctx, cancel := context.WithTimeout(teleconsult.WithActor(context.Background(), teleconsult.Actor{Kind: teleconsult.ActorProvider}), 10*time.Second)
 		var err error
 		what := "call started"
 		switch {
@@ -480,6 +481,7 @@ func (p *Provider) serveCall(w http.ResponseWriter, r *http.Request) {
 		return // Accept answered
 	}
 	c := newConn(p, svc, ws, id, r.Host)
+	c.actor = callActor(r)
 	c.authenticated = release
 	p.mu.Lock()
 	if p.isClosed {

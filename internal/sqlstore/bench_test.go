@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/teleconsult/teleconsult/internal/storetest"
 	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
@@ -126,6 +127,32 @@ func BenchmarkKnownUser(b *testing.B) {
 			}
 			db.stmts.Clear() // plans made with the index
 			b.Run("scan", run)
+		})
+	}
+}
+
+// BenchmarkAppendAudit: one read's audit entry appended from 64
+// goroutines at once, as GET does under load: group commits on the
+// writer. Reports entries per commit.
+func BenchmarkAppendAudit(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			db := openDB(b, be.dsn(b), testKeys(b, 1))
+			ctx := context.Background()
+			b.SetParallelism(32) // × GOMAXPROCS
+			before := db.auditQ.commits.Load()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					e := storetest.AuditEntry(teleconsult.NewID(), teleconsult.AuditView, base)
+					if err := db.AppendAudit(ctx, []teleconsult.AuditEntry{e}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			if n := db.auditQ.commits.Load() - before; n > 0 {
+				b.ReportMetric(float64(b.N)/float64(n), "entries/commit")
+			}
 		})
 	}
 }

@@ -52,6 +52,8 @@ const (
 	opListBlobs          = "list_files"
 	opCheckInNode        = "check_in_node"
 	opTouchNode          = "touch_node"
+	opAppendAudit        = "append_audit"
+	opFindAudit          = "find_audit"
 )
 
 var operations = []string{opApply, opFindByID, opFindByAppointment, opFindByLinkHash, opProviderUsers,
@@ -59,7 +61,8 @@ var operations = []string{opApply, opFindByID, opFindByAppointment, opFindByLink
 	opOutboxStats, opFindByProviderRoom, opClaimEvent, opReleaseEvent, opPresence, opClearPresence,
 	opAddUpload, opUploads, opFindUpload, opDeleteUploads, opUploadIDs,
 	opClaimWebhooks, opMarkWebhook, opFindWebhooks, opRecoverWebhooks,
-	opCreateBlob, opWriteChunk, opOpenBlob, opReadChunk, opDeleteBlob, opListBlobs, opCheckInNode, opTouchNode}
+	opCreateBlob, opWriteChunk, opOpenBlob, opReadChunk, opDeleteBlob, opListBlobs, opCheckInNode, opTouchNode,
+	opAppendAudit, opFindAudit}
 
 // opBuckets reach from a cache hit (0.1 ms) to a stuck database (10 s).
 var opBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}

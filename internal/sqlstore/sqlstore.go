@@ -79,10 +79,18 @@ type DB struct {
 	// stmts caches prepared read statements by query text: parsing a
 	// query costs more than running it on a hot path such as GET.
 	stmts sync.Map
+	// auditStmts are the audit trail's append statements, prepared on the
+	// writer pool on first use (audit.go).
+	auditStmtsMu sync.Mutex
+	auditStmts   *auditStmts
 	// cache holds decoded teleconsultations (SQLite only; nil otherwise).
 	cache *tcCache
 	// ops times every store operation (metrics.go).
 	ops *prometheus.HistogramVec
+	// auditQ is the group commit of AppendAudit, auditSync its deferred
+	// sync on SQLite (audit.go).
+	auditQ    auditQueue
+	auditSync auditSyncer
 }
 
 // prepared returns the read statement for query, preparing it once.
@@ -265,7 +273,11 @@ func (db *DB) Close() error {
 		_ = st.(*sql.Stmt).Close() // closing the database below closes them too, and reports
 		return true
 	})
-	err := db.w.Close()
+	err := db.closeAudit()
+	if db.auditStmts != nil {
+		db.auditStmts.close()
+	}
+	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}

@@ -243,8 +243,19 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 			writes = append(writes, w)
 		}
 	}
-	if len(writes) == 0 && len(ch.Outbox) == 0 && len(ch.Webhooks) == 0 {
+	if len(writes) == 0 && len(ch.Outbox) == 0 && len(ch.Webhooks) == 0 && len(ch.Audit) == 0 {
 		return nil
+	}
+	if err := teleconsult.CheckAuditEntries(ch.Audit); err != nil {
+		return err
+	}
+	var audit *auditStmts
+	if len(ch.Audit) > 0 {
+		// Before the transaction: on SQLite it holds the only writer.
+		var err error
+		if audit, err = db.auditPrepared(ctx); err != nil {
+			return err
+		}
 	}
 	outbox, err := db.outboxArgs(ch.Outbox)
 	if err != nil {
@@ -317,7 +328,12 @@ func (db *DB) Apply(ctx context.Context, ch teleconsult.Change) error {
 		if err := db.insertOutbox(ctx, tx, outbox, ids); err != nil {
 			return err
 		}
-		return db.insertHooks(ctx, tx, hooks, hookIDs)
+		if err := db.insertHooks(ctx, tx, hooks, hookIDs); err != nil {
+			return err
+		}
+		// Last: on PostgreSQL the audit chain's lock is held the
+		// shortest time.
+		return db.appendAudit(ctx, tx, audit, ch.Audit)
 	})
 	if err != nil {
 		// The commit may have happened (an error after COMMIT): forget

@@ -30,7 +30,8 @@ func TestStore(t *testing.T) {
 			t.Parallel()
 			storetest.Run(t, func(t *testing.T) storetest.Stores {
 				db := openDB(t, b.dsn(t), testKeys(t, 1))
-				return storetest.Stores{Store: db, Events: db, Uploads: db, RecoverReleases: db.Dialect() == DialectSQLite}
+				return storetest.Stores{Store: db, Events: db, Uploads: db, RecoverReleases: db.Dialect() == DialectSQLite,
+					Tamper: func(t *testing.T, op string, id int64) { tamperAudit(t, db, op, id) }}
 			})
 			testStore(t, b.dsn)
 		})
@@ -181,6 +182,36 @@ func testWrongKey(t *testing.T, f *fixture) {
 			if strings.Contains(err.Error(), s) {
 				t.Errorf("%s: error holds patient data: %v", name, err)
 			}
+		}
+	}
+}
+
+// tamperAudit edits or deletes an audit entry by hand, as someone with
+// access to the database could: for an edit, the append-only trigger is
+// dropped first.
+func tamperAudit(t *testing.T, db *DB, op string, id int64) {
+	t.Helper()
+	ctx := context.Background()
+	var stmts []string
+	switch op {
+	case "edit":
+		drop := "DROP TRIGGER IF EXISTS audit_log_append_only"
+		if db.Dialect() == DialectPostgres {
+			drop += " ON audit_log"
+		}
+		stmts = []string{drop, "UPDATE audit_log SET outcome = 'tampered' WHERE id = $1"}
+	case "delete":
+		stmts = []string{"DELETE FROM audit_log WHERE id = $1"}
+	default:
+		t.Fatalf("tamperAudit: unknown op %q", op)
+	}
+	for _, q := range stmts {
+		var args []any
+		if strings.Contains(q, "$1") {
+			args = append(args, id)
+		}
+		if _, err := db.w.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("tamperAudit %s: %v", q, err)
 		}
 	}
 }

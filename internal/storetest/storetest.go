@@ -28,6 +28,9 @@ type Stores struct {
 	// (a store that one process owns: SQLite, memory) or none (claims
 	// expire with their lease: PostgreSQL).
 	RecoverReleases bool
+	// Tamper, when set, changes the stored audit trail behind the store's
+	// back: op "edit" alters entry id, "delete" removes it.
+	Tamper func(t *testing.T, op string, id int64)
 }
 
 // fixture is one test's store and the keys its links are made with.
@@ -43,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	tests = append(tests, storeTests...)
 	tests = append(tests, outboxTests...)
 	tests = append(tests, webhookTests...)
+	tests = append(tests, auditTests...)
 	tests = append(tests, test{"ProviderEvents", testEvents}, test{"Uploads", testUploads})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

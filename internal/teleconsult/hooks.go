@@ -451,7 +451,17 @@ func (s *Service) ParticipantLeft(ctx context.Context, id, userID string) error 
 
 // presence writes the event ev (participant.joined, .left, .waiting) of
 // participant userID of teleconsultation id, which happened at at.
-func (s *Service) presence(ctx context.Context, id, userID string, ev WebhookEvent, at time.Time) error {
+func (s *Service) presence(ctx context.Context, id, userID string, ev WebhookEvent, at time.Time) (err error) {
+	action := AuditParticipantJoin
+	switch ev {
+	case HookParticipantLeft:
+		action = AuditParticipantLeave
+	case HookParticipantWaiting:
+		action = AuditParticipantWait
+	}
+	rec := s.audit(ctx, action, id)
+	rec.e.Object = userID
+	defer func() { err = rec.done(ctx, err) }()
 	if len(s.Settings.Webhooks) == 0 {
 		return nil
 	}
@@ -467,7 +477,9 @@ func (s *Service) presence(ctx context.Context, id, userID string, ev WebhookEve
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := s.Store.Apply(ctx, Change{Webhooks: msgs}); err != nil {
+	ch := Change{Webhooks: msgs}
+	rec.change(&ch)
+	if err := s.Store.Apply(ctx, ch); err != nil {
 		return err
 	}
 	s.wakeHooks(msgs)
@@ -476,7 +488,13 @@ func (s *Service) presence(ctx context.Context, id, userID string, ev WebhookEve
 
 // WebhookDeliveries returns the delivery state of every webhook event of
 // teleconsultation id, oldest first (ENOTFOUND for an unknown one).
-func (s *Service) WebhookDeliveries(ctx context.Context, id string) ([]WebhookMessage, error) {
+func (s *Service) WebhookDeliveries(ctx context.Context, id string) (msgs []WebhookMessage, err error) {
+	rec := s.audit(ctx, AuditWebhooksRead, id)
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			msgs = nil
+		}
+	}()
 	if _, err := s.Store.FindByID(ctx, id); ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(ENOTFOUND, "Room with id %s not found", id)
 	} else if err != nil {

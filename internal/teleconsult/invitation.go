@@ -357,7 +357,14 @@ func (s *Service) invitations(before, tc *Teleconsultation, now time.Time) []Out
 // the room is made, for a participant without an email (ECONFLICT), and
 // more than once a minute or [ResendPerHour] times an hour per participant
 // (ERATELIMIT, with retryAfter in seconds).
-func (s *Service) ResendInvitation(ctx context.Context, id, callerUserID, userID string) (*InvitationState, error) {
+func (s *Service) ResendInvitation(ctx context.Context, id, callerUserID, userID string) (st *InvitationState, err error) {
+	rec := s.audit(ctx, AuditInvitationResend, id)
+	rec.e.Object = userID
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			st = nil
+		}
+	}()
 	tc, err := s.load(ctx, id)
 	if err != nil {
 		return nil, err
@@ -430,6 +437,7 @@ func (s *Service) ResendInvitation(ctx context.Context, id, callerUserID, userID
 		Status: DeliveryPending, NextAttemptAt: now, UpdatedAt: now,
 	}
 	ch.Outbox = []OutboxMessage{m}
+	rec.change(&ch)
 	if err := s.Store.Apply(ctx, ch); err != nil {
 		return nil, err
 	}
@@ -457,7 +465,14 @@ func mayAskAbout(tc *Teleconsultation, callerUserID, userID string) error {
 // and replaced teleconsultations and removed participants are included:
 // their cancellations have a state too. ENOTFOUND for an unknown
 // teleconsultation or a user who never took part.
-func (s *Service) InvitationState(ctx context.Context, id, callerUserID, userID string) (*InvitationState, error) {
+func (s *Service) InvitationState(ctx context.Context, id, callerUserID, userID string) (st *InvitationState, err error) {
+	rec := s.audit(ctx, AuditInvitationRead, id)
+	rec.e.Object = userID
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			st = nil
+		}
+	}()
 	tc, err := s.Store.FindByID(ctx, id)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(ENOTFOUND, "Room with id %s not found", id)

@@ -30,6 +30,7 @@ type Keyring struct {
 	naming  []byte
 	files   []byte
 	print   []byte
+	audit   []byte
 }
 
 // NewKeyring derives the keys from a 32-byte master key.
@@ -60,6 +61,7 @@ func NewKeyring(master []byte) (*Keyring, error) {
 		naming:  derive("provider names v1"),
 		files:   derive("upload files v1"),
 		print:   derive("settings fingerprint v1"),
+		audit:   derive("audit chain v1"),
 	}, nil
 }
 

@@ -312,12 +312,22 @@ func (s *Service) applyCallEvent(ctx context.Context, provider, id string, ev Ca
 			return nil
 		}
 		tc.UpdatedAt = now
-		err = s.Store.Apply(ctx, Change{Update: []*Teleconsultation{tc}, Webhooks: hooks})
+		ch := Change{Update: []*Teleconsultation{tc}, Webhooks: hooks}
+		action := AuditCallTime
+		switch {
+		case f.started:
+			action = AuditCallStart
+		case f.ended:
+			action = AuditCallEnd
+		}
+		rec := s.audit(ctx, action, id)
+		rec.change(&ch)
+		err = s.Store.Apply(ctx, ch)
 		if ErrorCode(err) == ECONFLICT && attempt < 2 {
 			continue
 		}
 		if err != nil {
-			return err
+			return rec.done(ctx, err)
 		}
 		s.wakeHooks(hooks)
 		switch {
@@ -452,13 +462,16 @@ func (s *Service) deleteUploads(ctx context.Context, tc *Teleconsultation) (Uplo
 // [Service.DeleteUploadsAs]. With TELECONSULTATION_DELETE_UPLOADS=false it
 // deletes nothing and returns nil (after the same checks). If Total and
 // Deleted differ, some files remain: try again later.
-func (s *Service) DeleteUploads(ctx context.Context, id, callerUserID string) (*UploadsDeleted, error) {
+func (s *Service) DeleteUploads(ctx context.Context, id, callerUserID string) (res *UploadsDeleted, err error) {
+	rec := s.audit(ctx, AuditUploadsDelete, id)
+	defer func() { err = rec.done(ctx, err) }()
 	if callerUserID != "" {
 		a, err := s.AdmitUser(ctx, id, callerUserID)
 		if err != nil {
 			return nil, err
 		}
-		return s.DeleteUploadsAs(ctx, a)
+		rec.participant(a.UserID, a.ParticipantID)
+		return s.deleteUploadsAs(ctx, a)
 	}
 	tc, err := s.Store.FindByID(ctx, id)
 	if ErrorCode(err) == ENOTFOUND {
@@ -474,7 +487,14 @@ func (s *Service) DeleteUploads(ctx context.Context, id, callerUserID string) (*
 // a participant admitted now) and, since deleting removes what everyone
 // shared, the file_upload tool: without it the answer is EFORBIDDEN and
 // nothing is deleted.
-func (s *Service) DeleteUploadsAs(ctx context.Context, a *Admission) (*UploadsDeleted, error) {
+func (s *Service) DeleteUploadsAs(ctx context.Context, a *Admission) (res *UploadsDeleted, err error) {
+	rec := s.audit(ctx, AuditUploadsDelete, a.TeleconsultationID)
+	rec.participant(a.UserID, a.ParticipantID)
+	defer func() { err = rec.done(ctx, err) }()
+	return s.deleteUploadsAs(ctx, a)
+}
+
+func (s *Service) deleteUploadsAs(ctx context.Context, a *Admission) (*UploadsDeleted, error) {
 	if !a.Tools.FileUpload {
 		return nil, Errorf(EFORBIDDEN, "deleting the files is not allowed for you")
 	}

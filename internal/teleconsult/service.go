@@ -56,7 +56,13 @@ func (s *Service) log() *slog.Logger {
 // Create makes a teleconsultation and returns its id. When every expected
 // participant is known the room is made at once. An earlier live
 // teleconsultation for the same AppointmentID is replaced: its links die.
-func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
+func (s *Service) Create(ctx context.Context, in CreateInput) (id string, err error) {
+	rec := s.audit(ctx, AuditCreate, "")
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			id = ""
+		}
+	}()
 	if err := checkDate("start_date", in.StartDate); err != nil {
 		return "", err
 	}
@@ -97,6 +103,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 		}
 		tc.Participants = append(tc.Participants, p)
 	}
+	rec.e.TeleconsultationID = tc.ID
 	if err := s.mapProviderUsers(ctx, tc); err != nil {
 		return "", err
 	}
@@ -124,6 +131,12 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, error) {
 					s.hooks(HookReplaced, old, nextVersion(old), now)...)
 			} else {
 				ch.Webhooks = s.hooks(HookCreated, tc, 1, now)
+			}
+			rec.change(&ch)
+			if old != nil {
+				replaced := s.audit(ctx, AuditReplace, old.ID)
+				replaced.e.Object = tc.ID
+				replaced.change(&ch)
 			}
 			err = s.Store.Apply(ctx, ch)
 		}
@@ -307,7 +320,9 @@ func (s *Service) checkMutable(tc *Teleconsultation) error {
 // Update changes a teleconsultation before its window opens. A change of
 // times or participants remakes the room; removed participants' links die,
 // kept participants keep theirs.
-func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
+func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (err error) {
+	rec := s.audit(ctx, AuditUpdate, id)
+	defer func() { err = rec.done(ctx, err) }()
 	tc, err := s.load(ctx, id)
 	if err != nil {
 		return err
@@ -387,6 +402,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) error {
 	tc.UpdatedAt = s.now()
 	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(before, tc, tc.UpdatedAt),
 		Webhooks: s.hooks(HookUpdated, tc, nextVersion(tc), tc.UpdatedAt)}
+	rec.change(&ch)
 	if err := s.Store.Apply(ctx, ch); err != nil {
 		if tc.ProviderRoomID != before.ProviderRoomID {
 			s.dropRoom(ctx, tc)
@@ -458,7 +474,10 @@ func (s *Service) replaceParticipants(tc *Teleconsultation, in []ParticipantInpu
 
 // AddParticipant adds one participant to a teleconsultation that is waiting
 // for participants, and makes the room when the list is full.
-func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantInput) error {
+func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantInput) (err error) {
+	rec := s.audit(ctx, AuditParticipantAdd, id)
+	rec.e.Object = strings.TrimSpace(in.UserID)
+	defer func() { err = rec.done(ctx, err) }()
 	tc, err := s.load(ctx, id)
 	if err != nil {
 		return err
@@ -504,6 +523,7 @@ func (s *Service) AddParticipant(ctx context.Context, id string, in ParticipantI
 	tc.UpdatedAt = s.now()
 	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(before, tc, tc.UpdatedAt),
 		Webhooks: s.hooks(HookUpdated, tc, nextVersion(tc), tc.UpdatedAt)}
+	rec.change(&ch)
 	if err := s.Store.Apply(ctx, ch); err != nil {
 		s.dropRoom(ctx, tc)
 		return err
@@ -528,7 +548,9 @@ func activeInputs(tc *Teleconsultation) []ParticipantInput {
 
 // Cancel cancels a teleconsultation: the record is kept, marked cancelled,
 // its room deleted and all its links die.
-func (s *Service) Cancel(ctx context.Context, id string) error {
+func (s *Service) Cancel(ctx context.Context, id string) (err error) {
+	rec := s.audit(ctx, AuditCancel, id)
+	defer func() { err = rec.done(ctx, err) }()
 	tc, err := s.load(ctx, id)
 	if err != nil {
 		return err
@@ -550,6 +572,7 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 	tc.UpdatedAt = s.now()
 	ch := Change{Update: []*Teleconsultation{tc}, Outbox: s.invitations(nil, tc, tc.UpdatedAt),
 		Webhooks: s.hooks(HookCancelled, tc, nextVersion(tc), tc.UpdatedAt)}
+	rec.change(&ch)
 	if err := s.Store.Apply(ctx, ch); err != nil {
 		return err
 	}
@@ -606,7 +629,13 @@ type LinkOptions struct {
 // View returns what participant userID may see of teleconsultation id.
 // A caller who is not a participant gets EUNAUTHORIZED "Unauthorized user"
 // and never a link. The link options, when set, are carried into the link.
-func (s *Service) View(ctx context.Context, id, userID string, o LinkOptions) (*View, error) {
+func (s *Service) View(ctx context.Context, id, userID string, o LinkOptions) (v *View, err error) {
+	rec := s.audit(ctx, AuditView, id)
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			v = nil
+		}
+	}()
 	if o.Language != "" && !languageRE.MatchString(o.Language) {
 		return nil, invalid("language: must be a two-letter code such as en or it")
 	}
@@ -618,9 +647,10 @@ func (s *Service) View(ctx context.Context, id, userID string, o LinkOptions) (*
 	if userID == "" || p == nil {
 		return nil, Errorf(EUNAUTHORIZED, "Unauthorized user")
 	}
+	rec.participant(p.UserID, p.ProviderUserID)
 	now := s.now()
 	w := tc.Window(&s.Settings)
-	v := &View{
+	v = &View{
 		ProviderUserID: p.ProviderUserID,
 		Status:         tc.Status(now, &s.Settings),
 		Window:         w,
@@ -710,7 +740,13 @@ func (s *Service) Exchange(ctx context.Context, code string) (*CallSession, erro
 // page's rule), else it is o.Language. As Mia's useBackground=true gives
 // the link with the company's background, the join target has it
 // ([Settings.Background]).
-func (s *Service) ExchangeIn(ctx context.Context, code string, o LinkOptions) (*CallSession, error) {
+func (s *Service) ExchangeIn(ctx context.Context, code string, o LinkOptions) (cs *CallSession, err error) {
+	rec := s.audit(ctx, AuditExchange, "")
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			cs = nil
+		}
+	}()
 	language := o.Language
 	if language != "" && !languageRE.MatchString(language) {
 		return nil, invalid("language: must be a two-letter code such as en or it")
@@ -735,6 +771,8 @@ func (s *Service) ExchangeIn(ctx context.Context, code string, o LinkOptions) (*
 	if p == nil {
 		return nil, ErrUnknownLink
 	}
+	rec.e.TeleconsultationID = tc.ID
+	rec.participant(p.UserID, p.ProviderUserID)
 	now := s.now()
 	w := tc.Window(&s.Settings)
 	if err := s.refusal(tc, p, w, now); err != nil {
@@ -767,7 +805,7 @@ func (s *Service) ExchangeIn(ctx context.Context, code string, o LinkOptions) (*
 	if sessionLanguage == "" {
 		sessionLanguage = language
 	}
-	cs := &CallSession{
+	cs = &CallSession{
 		Token: token, ExpiresAt: exp, TeleconsultationID: tc.ID, UserID: p.UserID,
 		DisplayName: p.FullName, Role: p.Role, Tools: s.Settings.Config.Privileges.Tools(p.Role),
 		Language: sessionLanguage, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
@@ -797,7 +835,13 @@ const MaxCredentialsTTL = 24 * time.Hour
 // participant of a teleconsultation that is neither cancelled nor replaced;
 // anyone else is EUNAUTHORIZED "Unauthorized user", as in Mia. The user is
 // added to the user-id map if missing.
-func (s *Service) Credentials(ctx context.Context, userID string, ttl time.Duration) (*Credentials, error) {
+func (s *Service) Credentials(ctx context.Context, userID string, ttl time.Duration) (c *Credentials, err error) {
+	rec := s.audit(ctx, AuditCredentials, "")
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			c = nil
+		}
+	}()
 	if userID == "" {
 		return nil, Errorf(EUNAUTHORIZED, "Unauthorized user")
 	}
@@ -837,12 +881,12 @@ func (s *Service) Credentials(ctx context.Context, userID string, ttl time.Durat
 		return &Credentials{AccessToken: tok, ExpiresAt: exp, ProviderUserID: pid}, nil
 	}
 	now := s.now()
-	c := SessionClaims{Kind: SessionUser, UserID: userID, ProviderUserID: pid, IssuedAt: now, ExpiresAt: now.Add(ttl)}
-	tok, err := s.Tokens.Issue(c)
+	claims := SessionClaims{Kind: SessionUser, UserID: userID, ProviderUserID: pid, IssuedAt: now, ExpiresAt: now.Add(ttl)}
+	tok, err := s.Tokens.Issue(claims)
 	if err != nil {
 		return nil, err
 	}
-	return &Credentials{AccessToken: tok, ExpiresAt: c.ExpiresAt, ProviderUserID: pid}, nil
+	return &Credentials{AccessToken: tok, ExpiresAt: claims.ExpiresAt, ProviderUserID: pid}, nil
 }
 
 // CallStarted records that a call began in teleconsultation id.
@@ -855,7 +899,13 @@ func (s *Service) CallEnded(ctx context.Context, id string) error {
 	return s.callEvent(ctx, id, EventCallEnded)
 }
 
-func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
+func (s *Service) callEvent(ctx context.Context, id string, ev Event) (err error) {
+	action := AuditCallStart
+	if ev == EventCallEnded {
+		action = AuditCallEnd
+	}
+	rec := s.audit(ctx, action, id)
+	defer func() { err = rec.done(ctx, err) }()
 	for attempt := 0; ; attempt++ {
 		tc, err := s.load(ctx, id)
 		if err != nil {
@@ -879,6 +929,7 @@ func (s *Service) callEvent(ctx context.Context, id string, ev Event) error {
 			hook = HookCallEnded
 		}
 		ch := Change{Update: []*Teleconsultation{tc}, Webhooks: s.hooks(hook, tc, nextVersion(tc), now)}
+		rec.change(&ch)
 		err = s.Store.Apply(ctx, ch)
 		if err == nil || ErrorCode(err) != ECONFLICT || attempt == 2 {
 			if err != nil {
@@ -906,8 +957,14 @@ func (s *Service) Ready(ctx context.Context) error {
 // Find returns teleconsultation id in whatever state it is, cancelled and
 // replaced ones included, for a trusted caller's read of its record (the
 // FHIR Appointment and Encounter). An unknown id is ENOTFOUND.
-func (s *Service) Find(ctx context.Context, id string) (*Teleconsultation, error) {
-	tc, err := s.Store.FindByID(ctx, id)
+func (s *Service) Find(ctx context.Context, id string) (tc *Teleconsultation, err error) {
+	rec := s.audit(ctx, AuditRecordRead, id)
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			tc = nil
+		}
+	}()
+	tc, err = s.Store.FindByID(ctx, id)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(ENOTFOUND, "Room with id %s not found", id)
 	}

@@ -23,6 +23,10 @@ type Change struct {
 	// Webhooks holds the outgoing webhook events of this change, written
 	// in the same transaction. The store sets their IDs.
 	Webhooks []WebhookMessage
+	// Audit holds the audit entries of this change, appended to the
+	// audit trail in the same transaction. The store sets their ID and
+	// Hash.
+	Audit []AuditEntry
 }
 
 // Store keeps teleconsultations and the user-id map. Implementations
@@ -61,6 +65,8 @@ type Store interface {
 	// WebhookStore keeps the outgoing webhook events and their delivery
 	// state.
 	WebhookStore
+	// AuditStore keeps the audit trail.
+	AuditStore
 }
 
 // VideoProvider makes and removes rooms on a video platform: the built-in

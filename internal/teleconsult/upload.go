@@ -113,7 +113,14 @@ func (s *Service) uploadsConfigured() error {
 // stored. The file is made durable before its record is committed, so a
 // crash leaves at most an orphan file (removed by [Service.SweepUploads]),
 // never a record without its file.
-func (s *Service) AddUpload(ctx context.Context, a *Admission, name string, r io.Reader) (*Upload, error) {
+func (s *Service) AddUpload(ctx context.Context, a *Admission, name string, r io.Reader) (up *Upload, err error) {
+	rec := s.audit(ctx, AuditUploadAdd, a.TeleconsultationID)
+	rec.participant(a.UserID, a.ParticipantID)
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			up = nil
+		}
+	}()
 	if err := s.uploadsConfigured(); err != nil {
 		return nil, err
 	}
@@ -126,6 +133,7 @@ func (s *Service) AddUpload(ctx context.Context, a *Admission, name string, r io
 	}
 	u := &Upload{ID: NewID(), TeleconsultationID: a.TeleconsultationID, UploadedBy: a.ParticipantID,
 		Name: SanitizeFileName(name), CreatedAt: s.now()}
+	rec.e.Object = u.ID
 	head := make([]byte, SniffLen)
 	n, err := io.ReadFull(r, head)
 	switch {
@@ -157,7 +165,14 @@ func (s *Service) AddUpload(ctx context.Context, a *Admission, name string, r io
 }
 
 // ListUploads returns the uploads of the participant's teleconsultation.
-func (s *Service) ListUploads(ctx context.Context, a *Admission) ([]Upload, error) {
+func (s *Service) ListUploads(ctx context.Context, a *Admission) (ups []Upload, err error) {
+	rec := s.audit(ctx, AuditUploadsList, a.TeleconsultationID)
+	rec.participant(a.UserID, a.ParticipantID)
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			ups = nil
+		}
+	}()
 	if err := s.uploadsConfigured(); err != nil {
 		return nil, err
 	}
@@ -166,15 +181,26 @@ func (s *Service) ListUploads(ctx context.Context, a *Admission) ([]Upload, erro
 
 // OpenUpload returns an upload of the participant's teleconsultation and
 // its content; ENOTFOUND for an id of another teleconsultation.
-func (s *Service) OpenUpload(ctx context.Context, a *Admission, id string) (*Upload, io.ReadCloser, error) {
+func (s *Service) OpenUpload(ctx context.Context, a *Admission, id string) (u *Upload, rc io.ReadCloser, err error) {
+	rec := s.audit(ctx, AuditUploadDownload, a.TeleconsultationID)
+	rec.participant(a.UserID, a.ParticipantID)
+	rec.e.Object = id
+	defer func() {
+		if err = rec.done(ctx, err); err != nil {
+			if rc != nil {
+				_ = rc.Close() // not given out unrecorded
+			}
+			u, rc = nil, nil
+		}
+	}()
 	if err := s.uploadsConfigured(); err != nil {
 		return nil, nil, err
 	}
-	u, err := s.Uploads.FindUpload(ctx, a.TeleconsultationID, id)
+	u, err = s.Uploads.FindUpload(ctx, a.TeleconsultationID, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	rc, err := s.Files.Open(ctx, u.ID)
+	rc, err = s.Files.Open(ctx, u.ID)
 	if err != nil {
 		return nil, nil, err
 	}
