@@ -12,6 +12,6 @@ import (
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		s := inmem.NewStore()
-		return storetest.Stores{Store: s, Events: inmem.NewEvents(s), Uploads: &inmem.Uploads{}, RecoverReleases: true}
+		return storetest.Stores{Store: s, Events: inmem.NewEvents(s), Uploads: &inmem.Uploads{}, Backgrounds: &inmem.Backgrounds{}, RecoverReleases: true}
 	})
 }
