@@ -133,7 +133,9 @@ func TestBackgroundSettingsBadInput(t *testing.T) {
 		msg    string
 	}{
 		{"not an image", func() *httptest.ResponseRecorder { return e.uploadBackground([]byte("<html>not an image</html>")) }, 400, "must be a PNG or JPEG image"},
-		{"GIF", func() *httptest.ResponseRecorder { return e.uploadBackground([]byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")) }, 400, "must be a PNG or JPEG image"},
+		{"GIF", func() *httptest.ResponseRecorder {
+			return e.uploadBackground([]byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"))
+		}, 400, "must be a PNG or JPEG image"},
 		{"bomb", func() *httptest.ResponseRecorder { return e.uploadBackground(pngBomb(60000, 60000)) }, 400, "60000×60000 pixels"},
 		{"cut short", func() *httptest.ResponseRecorder { p := testPNG(t, 64, 64); return e.uploadBackground(p[:len(p)-30]) }, 400, "damaged or cut short"},
 		{"too large", func() *httptest.ResponseRecorder { return e.uploadBackground(big) }, 413, "larger than the limit"},
@@ -152,7 +154,9 @@ func TestBackgroundSettingsBadInput(t *testing.T) {
 			return e.do("PATCH", Prefix+"/settings/update", `{"background_alias":"../etc/passwd"}`)
 		}, 404, "no background image"},
 		{"no alias", func() *httptest.ResponseRecorder { return e.do("PATCH", Prefix+"/settings/update", `{}`) }, 400, "background_alias: required"},
-		{"alias not a string", func() *httptest.ResponseRecorder { return e.do("PATCH", Prefix+"/settings/update", `{"background_alias":3}`) }, 400, "background_alias"},
+		{"alias not a string", func() *httptest.ResponseRecorder {
+			return e.do("PATCH", Prefix+"/settings/update", `{"background_alias":3}`)
+		}, 400, "background_alias"},
 		{"unknown field", func() *httptest.ResponseRecorder {
 			return e.do("PATCH", Prefix+"/settings/update", `{"background_alias":"x","name":"y"}`)
 		}, 400, "unknown field; expected background_alias"},
