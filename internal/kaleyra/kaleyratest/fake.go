@@ -472,7 +472,8 @@ func (s *Server) backgroundURL(alias string) string {
 // uploadBackground is the company background upload: a multipart body
 // whose field virtual_background is the image (at most 10 MiB).
 func (s *Server) uploadBackground(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseMultipartForm(11 << 20); err != nil {
+	r.Body = http.MaxBytesReader(w, r.Body, 11<<20)
+	if err := r.ParseMultipartForm(11 << 20); err != nil { //nolint:gosec // G120: the body is bounded just above
 		apiError(w, http.StatusBadRequest, "bad_request", "a multipart body is required")
 		return
 	}
