@@ -263,7 +263,14 @@ type tab struct {
 // console was checked.
 func openTab(tb testing.TB, name string, scripts ...string) *tab {
 	tb.Helper()
-	ctx, cancel := chromedp.NewContext(getBrowser(tb), chromedp.WithNewBrowserContext())
+	return openTabIn(tb, getBrowser(tb), name, scripts...)
+}
+
+// openTabIn is openTab in the browser of parent (one with other flags
+// than the shared one's).
+func openTabIn(tb testing.TB, parent context.Context, name string, scripts ...string) *tab {
+	tb.Helper()
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
 	tt := &tab{tb: tb, name: name, ctx: ctx}
 	console := chromedp.Console(ctx)
 	if err := chromedp.Do(ctx); err != nil {

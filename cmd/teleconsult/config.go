@@ -134,6 +134,9 @@ type Config struct {
 	// make participants join with microphone and camera off.
 	StartAudioOff bool
 	StartVideoOff bool
+	// BackgroundOptional (BACKGROUND_OPTIONAL) lets participants given the
+	// virtual background switch it off in the built-in call page.
+	BackgroundOptional bool
 	// SessionTTL (SESSION_TTL) is the lifetime of a call-page session.
 	SessionTTL time.Duration
 	// LogLevel (LOG_LEVEL) is the minimum level logged.
@@ -481,6 +484,13 @@ func variables() []variable {
 			value: "true",
 			parse: func(c *Config, v string) (err error) { c.StartVideoOff, err = parseBool(v); return err },
 			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.StartVideoOff)} },
+		},
+		{
+			VarDoc: VarDoc{Name: "BACKGROUND_OPTIONAL", Default: "false",
+				Description: "`true`: in the built-in call page, participants given the virtual background (`groupsWithBackgroundList`, or GET's `useBackground=true`) may switch it off; `false`: they cannot. true/false or 1/0."},
+			value: "false",
+			parse: func(c *Config, v string) (err error) { c.BackgroundOptional, err = parseBool(v); return err },
+			show:  func(c *Config) shown { return shown{value: strconv.FormatBool(c.BackgroundOptional)} },
 		},
 		{
 			VarDoc: VarDoc{Name: "SESSION_TTL", Default: "15m",
@@ -955,21 +965,22 @@ func (c *Config) Settings() teleconsult.Settings {
 	sc.GroupsWithBackgroundList = slices.Clone(sc.GroupsWithBackgroundList)
 	sc.UserIDPathInRequest = slices.Clone(sc.UserIDPathInRequest)
 	return teleconsult.Settings{
-		ImmutablePeriod: c.ImmutablePeriod,
-		Unlimited:       c.Unlimited,
-		Live:            c.Live,
-		WaitingRoom:     c.WaitingRoom,
-		DeleteUploads:   c.DeleteUploads,
-		UploadMaxBytes:  c.Media.UploadMaxBytes,
-		UploadTypes:     slices.Clone(c.Media.UploadTypes),
-		StartAudioOff:   c.StartAudioOff,
-		StartVideoOff:   c.StartVideoOff,
-		AuthService:     c.AuthService,
-		PublicURL:       c.PublicURL,
-		SessionTTL:      c.SessionTTL,
-		Config:          sc,
-		Invitations:     c.SMTP != nil,
-		Webhooks:        c.webhookEndpoints(),
+		ImmutablePeriod:    c.ImmutablePeriod,
+		Unlimited:          c.Unlimited,
+		Live:               c.Live,
+		WaitingRoom:        c.WaitingRoom,
+		DeleteUploads:      c.DeleteUploads,
+		UploadMaxBytes:     c.Media.UploadMaxBytes,
+		UploadTypes:        slices.Clone(c.Media.UploadTypes),
+		StartAudioOff:      c.StartAudioOff,
+		StartVideoOff:      c.StartVideoOff,
+		BackgroundOptional: c.BackgroundOptional,
+		AuthService:        c.AuthService,
+		PublicURL:          c.PublicURL,
+		SessionTTL:         c.SessionTTL,
+		Config:             sc,
+		Invitations:        c.SMTP != nil,
+		Webhooks:           c.webhookEndpoints(),
 	}
 }
 

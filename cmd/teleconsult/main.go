@@ -404,7 +404,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Service = &teleconsult.Service{
 		Store: m.DB, Provider: provider, Events: m.DB, Tokens: tokens, Keys: keys,
 		Settings: cfg.Settings(), Now: m.Now, Logger: log,
-		Uploads: m.DB, Files: uploads,
+		Uploads: m.DB, Files: uploads, Backgrounds: m.DB,
 	}
 	if m.Service.Directory, err = newDirectory(cfg, log); err != nil {
 		return fmt.Errorf("AUTH_SERVICE: %w", err)

@@ -133,7 +133,7 @@ func syntaxError(err error) error {
 var schemaNames = map[string]bool{}
 
 func init() {
-	for _, list := range [][]string{teleconsultationFields, participantsFields, participantFields, sessionFields, {"expiresIn"}} {
+	for _, list := range [][]string{teleconsultationFields, participantsFields, participantFields, sessionFields, {"expiresIn"}, {"background_alias"}} {
 		for _, k := range list {
 			schemaNames[k] = true
 		}

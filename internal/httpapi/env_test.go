@@ -91,6 +91,8 @@ func newEnv(tb testing.TB, opts ...envOption) *env {
 		Logger:   logger,
 		Uploads:  &inmem.Uploads{},
 		Files:    fs,
+		// Backgrounds keeps the company's background images.
+		Backgrounds: &inmem.Backgrounds{},
 	}
 	cfg.Service = e.svc
 	if e.srv, err = New(cfg); err != nil {

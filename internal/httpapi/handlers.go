@@ -251,6 +251,29 @@ type sessionResponse struct {
 	Join               *joinResponse     `json:"join,omitempty"`
 	// WaitingRoom is set with WAITING_ROOM=true only.
 	WaitingRoom *waitingRoomResponse `json:"waitingRoom,omitempty"`
+	// Background is the virtual background the built-in call page
+	// applies; absent for none.
+	Background *sessionBackground `json:"background,omitempty"`
+}
+
+// sessionBackground is the call page's virtual background: blur, or the
+// company's image (imageUrl, a path on this service), and whether the
+// participant may switch it off.
+type sessionBackground struct {
+	Mode       string `json:"mode"`
+	ImageURL   string `json:"imageUrl,omitempty"`
+	CanTurnOff bool   `json:"canTurnOff"`
+}
+
+func newSessionBackground(b *teleconsult.CallBackground) *sessionBackground {
+	if b == nil {
+		return nil
+	}
+	out := &sessionBackground{Mode: "blur", CanTurnOff: b.Optional}
+	if b.Alias != "" {
+		out.Mode, out.ImageURL = "image", BackgroundImagePath(b.Alias)
+	}
+	return out
 }
 
 // waitingRoomResponse is the participant's part in the waiting room.
@@ -308,6 +331,7 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) error {
 		Status:       cs.Status.String(),
 		Participants: append([]string{}, cs.Others...),
 		Join:         newJoinResponse(cs.Join),
+		Background:   newSessionBackground(cs.Background),
 	}
 	if s.svc.Settings.WaitingRoom {
 		resp.WaitingRoom = &waitingRoomResponse{Waits: cs.Waits, Admits: cs.Admits}

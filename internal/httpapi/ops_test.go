@@ -75,7 +75,7 @@ func TestRouting(t *testing.T) {
 		{"GET", "/index.html", 404, ""},
 		{"GET", api + "/", 404, ""},
 		{"GET", api + "/0123456789abcdef0123456789abcdef/extra", 404, ""},
-		{"GET", Prefix + "/settings/update", 404, ""},
+		{"GET", Prefix + "/settings/update", 405, "PATCH"},
 		{"PUT", api, 405, "POST"},
 		{"GET", api, 405, "POST"},
 		{"PUT", api + "/0123456789abcdef0123456789abcdef", 405, "GET, HEAD, PATCH, DELETE"},

@@ -12,7 +12,7 @@ import (
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		s := inmem.NewStore()
-		return storetest.Stores{Store: s, Events: inmem.NewEvents(s), Uploads: &inmem.Uploads{}, RecoverReleases: true,
+		return storetest.Stores{Store: s, Events: inmem.NewEvents(s), Uploads: &inmem.Uploads{}, Backgrounds: &inmem.Backgrounds{}, RecoverReleases: true,
 			Tamper: func(_ *testing.T, op string, id int64) { s.TamperAudit(op, id) }}
 	})
 }

@@ -26,6 +26,9 @@
 //   - GET /v2/rooms/{id} feeds the details of GET /teleconsultation/{id};
 //     POST {base}/rest/sdk/credentials {user_id} feeds POST /credentials;
 //     GET /v2/uploads?room_id= and DELETE /v2/uploads/{key} delete uploads.
+//   - Company backgrounds (Mia's /settings routes) pass through: POST
+//     {base}/rest/company/virtual_background (multipart) and POST
+//     {base}/rest/company/update {background_alias} (backgrounds.go).
 //
 // Field names the reference marks as unconfirmed (the answer's links, the
 // room details, the upload deletion path) are in one place each below.

@@ -30,7 +30,7 @@ func TestStore(t *testing.T) {
 			t.Parallel()
 			storetest.Run(t, func(t *testing.T) storetest.Stores {
 				db := openDB(t, b.dsn(t), testKeys(t, 1))
-				return storetest.Stores{Store: db, Events: db, Uploads: db, RecoverReleases: db.Dialect() == DialectSQLite,
+				return storetest.Stores{Store: db, Events: db, Uploads: db, Backgrounds: db, RecoverReleases: db.Dialect() == DialectSQLite,
 					Tamper: func(t *testing.T, op string, id int64) { tamperAudit(t, db, op, id) }}
 			})
 			testStore(t, b.dsn)

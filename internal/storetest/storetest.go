@@ -24,6 +24,9 @@ type Stores struct {
 	Events teleconsult.ProviderEvents
 	// Uploads is the store's upload records, or nil to skip their tests.
 	Uploads teleconsult.UploadStore
+	// Backgrounds is the store's company backgrounds, or nil to skip their
+	// tests.
+	Backgrounds teleconsult.BackgroundStore
 	// RecoverReleases says whether RecoverOutbox releases every claim left
 	// (a store that one process owns: SQLite, memory) or none (claims
 	// expire with their lease: PostgreSQL).
@@ -47,12 +50,13 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 	tests = append(tests, outboxTests...)
 	tests = append(tests, webhookTests...)
 	tests = append(tests, auditTests...)
-	tests = append(tests, test{"ProviderEvents", testEvents}, test{"Uploads", testUploads})
+	tests = append(tests, test{"ProviderEvents", testEvents}, test{"Uploads", testUploads}, test{"Backgrounds", testBackgrounds})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := open(t)
 			f := &fixture{Stores: st, s: st.Store, keys: Keys(t, 1)}
-			if tt.name == "ProviderEvents" && st.Events == nil || tt.name == "Uploads" && st.Uploads == nil {
+			if tt.name == "ProviderEvents" && st.Events == nil || tt.name == "Uploads" && st.Uploads == nil ||
+				tt.name == "Backgrounds" && st.Backgrounds == nil {
 				t.Skip("not implemented by this store")
 			}
 			tt.run(t, f)

@@ -291,6 +291,10 @@ type Settings struct {
 	// make participants join with microphone and camera off (on by default: a call starts muted).
 	StartAudioOff bool
 	StartVideoOff bool
+	// BackgroundOptional (BACKGROUND_OPTIONAL) lets a participant given
+	// the virtual background ([Settings.Background]) switch it off in the
+	// built-in call page; by default they cannot.
+	BackgroundOptional bool
 	// AuthService (AUTH_SERVICE) enables the array-of-ids participants form.
 	AuthService string
 	// PublicURL is the base of personal links, without a trailing slash.

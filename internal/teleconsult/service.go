@@ -31,6 +31,10 @@ type Service struct {
 	Uploads UploadStore
 	Files   FileStore
 	Calls   CallNotifier
+	// Backgrounds, when set, keeps the company's background images for
+	// the built-in call page (a provider that keeps its own,
+	// [BackgroundHost], does not need it).
+	Backgrounds BackgroundStore
 	// Directory, when set (AUTH_SERVICE), looks up participants given by
 	// user id alone.
 	Directory UserDirectory
@@ -714,6 +718,10 @@ type CallSession struct {
 	// Join is where the participant goes to join the call at the video
 	// provider.
 	Join *JoinTarget
+	// Background is the virtual background the built-in call page applies
+	// ([Settings.Background]); nil for none, and for the other providers
+	// (their links carry it).
+	Background *CallBackground
 }
 
 // linkCodeLen is the length of a link code (base64url of 32 bytes).
@@ -811,6 +819,9 @@ func (s *Service) ExchangeIn(ctx context.Context, code string, o LinkOptions) (c
 		Language: sessionLanguage, Theme: s.Settings.Config.Theme, CompanyLogo: s.Settings.Config.CompanyLogo.URL,
 		Window: w, Status: tc.Status(now, &s.Settings), Join: join,
 		Waits: s.Settings.Waits(p.Role), Admits: s.Settings.Admits(p.Role),
+	}
+	if join != nil && join.Provider == BuiltinProvider {
+		cs.Background = s.callBackground(ctx, p, o.Background)
 	}
 	for _, o := range tc.ActiveParticipants() {
 		if o != p {

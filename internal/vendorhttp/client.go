@@ -171,6 +171,9 @@ type Request struct {
 	Header http.Header
 	// Body, when not nil, is sent as JSON.
 	Body any
+	// Raw, when Body is nil, is sent as it is, with the Content-Type that
+	// Header gives (a multipart upload).
+	Raw []byte
 	// Idempotent says that the call may be repeated after an ambiguous
 	// failure without doing something twice.
 	Idempotent bool
@@ -202,6 +205,8 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		if body, err = json.Marshal(req.Body); err != nil {
 			return nil, &teleconsult.Error{Code: teleconsult.EINTERNAL, Message: "cannot encode a request to " + c.cfg.Vendor, Err: err}
 		}
+	} else if req.Raw != nil {
+		body = req.Raw
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()

@@ -111,6 +111,11 @@ var assetTypes = map[string]string{
 	".svg":  "image/svg+xml",
 	".png":  "image/png",
 	".json": "application/json",
+	// The virtual background's segmentation runtime and model
+	// (scripts/vendor-selfie-segmentation.sh).
+	".wasm":     "application/wasm",
+	".tflite":   "application/octet-stream",
+	".binarypb": "application/octet-stream",
 }
 
 // relativeImport matches the static imports of the ES modules
@@ -195,6 +200,13 @@ func (p *Pages) page(name, base string) ([]byte, error) {
 // Trusted Types (the page builds its DOM without HTML strings), images from
 // here, data:, blob: and the logo's origin, frames from the given call
 // origins only, and shown in frames of cfg.FrameAncestors only.
+//
+// The virtual background needs two openings, both narrow:
+// 'wasm-unsafe-eval' compiles the segmentation runtime's WebAssembly (it
+// allows no JavaScript eval), and the Trusted Types policy named default,
+// which background.js defines to let the runtime add its one script, this
+// origin's vendored selfie-segmentation-wasm.js, and nothing else (it
+// creates no HTML and no script text).
 func contentSecurityPolicy(cfg Config, frames []string) (string, error) {
 	img := "'self' data: blob:"
 	if cfg.LogoURL != "" && !strings.HasPrefix(cfg.LogoURL, "/") {
@@ -230,10 +242,10 @@ func contentSecurityPolicy(cfg Config, frames []string) (string, error) {
 	if len(frames) > 0 {
 		frameSrc = "; frame-src " + strings.Join(frames, " ")
 	}
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img +
+	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src " + img +
 		"; media-src 'self' blob:; connect-src " + connect + frameSrc +
 		"; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors " + ancestors +
-		"; require-trusted-types-for 'script'; trusted-types 'none'", nil
+		"; require-trusted-types-for 'script'; trusted-types default", nil
 }
 
 // Origin checks that raw is an origin, scheme://host[:port] with scheme

@@ -15,6 +15,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -70,12 +71,25 @@ type Server struct {
 	// linkBase, set by ServeLinks, is where participant links point.
 	linkBase string
 	visits   []Visit
+	// backgrounds are the company's uploaded background images (alias →
+	// image); defaultBackground the alias of the default.
+	backgrounds       map[string]Background
+	defaultBackground string
+}
+
+// Background is a company background image held by the fake.
+type Background struct {
+	Alias       string
+	ContentType string
+	Data        []byte
+	CreatedAt   time.Time
 }
 
 // New starts a fake Kaleyra API on 127.0.0.1 that accepts apiKey; it stops
 // when the test ends.
 func New(tb interface{ Cleanup(func()) }, apiKey string) *Server {
-	s := &Server{APIKey: apiKey, users: map[string]string{}, rooms: map[string]*Room{}, uploads: map[string][]string{}}
+	s := &Server{APIKey: apiKey, users: map[string]string{}, rooms: map[string]*Room{}, uploads: map[string][]string{},
+		backgrounds: map[string]Background{}}
 	s.Fake = testkit.StartFake(tb, testkit.Vendor{Authorize: s.authorize, Route: s.route,
 		Error:     func(w http.ResponseWriter, status int) { apiError(w, status, "injected", "injected failure") },
 		Malformed: `{"room_id": "r", "participants": [`, HugeKey: "room_id", HugePad: 'a'})
@@ -181,6 +195,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.deleteUpload(w, uploadPath.FindStringSubmatch(p)[1])
 	case r.Method == http.MethodPost && p == "/rest/sdk/credentials":
 		s.credentials(w, r)
+	case r.Method == http.MethodPost && p == "/rest/company/virtual_background":
+		s.uploadBackground(w, r)
+	case r.Method == http.MethodPost && p == "/rest/company/update":
+		s.updateCompany(w, r)
 	default:
 		apiError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	}
@@ -433,4 +451,79 @@ func (s *Server) credentials(w http.ResponseWriter, r *http.Request) {
 	tok := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." +
 		base64.RawURLEncoding.EncodeToString(claims) + "." + random(32)
 	writeJSON(w, http.StatusOK, map[string]string{"access_token": tok})
+}
+
+// Backgrounds returns the company's background images and the default's
+// alias.
+func (s *Server) Backgrounds() (map[string]Background, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]Background{}
+	for k, v := range s.backgrounds {
+		out[k] = v
+	}
+	return out, s.defaultBackground
+}
+
+func (s *Server) backgroundURL(alias string) string {
+	return "https://cdn.kaleyra.test/backgrounds/" + alias
+}
+
+// uploadBackground is the company background upload: a multipart body
+// whose field virtual_background is the image (at most 10 MiB).
+func (s *Server) uploadBackground(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 11<<20)
+	if err := r.ParseMultipartForm(11 << 20); err != nil { //nolint:gosec // G120: the body is bounded just above
+		apiError(w, http.StatusBadRequest, "bad_request", "a multipart body is required")
+		return
+	}
+	f, fh, err := r.FormFile("virtual_background")
+	if err != nil || len(r.MultipartForm.File) != 1 || len(r.MultipartForm.Value) != 0 || fh.Size > 10<<20 {
+		apiError(w, http.StatusBadRequest, "bad_request", "one field virtual_background of at most 10 MiB is required")
+		return
+	}
+	defer func() { _ = f.Close() }()
+	data := make([]byte, fh.Size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		apiError(w, http.StatusBadRequest, "bad_request", "cannot read the image")
+		return
+	}
+	ct := fh.Header.Get("Content-Type")
+	if ct != "image/png" && ct != "image/jpeg" {
+		apiError(w, http.StatusBadRequest, "bad_request", "the image must be image/png or image/jpeg")
+		return
+	}
+	b := Background{Alias: fmt.Sprintf("%x", []byte(random(12)))[:32], ContentType: ct, Data: data, CreatedAt: time.Now().UTC()}
+	s.mu.Lock()
+	s.backgrounds[b.Alias] = b
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"virtual_background": map[string]string{
+		"background_alias": b.Alias, "url": s.backgroundURL(b.Alias), "creation_date": b.CreatedAt.Format(time.RFC3339Nano)}})
+}
+
+// updateCompany is "update company": {background_alias} makes an
+// uploaded image the default; it answers with the company object.
+func (s *Server) updateCompany(w http.ResponseWriter, r *http.Request) {
+	m, err := testkit.ReadObject(r)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	alias, _ := m["background_alias"].(string)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.backgrounds[alias]
+	if len(m) != 1 || !ok {
+		apiError(w, http.StatusNotFound, "not_found", "background_alias of an uploaded background is required")
+		return
+	}
+	s.defaultBackground = alias
+	writeJSON(w, http.StatusOK, map[string]any{"company": map[string]any{
+		"name": "Fake Clinic", "default_language": "en",
+		"logos":                        map[string]string{"light_url": "", "dark_url": ""},
+		"default_background":           map[string]string{"alias": alias, "url": s.backgroundURL(alias), "creation_date": b.CreatedAt.Format(time.RFC3339Nano)},
+		"end_call_redirect_url":        "",
+		"user_details_provider_url":    "",
+		"end_call_redirect_timeout_ms": 5000,
+	}})
 }

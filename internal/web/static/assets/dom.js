@@ -46,6 +46,7 @@ const ICONS = {
   screen: [['rect', { x: 2, y: 4, width: 20, height: 13, rx: 2 }], ['path', { d: 'M8 21h8M12 17v4M12 14V8M9 11l3-3 3 3' }]],
   present: [['path', { d: 'M3 4h18M5 4v10h14V4M12 14v4M8 21l4-3 4 3' }]],
   snapshot: [['path', { d: 'M4 7h3l2-3h6l2 3h3v13H4z' }], ['circle', { cx: 12, cy: 13, r: 4 }]],
+  background: [['rect', { x: 3, y: 4, width: 18, height: 16, rx: 2 }], ['circle', { cx: 12, cy: 11, r: 3 }], ['path', { d: 'M6 20a6 6 0 0 1 12 0M3 9h3M18 9h3M3 14h2M19 14h2' }]],
   chat: [['path', { d: 'M4 5h16v11H9l-5 4z' }]],
   files: [['path', { d: 'M6 2h8l5 5v15H6zM14 2v5h5M9 13h6M9 17h6' }]],
   devices: [['path', { d: 'M4 6h9M17 6h3M4 12h3M11 12h9M4 18h11M19 18h1' }], ['circle', { cx: 15, cy: 6, r: 2 }], ['circle', { cx: 9, cy: 12, r: 2 }], ['circle', { cx: 17, cy: 18, r: 2 }]],

@@ -6,6 +6,7 @@ import { t, chooseLanguage, formatClock, formatDay, formatDuration, formatList, 
 import { Session, upload, listUploads, download, saveBlob, root } from './api.js';
 import { LocalMedia, supported, canShareScreen, devicePanel, audioContext } from './media.js';
 import { Call } from './call.js';
+import { Background, backgroundToggle } from './background.js';
 import { waitingPanel } from './waiting.js';
 import { Board, Pointer } from './board.js';
 import { tileModeration, moderationNotice } from './moderate.js';
@@ -117,6 +118,7 @@ function route(r) {
 function enter(j) {
   const again = stored.get('inCall') === j.provider;
   if (j.provider === 'builtin') {
+    useBackground();
     // A participant who waits goes straight to the waiting room (where
     // the doctor is told at once), also after a reload there.
     if (!again && waitingRoom().waits) return join(null);
@@ -133,6 +135,24 @@ function enter(j) {
   }
   if (j.provider === 'kaleyra' && url) return showOnTo(url);
   return show(messageScreen({ name: 'join-unknown', tone: 'error', title: t('joinUnknown.title'), text: t('joinUnknown.text'), detail: t('closeHint') }));
+}
+
+// The session's virtual background (groupsWithBackgroundList or
+// useBackground=true): every camera track goes through it; bg is null
+// without one.
+let bg = null;
+function useBackground() {
+  const config = session.data && session.data.background;
+  if (!config || bg) return;
+  bg = new Background(config);
+  media.setVideoProcessor(bg, !config.canTurnOff);
+}
+
+// bgToggle is the background's switch, where the participant may turn it
+// off.
+function bgToggle(withLabel) {
+  const config = session.data && session.data.background;
+  return bg && config.canTurnOff ? backgroundToggle(media, bg, withLabel) : null;
 }
 
 // providerURL is the provider's URL of a join, if it is one the page may
@@ -401,7 +421,7 @@ function showPrejoin() {
   preview.append(
     h('div', { class: 'placeholder' }, h('span', { class: 'avatar', text: initials(s.displayName) }), h('span', { class: 'off-label', text: t('cameraOff') })),
     video,
-    h('div', { class: 'preview-controls' }, toggle('audio', 'prejoin-mic'), toggle('video', 'prejoin-camera')),
+    h('div', { class: 'preview-controls' }, toggle('audio', 'prejoin-mic'), toggle('video', 'prejoin-camera'), bgToggle(false)),
   );
   const devices = devicePanel(media, 'pre');
   onLeave(() => devices.destroy());
@@ -1003,6 +1023,7 @@ function showCall(call) {
   const controls = h('nav', { class: 'controls', 'aria-label': t('controls') },
     toggle('audio', 'mic', true),
     toggle('video', 'camera', true),
+    bgToggle(true),
     screenCtl,
     presentCtl,
     snapshotCtl,

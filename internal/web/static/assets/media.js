@@ -78,6 +78,11 @@ export class LocalMedia extends EventTarget {
     this.list = { audio: [], video: [], speaker: [] };
     this.sinks = new Set(); // media elements that play remote sound
     this.queue = { audio: Promise.resolve(), video: Promise.resolve() };
+    // processor, when set (the virtual background, background.js), turns
+    // each camera track into the track sent and shown; required says the
+    // camera stays off when it cannot run.
+    this.processor = null;
+    this.processorRequired = false;
     if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
       navigator.mediaDevices.addEventListener('devicechange', () => this.refreshDevices());
     }
@@ -117,10 +122,31 @@ export class LocalMedia extends EventTarget {
       this.emit('change', kind);
       return;
     }
-    const track = stream.getTracks()[0];
+    let track = stream.getTracks()[0];
     if (!this.want[kind]) {
       track.stop();
       return;
+    }
+    if (kind === 'video' && this.processor) {
+      const raw = track;
+      try {
+        track = await this.processor.process(raw);
+      } catch {
+        if (this.processorRequired) {
+          raw.stop();
+          this.error[kind] = 'background';
+          this.want[kind] = false;
+          this.emit('change', kind);
+          return;
+        }
+        // The background cannot run here and may be off: the camera as
+        // it is.
+      }
+      if (!this.want[kind]) {
+        track.stop();
+        if (track.release) track.release();
+        return;
+      }
     }
     track.addEventListener('ended', () => {
       // Unplugged, or taken away by the system.
@@ -141,7 +167,19 @@ export class LocalMedia extends EventTarget {
     if (!track) return;
     this[kind] = null;
     track.stop();
+    if (track.release) track.release(); // a processed track: its camera too
     this.emit('change', kind);
+  }
+
+  // setVideoProcessor sets (or clears, with null) the processor of camera
+  // tracks, and restarts a running camera through it.
+  async setVideoProcessor(processor, required = false) {
+    this.processor = processor;
+    this.processorRequired = required;
+    if (this.video || this.want.video) {
+      await this.set('video', false);
+      await this.set('video', true);
+    }
   }
 
   // setScreen sets (or clears, with null) the screen track.
