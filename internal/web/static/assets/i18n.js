@@ -263,8 +263,6 @@ const messages = {
     'check.download.fail': '{mbps} Mbit/s: too slow for video; sound may still work.',
     'check.start': 'Start the test',
     'check.ok': 'Your browser can make video calls.',
-    'check.speakerHint': 'Press the button: you should hear a short tone.',
-    'check.micHint': 'Speak: the bar should move.',
   },
   it: {
     appName: 'Visita video',
@@ -526,8 +524,6 @@ const messages = {
     'check.download.fail': '{mbps} Mbit/s: troppo lento per il video; l’audio potrebbe funzionare.',
     'check.start': 'Avvia la prova',
     'check.ok': 'Il tuo browser può fare videochiamate.',
-    'check.speakerHint': 'Premi il pulsante: dovresti sentire un breve suono.',
-    'check.micHint': 'Parla: la barra dovrebbe muoversi.',
   },
 };
 
