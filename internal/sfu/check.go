@@ -221,6 +221,7 @@ type check struct {
 	downBegun  bool
 	down       int
 	pings      bucket
+	wg         sync.WaitGroup // the download
 }
 
 // send writes one message to the socket; coder/websocket serialises
@@ -258,6 +259,7 @@ func (ck *check) run() {
 		if ck.pc != nil {
 			_ = ck.pc.Close() // nothing to tell anyone: the check is over
 		}
+		ck.wg.Wait() // the download stops at the closed channel
 		ck.mu.Lock()
 		up, down := ck.up, ck.down
 		ck.mu.Unlock()
@@ -353,6 +355,9 @@ func (ck *check) start() error {
 	}
 	ck.dc = dc
 	dc.OnMessage(ck.onMessage)
+	// The check's bytes are counted on its own channel only: a channel
+	// the page opens is closed at once.
+	pc.OnDataChannel(func(d *webrtc.DataChannel) { _ = d.Close() }) // nothing to tell: the page gets the close
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		return err
@@ -499,7 +504,11 @@ func (ck *check) onMessage(msg webrtc.DataChannelMessage) {
 			return
 		}
 		ck.downBegun = true
-		go ck.download()
+		ck.wg.Add(1)
+		go func() {
+			defer ck.wg.Done()
+			ck.download()
+		}()
 	case checkPing:
 		if !ck.pings.allow() {
 			ck.dcError(errFlood.Error())
@@ -525,7 +534,7 @@ func (ck *check) download() {
 	chunk := make([]byte, checkChunk)
 	deadline := time.Now().Add(ck.limits.transfer)
 	sent := 0
-	for sent+len(chunk) <= ck.limits.maxBytes && time.Now().Before(deadline) {
+	for sent+len(chunk) <= ck.limits.maxBytes && time.Now().Before(deadline) && ck.dc.ReadyState() == webrtc.DataChannelStateOpen {
 		if ck.dc.BufferedAmount() > high {
 			select {
 			case <-drained:
