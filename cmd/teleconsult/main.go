@@ -419,10 +419,13 @@ func (m *Main) Open(ctx context.Context) error {
 		builtin.SetService(m.Service)
 		m.Service.Calls = builtin
 		m.closers = append(m.closers, builtin.Close)
-		mounts = append(mounts, httpapi.Mount{Method: http.MethodGet, Path: sfu.CallPath, Public: true, Handler: builtin.Handler()})
+		mounts = append(mounts, httpapi.Mount{Method: http.MethodGet, Path: sfu.CallPath, Public: true, Handler: builtin.Handler()},
+			httpapi.Mount{Method: http.MethodGet, Path: sfu.CheckPath, Public: true, Handler: builtin.CheckHandler()})
 	}
+	_, networkCheck := provider.(*sfu.Provider)
 	pages, err := web.New(web.Config{PublicURL: cfg.PublicURL, LogoURL: cfg.ServiceConfig.CompanyLogo.URL,
-		FrameAncestors: cfg.FrameAncestors, CallOrigins: callOrigins(cfg)})
+		FrameAncestors: cfg.FrameAncestors, CallOrigins: callOrigins(cfg),
+		NetworkCheck: networkCheck, CheckPath: strings.TrimPrefix(sfu.CheckPath, "/"), Theme: cfg.ServiceConfig.Theme})
 	if err != nil {
 		return err
 	}

@@ -224,7 +224,7 @@ func TestDocsPageExamples(t *testing.T) {
 		}
 		return out
 	}
-	exampleRE := regexp.MustCompile(`(?s)<pre class="example">(.*?)</pre>`)
+	exampleRE := regexp.MustCompile(`(?s)<pre class="example"[^>]*>(.*?)</pre>`)
 	total, inComponents := 0, map[string]bool{}
 	for path, item := range doc["paths"].(map[string]any) {
 		for method, opv := range item.(map[string]any) {
@@ -313,7 +313,7 @@ func sameJSONValues(a, b []any) bool {
 func TestDocsPageCurl(t *testing.T) {
 	e := newEnv(t)
 	page := e.do("GET", "/docs", "", noKey()).Body.String()
-	curlRE := regexp.MustCompile(`(?s)<div class="op" id="(\w+)">.*?(?:<pre class="curl">(.*?)</pre>|</div>)`)
+	curlRE := regexp.MustCompile(`(?s)<div class="op" id="(\w+)">.*?(?:<pre class="curl"[^>]*>(.*?)</pre>|</div>)`)
 	got := map[string]string{}
 	for _, m := range curlRE.FindAllStringSubmatch(page, -1) {
 		got[m[1]] = html.UnescapeString(m[2])
@@ -356,12 +356,12 @@ func TestDocsPageCurl(t *testing.T) {
 		t.Errorf("public GET: %q", c)
 	}
 	for op, c := range got {
-		if c == "" && op != "callSignalling" {
+		if c == "" && op != "callSignalling" && op != "connectionCheck" {
 			t.Errorf("%s has no curl command", op)
 		}
 	}
-	if len(got) < 20 || got["callSignalling"] != "" {
-		t.Errorf("operations found: %d; WebSocket command %q", len(got), got["callSignalling"])
+	if len(got) < 20 || got["callSignalling"] != "" || got["connectionCheck"] != "" {
+		t.Errorf("operations found: %d; WebSocket commands %q, %q", len(got), got["callSignalling"], got["connectionCheck"])
 	}
 }
 

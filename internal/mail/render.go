@@ -7,6 +7,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -204,6 +205,21 @@ type rendered struct {
 	method  string
 }
 
+// checkURL is the device check's link for a participant: the configured
+// page (an absolute URL without a query) with ?lang= of the participant's
+// language, or of the invitation's when the participant has none of the
+// two-letter form, so that the page speaks the invitation's language.
+func checkURL(page, participant, invitation string) string {
+	if page == "" {
+		return ""
+	}
+	lang := participant
+	if !langRE.MatchString(lang) {
+		lang = invitation
+	}
+	return page + "?lang=" + url.QueryEscape(lang)
+}
+
 // render fills the recipient's language templates for m.
 func (ml *Mailer) render(m *teleconsult.Mail, test bool) (*rendered, error) {
 	lang := m.Language
@@ -228,7 +244,7 @@ func (ml *Mailer) render(m *teleconsult.Mail, test bool) (*rendered, error) {
 		Update: m.Kind == teleconsult.InvitationUpdate, Cancel: m.Kind == teleconsult.InvitationCancel,
 		Resend: m.Resend, Test: test, Language: lang,
 		Company: ml.cfg.Company, LogoURL: ml.cfg.LogoURL, Accent: ml.cfg.Accent,
-		Link: m.Link, DeviceCheckURL: ml.cfg.DeviceCheckURL,
+		Link: m.Link, DeviceCheckURL: checkURL(ml.cfg.DeviceCheckURL, m.Language, lang),
 		Date: longDate(start, lang), DayMonth: dayMonth(start, lang),
 		Start: start.Format("15:04"), End: end.Format("15:04"), OpensTime: opens.Format("15:04"),
 		TimeZone: zone,

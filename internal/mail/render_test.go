@@ -145,6 +145,11 @@ func TestMessageStructure(t *testing.T) {
 			if hasLink && (!strings.Contains(p.Text, "https://visit.example.test/check") || !strings.Contains(p.HTML, `src="https://visit.example.test/logo.png"`)) {
 				t.Error("no device check link or no logo")
 			}
+			// The device check speaks the invitation's language.
+			check := "https://visit.example.test/check?lang=" + tt.lang
+			if hasLink && (!strings.Contains(p.Text, check) || !strings.Contains(p.HTML, `href="`+check+`"`)) {
+				t.Errorf("no device check link %s", check)
+			}
 			h := p.Header
 			if h.Get("Message-Id") != "<"+m.MessageID+">" || h.Get("Auto-Submitted") != "auto-generated" || h.Get("X-Mailer") != "" || h.Get("User-Agent") != "" {
 				t.Errorf("headers %v", h)

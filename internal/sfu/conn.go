@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -539,31 +537,11 @@ func (c *conn) enter() {
 // iceServers are the configured servers plus the embedded TURN server
 // with credentials for this participant.
 func (c *conn) iceServers() []ICEServer {
-	out := make([]ICEServer, 0, len(c.p.cfg.ICEServers)+1)
-	out = append(out, c.p.cfg.ICEServers...)
-	t := c.p.turn
-	if t == nil {
-		return out
-	}
-	host := c.p.cfg.TURN.Host
-	if host == "" {
-		host = c.p.cfg.PublicIP
-	}
-	if host == "" {
-		host = c.host
-		if h, _, err := net.SplitHostPort(c.host); err == nil {
-			host = h
-		}
-	}
-	now := c.p.now()
-	exp := now.Add(c.p.cfg.TURN.CredentialTTL)
+	exp := c.p.now().Add(c.p.cfg.TURN.CredentialTTL)
 	if w := c.adm.Window; w.Limited && w.End.Before(exp) {
 		exp = w.End.Add(time.Minute)
 	}
-	user, pass := t.credentials(c.pid, exp)
-	hp := net.JoinHostPort(host, strconv.Itoa(t.port))
-	return append(out, ICEServer{URLs: []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"},
-		Username: user, Credential: pass})
+	return c.p.iceServers(c.host, c.pid, exp)
 }
 
 // startMedia makes the peer connection with its receiving transceivers

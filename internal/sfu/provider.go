@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -48,6 +49,10 @@ type Provider struct {
 	conns    map[*conn]struct{}
 	isClosed bool
 	pending  *pendingSockets
+	// checks cancels the connection checks running (check.go).
+	checks      map[string]context.CancelFunc
+	checkGate   checkGate
+	checkLimits checkLimits
 
 	startOnce sync.Once
 	ticker    *time.Ticker
@@ -80,6 +85,9 @@ func NewProvider(svc *teleconsult.Service, cfg Config) (*Provider, error) {
 		closed: map[string]time.Time{},
 		conns:  map[*conn]struct{}{},
 		calls:  make(chan callEvent, 256),
+		checks: map[string]context.CancelFunc{},
+
+		checkLimits: defaultCheckLimits(),
 	}
 	p.pending = newPendingSockets(cfg.MaxPendingPerClient, cfg.MaxPending)
 	p.metrics = newMetrics(p)
@@ -99,6 +107,33 @@ func NewProvider(svc *teleconsult.Service, cfg Config) (*Provider, error) {
 		p.SetService(svc)
 	}
 	return p, nil
+}
+
+// iceServers are the configured servers plus the embedded TURN server
+// with credentials for user until exp; host is the host the page reached
+// this server at, the TURN server's host when neither TURN.Host nor
+// PublicIP is set.
+func (p *Provider) iceServers(host, user string, exp time.Time) []ICEServer {
+	out := make([]ICEServer, 0, len(p.cfg.ICEServers)+1)
+	out = append(out, p.cfg.ICEServers...)
+	t := p.turn
+	if t == nil {
+		return out
+	}
+	switch {
+	case p.cfg.TURN.Host != "":
+		host = p.cfg.TURN.Host
+	case p.cfg.PublicIP != "":
+		host = p.cfg.PublicIP
+	default:
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+	}
+	name, pass := t.credentials(user, exp)
+	hp := net.JoinHostPort(host, strconv.Itoa(t.port))
+	return append(out, ICEServer{URLs: []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"},
+		Username: name, Credential: pass})
 }
 
 // SetService gives the provider the service whose rules it enforces
@@ -214,6 +249,9 @@ func (p *Provider) Close() error {
 	conns := make([]*conn, 0, len(p.conns))
 	for c := range p.conns {
 		conns = append(conns, c)
+	}
+	for _, cancel := range p.checks {
+		cancel()
 	}
 	p.mu.Unlock()
 	for _, r := range rooms {

@@ -29,6 +29,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -40,6 +41,7 @@ import (
 	"time"
 
 	"github.com/teleconsult/teleconsult/internal/envvar"
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
 //go:embed static
@@ -70,6 +72,19 @@ type Config struct {
 	// origin may start with a wildcard subdomain (https://*.daily.co).
 	// Empty means the call page frames nothing.
 	CallOrigins []string
+	// NetworkCheck says that the check page may test the connection to
+	// this server (the built-in video provider's connection check, at
+	// CheckPath). Without it the page checks the devices only: with a
+	// hosted provider the media go to the provider's servers, which a
+	// test to this one says nothing about.
+	NetworkCheck bool
+	// CheckPath is the connection check's WebSocket path, relative to the
+	// check page (api/v1/telecons-be/check). Used with NetworkCheck.
+	CheckPath string
+	// Theme is the configured theme (theme of the JSON configuration),
+	// which the check page shows; the call page gets its theme with the
+	// session.
+	Theme teleconsult.Theme
 }
 
 // Route is one route of the pages, for the HTTP server's mux. Every route
@@ -174,25 +189,50 @@ func New(cfg Config) (*Pages, error) {
 		}
 		p.assets[name] = asset{body: b, contentType: assetTypes[path.Ext(name)], etag: `"` + p.version + `"`}
 	}
-	if p.join, err = p.page("static/join.html", "../"); err != nil {
+	if p.join, err = p.page("static/join.html", "../", ""); err != nil {
 		return nil, err
 	}
-	if p.check, err = p.page("static/check.html", "./"); err != nil {
+	if p.check, err = p.page("static/check.html", "./", checkAttributes(cfg)); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
 // page reads an HTML page and fills in the base of its relative asset
-// references ({{base}}) and the assets' version ({{v}}). The references are
-// relative so that the pages also work under a PUBLIC_URL with a path.
-func (p *Pages) page(name, base string) ([]byte, error) {
+// references ({{base}}), the assets' version ({{v}}) and the attributes of
+// its html element ({{attrs}}). The references are relative so that the
+// pages also work under a PUBLIC_URL with a path.
+func (p *Pages) page(name, base, attrs string) ([]byte, error) {
 	b, err := static.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	s := strings.NewReplacer("{{base}}", base, "{{v}}", p.version).Replace(string(b))
+	s := strings.NewReplacer("{{base}}", base, "{{v}}", p.version, "{{attrs}}", attrs).Replace(string(b))
 	return []byte(s), nil
+}
+
+// themeColor is the form of a colour the pages accept (the call page's
+// applyTheme checks the same).
+var themeColor = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$`)
+
+// checkAttributes are the check page's html attributes: the theme's
+// colours (data-light-primary, …) and, with the network check, the path
+// of its socket (data-check). The page's script reads them: the
+// Content-Security-Policy allows no inline style or script.
+func checkAttributes(cfg Config) string {
+	var b strings.Builder
+	for _, c := range []struct{ name, value string }{
+		{"light-primary", cfg.Theme.Light.PrimaryColor}, {"light-accent", cfg.Theme.Light.AccentColor},
+		{"dark-primary", cfg.Theme.Dark.PrimaryColor}, {"dark-accent", cfg.Theme.Dark.AccentColor},
+	} {
+		if themeColor.MatchString(c.value) {
+			fmt.Fprintf(&b, ` data-%s="%s"`, c.name, c.value)
+		}
+	}
+	if cfg.NetworkCheck && cfg.CheckPath != "" {
+		fmt.Fprintf(&b, ` data-check="%s"`, html.EscapeString(cfg.CheckPath))
+	}
+	return b.String()
 }
 
 // contentSecurityPolicy is the policy of the two pages: scripts, styles and

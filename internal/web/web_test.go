@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/teleconsult/teleconsult/internal/teleconsult"
 )
 
 func newServer(t *testing.T, cfg Config) (*Pages, *httptest.Server) {
@@ -346,4 +348,32 @@ func FuzzOrigin(f *testing.F) {
 			t.Fatalf("Origin(%q) = %q, then %q %v", raw, o, again, err)
 		}
 	})
+}
+
+// Ensure the check page carries the theme's colours (only well-formed
+// ones) and the connection check's path only with the built-in provider.
+func TestCheckPageAttributes(t *testing.T) {
+	var theme teleconsult.Theme
+	theme.Light.AccentColor, theme.Light.PrimaryColor = "#480ca8", `red" onload="x`
+	theme.Dark.AccentColor = "#d62828"
+	for _, tt := range []struct {
+		network bool
+		want    string
+	}{
+		{false, `<html lang="en" data-light-accent="#480ca8" data-dark-accent="#d62828">`},
+		{true, `<html lang="en" data-light-accent="#480ca8" data-dark-accent="#d62828" data-check="api/v1/telecons-be/check">`},
+	} {
+		p, err := New(Config{Theme: theme, NetworkCheck: tt.network, CheckPath: "api/v1/telecons-be/check"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		p.serveCheck(w, httptest.NewRequest("GET", "/check", nil))
+		if body := w.Body.String(); !strings.Contains(body, tt.want) {
+			t.Errorf("network %v: page starts\n%s\nwant %s", tt.network, body[:min(len(body), 200)], tt.want)
+		}
+		if strings.Contains(string(p.join), "data-check") {
+			t.Error("the call page got the check's attributes")
+		}
+	}
 }

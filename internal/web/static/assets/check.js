@@ -1,12 +1,22 @@
 // The device check page (/check), linked from invitations: camera preview,
-// microphone meter, speaker test. It needs no session and sends nothing.
+// microphone meter, speaker test and, with the built-in video provider, a
+// test of the connection to this server, each with a pass/warn/fail line
+// (devicecheck.js). It needs no session and sends nothing but test data.
 
 import { h, icon } from './dom.js';
 import { t, chooseLanguage } from './i18n.js';
 import { LocalMedia, supported, devicePanel, audioContext } from './media.js';
-import { begin, show, onLeave, page, messageScreen } from './ui.js';
+import { begin, show, onLeave, page, messageScreen, applyTheme } from './ui.js';
+import { deviceCheck } from './devicecheck.js';
 
 chooseLanguage(null);
+// The configured theme and the connection check's path come as attributes
+// of the html element (the Content-Security-Policy allows no inline code).
+const attrs = document.documentElement.dataset;
+applyTheme({
+  light: { primaryColor: attrs.lightPrimary, accentColor: attrs.lightAccent },
+  dark: { primaryColor: attrs.darkPrimary, accentColor: attrs.darkAccent },
+});
 const media = new LocalMedia();
 
 if (!window.isSecureContext) {
@@ -15,6 +25,14 @@ if (!window.isSecureContext) {
   show(messageScreen({ name: 'unsupported', tone: 'error', title: t('unsupported.title'), text: t('unsupported.text') }));
 } else {
   showCheck();
+}
+
+// checkURL is the connection check's WebSocket URL, or null without one.
+function checkURL() {
+  if (!attrs.check) return null;
+  const u = new URL(attrs.check, location.href);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.href;
 }
 
 function showCheck() {
@@ -38,13 +56,14 @@ function showCheck() {
   onLeave(() => media.removeEventListener('change', update));
   const devices = devicePanel(media, 'check');
   onLeave(() => devices.destroy());
+  const check = deviceCheck(media, { meter: devices.meter, video, checkURL: checkURL() });
+  onLeave(() => check.destroy());
   const start = h('button', {
     type: 'button', class: 'btn primary big', 'data-testid': 'start-check',
     onclick: () => {
       audioContext();
       start.hidden = true;
-      media.set('audio', true);
-      media.set('video', true);
+      check.start();
     },
   }, t('check.start'));
   const main = h('main', { class: 'screen prejoin', 'data-screen': 'check' },
@@ -55,7 +74,8 @@ function showCheck() {
       h('p', { class: 'ok', 'data-testid': 'browser-ok' }, icon('camera'), t('check.ok')),
       notices,
       start,
-      h('p', { class: 'hint', text: t('check.micHint') + ' ' + t('check.speakerHint') }),
+      check.el,
+      h('h2', { class: 'sub', text: t('check.devices') }),
       devices.el,
     ),
   );

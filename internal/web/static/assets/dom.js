@@ -61,6 +61,7 @@ const ICONS = {
   alert: [['path', { d: 'M12 3l10 18H2zM12 10v5M12 18v.5' }]],
   whiteboard: [['rect', { x: 3, y: 4, width: 18, height: 13, rx: 1 }], ['path', { d: 'M7 13c2-4 4 0 6-3s3 1 4 0M9 21l3-4 3 4' }]],
   pointer: [['path', { d: 'M5 3l14 7-6 2-2 6z' }]],
+  tick: [['path', { d: 'M4 12.5l5 5L20 6.5' }]],
 };
 
 // icon returns the SVG icon name, hidden from assistive technology (the

@@ -5,6 +5,7 @@ import { h, icon, initials, toast } from './dom.js';
 import { t, chooseLanguage, formatClock, formatDay, formatDuration, formatList, formatSize, sameDay } from './i18n.js';
 import { Session, upload, listUploads, download, saveBlob, root } from './api.js';
 import { LocalMedia, supported, canShareScreen, devicePanel, audioContext } from './media.js';
+import { deviceCheck, checkPath } from './devicecheck.js';
 import { Call } from './call.js';
 import { Background, backgroundToggle } from './background.js';
 import { waitingPanel } from './waiting.js';
@@ -425,6 +426,7 @@ function showPrejoin() {
   );
   const devices = devicePanel(media, 'pre');
   onLeave(() => devices.destroy());
+  const check = prejoinCheck(media, devices, video);
   const hint = h('p', { class: 'hint', text: t('prejoin.hintOff') });
   const updateHint = () => {
     hint.hidden = media.want.audio || media.want.video;
@@ -449,9 +451,27 @@ function showPrejoin() {
       joinBtn,
       h('h2', { class: 'sub', text: t('prejoin.devices') }),
       devices.el,
+      check,
     ),
   );
   show(page(logo(), main), t('prejoin.title'));
+}
+
+// prejoinCheck is the device and connection check of the built-in pre-join
+// screen (devicecheck.js), behind a button.
+function prejoinCheck(media, devices, video) {
+  const u = new URL(checkPath, root);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  const check = deviceCheck(media, { meter: devices.meter, video, checkURL: u.href });
+  onLeave(() => check.destroy());
+  check.el.hidden = true;
+  const start = h('button', { type: 'button', class: 'btn', 'data-testid': 'start-check', onclick: () => {
+    audioContext();
+    start.hidden = true;
+    check.el.hidden = false;
+    check.start();
+  } }, t('prejoin.check'));
+  return h('div', { class: 'prejoin-check' }, start, check.el);
 }
 
 // scheduledLine says when the visit is, from the session's window.
