@@ -19,8 +19,10 @@
 # the server's CPU list for taskset -c (default 0; the load generator runs
 # on every CPU); SFU_LOAD_PROFILES the profiles' directory; SFU_LOAD_AT the
 # step of the profiles (default 50). Further arguments go to the test
-# (its -load.* flags, see load_test.go). The server's GOMAXPROCS follows
-# its affinity: 1 for one core.
+# (its -load.* flags, see load_test.go), e.g. -load.pace 100ms to start a
+# step's calls 100 ms apart instead of all at once. The server's GOMAXPROCS
+# follows its affinity: 1 for one core. GOGC is 50 unless set, as in the
+# teleconsult binary (cmd/teleconsult: gcPercent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -29,6 +31,7 @@ calls="${SFU_LOAD_CALLS:-10,50,100}"
 cpu="${SFU_LOAD_CPU:-0}"
 profiles="${SFU_LOAD_PROFILES:-$PWD/sfu-load-profiles}"
 at="${SFU_LOAD_AT:-50}"
+export GOGC="${GOGC:-50}" # the binary's default (cmd/teleconsult), for the server process
 
 command -v taskset >/dev/null || { echo "sfu-load.sh: taskset (util-linux) is needed to pin the server" >&2; exit 2; }
 bin="$(mktemp -d)"

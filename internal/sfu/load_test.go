@@ -80,6 +80,9 @@ var (
 	// goroutine profiles, taken after the measurement at that step.
 	loadProfileDir = flag.String("load.profiledir", "", "load test: directory for the server's CPU, heap and goroutine profiles taken at -load.profileat calls")
 	loadProfileAt  = flag.Int("load.profileat", 50, "load test: the step (calls) at which -load.profiledir's profiles are taken")
+	// loadPace spreads a step's new calls over time, as calls start in
+	// practice, instead of all at once.
+	loadPace = flag.Duration("load.pace", 0, "load test: time between two new calls of a step (0: all at once)")
 )
 
 const loadServerEnv = "SFU_LOAD_SERVER"
@@ -275,7 +278,10 @@ func TestLoad(t *testing.T) {
 			add, steps = steps[0]-calls, steps[1:]
 		}
 		var fresh []*loadClient
-		for range add {
+		for i := range add {
+			if i > 0 {
+				time.Sleep(*loadPace)
+			}
 			resp, err := http.Post(base+"/load/visit", "application/json", nil)
 			if err != nil {
 				t.Fatal(err)
