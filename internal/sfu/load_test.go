@@ -60,6 +60,7 @@ import (
 // participants, of the time from dialing the WebSocket to the first RTP
 // packet received from the other participant; genCPU% is the load
 // generator's CPU in % of one core; gr/call is the server's goroutines per
+// call; stack/call is the growth of the server's goroutine stacks per
 // call; other% is the CPU of every other process (the machine may be
 // shared), in % of one core: a window where it passes 20% is measured
 // again, up to 5 times.
@@ -92,6 +93,7 @@ type serverStats struct {
 	CPUNanos   int64  `json:"cpuNanos"`
 	RSS        int64  `json:"rss"`
 	HeapInuse  uint64 `json:"heapInuse"`
+	StackInuse uint64 `json:"stackInuse"`
 	Goroutines int    `json:"goroutines"`
 	GOMAXPROCS int    `json:"gomaxprocs"`
 }
@@ -121,7 +123,7 @@ func TestLoadServer(t *testing.T) {
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		_ = json.NewEncoder(w).Encode(serverStats{CPUNanos: cpuNanos(), RSS: rss(), HeapInuse: ms.HeapInuse,
+		_ = json.NewEncoder(w).Encode(serverStats{CPUNanos: cpuNanos(), RSS: rss(), HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse,
 			Goroutines: runtime.NumGoroutine(), GOMAXPROCS: runtime.GOMAXPROCS(0)})
 	})
 	e.mux.Handle("/debug/pprof/", http.DefaultServeMux) // net/http/pprof
@@ -257,7 +259,7 @@ func TestLoad(t *testing.T) {
 	idle := stats(true)
 	t.Logf("server idle: RSS %.1f MiB, heap %.1f MiB, %d goroutines, GOMAXPROCS %d (CPUs %q); generator GOMAXPROCS %d; %d CPUs; %d kbit/s video per participant",
 		mib(idle.RSS), float64(idle.HeapInuse)/(1<<20), idle.Goroutines, idle.GOMAXPROCS, *loadServerCPUs, runtime.GOMAXPROCS(0), runtime.NumCPU(), *loadKbps)
-	t.Logf("%5s %7s %8s %9s %11s %11s %10s %10s %9s %8s %7s %7s", "calls", "loss%", "rxKbps", "srvCPU%", "CPU%/call", "machCPU%", "RSS/call", "heap/call", "p95join", "genCPU%", "gr/call", "other%")
+	t.Logf("%5s %7s %8s %9s %11s %11s %10s %10s %9s %8s %7s %7s %10s", "calls", "loss%", "rxKbps", "srvCPU%", "CPU%/call", "machCPU%", "RSS/call", "heap/call", "p95join", "genCPU%", "gr/call", "other%", "stack/call")
 
 	var clients []*loadClient
 	defer func() {
@@ -352,9 +354,10 @@ func TestLoad(t *testing.T) {
 			t.Logf("%5d   (other processes took %.0f%% of a core: measuring again)", calls, others)
 		}
 		mem := stats(true)
-		t.Logf("%5d %7.3f %8.0f %9.1f %11.2f %11.1f %8.0fKiB %8.0fKiB %9s %8.1f %7.0f %7.0f", calls, loss, rxKbps, srvCPU, srvCPU/float64(calls), mach,
+		t.Logf("%5d %7.3f %8.0f %9.1f %11.2f %11.1f %8.0fKiB %8.0fKiB %9s %8.1f %7.0f %7.0f %8.0fKiB", calls, loss, rxKbps, srvCPU, srvCPU/float64(calls), mach,
 			float64(mem.RSS-idle.RSS)/1024/float64(calls), (float64(mem.HeapInuse)-float64(idle.HeapInuse))/1024/float64(calls),
-			p95.Round(time.Millisecond), genCPU, float64(mem.Goroutines-idle.Goroutines)/float64(calls), others)
+			p95.Round(time.Millisecond), genCPU, float64(mem.Goroutines-idle.Goroutines)/float64(calls), others,
+			(float64(mem.StackInuse)-float64(idle.StackInuse))/1024/float64(calls))
 		if *loadProfileDir != "" && calls == *loadProfileAt {
 			if err := saveProfiles(base, *loadProfileDir); err != nil {
 				t.Fatal(err)
