@@ -64,6 +64,7 @@ Configuration is read from environment variables (see the README, or run
 `
 
 func main() {
+	setGCPercent(os.Getenv)
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
@@ -60,10 +62,26 @@ func newAPI(cfg Config, counters interceptor.Factory) (*webrtc.API, io.Closer, e
 	if counters != nil {
 		reg.Add(counters)
 	}
-	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, reg,
-		webrtc.WithInterceptorLoggerFactory(logs),
-		webrtc.WithNackResponderOptions(nack.ResponderSize(nackBufferPackets)),
+	// pion's default interceptors but its stats interceptor: that one
+	// decodes and records every packet of each stream (4-5 % of the CPU
+	// at 50 calls, BENCHMARKS.md) for PeerConnection.GetStats, which the
+	// SFU does not call (its metrics come from countingFactory).
+	if err := webrtc.ConfigureNackWithOptions(m, reg,
+		[]nack.GeneratorOption{nack.WithGeneratorLoggerFactory(logs)},
+		nack.WithResponderLoggerFactory(logs), nack.ResponderSize(nackBufferPackets),
 	); err != nil {
+		return nil, nil, err
+	}
+	if err := webrtc.ConfigureRTCPReportsWithOptions(reg,
+		[]report.ReceiverOption{report.WithReceiverLoggerFactory(logs)},
+		report.WithSenderLoggerFactory(logs),
+	); err != nil {
+		return nil, nil, err
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, nil, err
+	}
+	if err := webrtc.ConfigureTWCCSenderWithOptions(m, reg, twcc.WithLoggerFactory(logs)); err != nil {
 		return nil, nil, err
 	}
 

@@ -67,8 +67,8 @@
 // header extensions are dropped when forwarding: their ids and values (MID,
 // transport-wide sequence numbers) belong to the publisher's connection.
 //
-// Feedback, through pion's interceptors
-// ([webrtc.RegisterDefaultInterceptorsWithOptions]):
+// Feedback, through pion's default interceptors but its stats interceptor
+// (the SFU does not call GetStats; see newAPI):
 //
 //   - Generic NACK (RFC 4585 section 6.2.1): the SFU asks publishers to
 //     retransmit what it lost, and answers subscribers' NACKs from a buffer

@@ -12,6 +12,7 @@ import (
 	_ "net/http/pprof" //nolint:gosec // G108: the load test's child server, on loopback, is profiled on purpose
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -32,6 +33,11 @@ import (
 // The load test:
 //
 //	go test ./internal/sfu -run 'TestLoad$' -count=1 -timeout 0 -v -args -load
+//
+// or, the same measurement every time (fixed steps of 10, 50 and 100
+// calls, the server pinned to one core, profiles at 50 calls):
+//
+//	scripts/sfu-load.sh
 //
 // It starts the SFU in a child process (this test binary, TestLoadServer)
 // so that the server's CPU and memory are measured apart from the load
@@ -54,6 +60,7 @@ import (
 // participants, of the time from dialing the WebSocket to the first RTP
 // packet received from the other participant; genCPU% is the load
 // generator's CPU in % of one core; gr/call is the server's goroutines per
+// call; stack/call is the growth of the server's goroutine stacks per
 // call; other% is the CPU of every other process (the machine may be
 // shared), in % of one core: a window where it passes 20% is measured
 // again, up to 5 times.
@@ -66,6 +73,17 @@ var (
 	loadKbps  = flag.Int("load.kbps", 1500, "load test: video bitrate of each participant, kbit/s")
 	// loadProfile saves the server's heap and CPU profiles at the end.
 	loadProfile = flag.String("load.profile", "", "load test: file prefix for the server's heap and CPU profiles, taken at the end")
+	// loadCalls replaces the ramp by fixed steps (scripts/sfu-load.sh).
+	loadCalls = flag.String("load.calls", "", "load test: comma-separated concurrent calls to measure, in increasing order, instead of the ramp (e.g. 10,50,100)")
+	// loadServerCPUs pins the server process to CPUs with taskset.
+	loadServerCPUs = flag.String("load.servercpus", "", "load test: CPU list (taskset -c) the server process is pinned to, e.g. 0")
+	// loadProfileDir and loadProfileAt: the server's CPU, heap and
+	// goroutine profiles, taken after the measurement at that step.
+	loadProfileDir = flag.String("load.profiledir", "", "load test: directory for the server's CPU, heap and goroutine profiles taken at -load.profileat calls")
+	loadProfileAt  = flag.Int("load.profileat", 50, "load test: the step (calls) at which -load.profiledir's profiles are taken")
+	// loadPace spreads a step's new calls over time, as calls start in
+	// practice, instead of all at once.
+	loadPace = flag.Duration("load.pace", 0, "load test: time between two new calls of a step (0: all at once)")
 )
 
 const loadServerEnv = "SFU_LOAD_SERVER"
@@ -75,7 +93,9 @@ type serverStats struct {
 	CPUNanos   int64  `json:"cpuNanos"`
 	RSS        int64  `json:"rss"`
 	HeapInuse  uint64 `json:"heapInuse"`
+	StackInuse uint64 `json:"stackInuse"`
 	Goroutines int    `json:"goroutines"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
 }
 
 // TestLoadServer is the server process of TestLoad; it is skipped unless
@@ -103,7 +123,8 @@ func TestLoadServer(t *testing.T) {
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		_ = json.NewEncoder(w).Encode(serverStats{CPUNanos: cpuNanos(), RSS: rss(), HeapInuse: ms.HeapInuse, Goroutines: runtime.NumGoroutine()})
+		_ = json.NewEncoder(w).Encode(serverStats{CPUNanos: cpuNanos(), RSS: rss(), HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse,
+			Goroutines: runtime.NumGoroutine(), GOMAXPROCS: runtime.GOMAXPROCS(0)})
 	})
 	e.mux.Handle("/debug/pprof/", http.DefaultServeMux) // net/http/pprof
 	fmt.Printf("LOADSERVER %s\n", e.srv.URL)
@@ -180,7 +201,15 @@ func TestLoad(t *testing.T) {
 	if !*loadFlag {
 		t.Skip("pass -load to run the load test")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLoadServer$", "-test.v", "-test.timeout=0")
+	steps, err := loadSteps(*loadCalls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{os.Args[0], "-test.run=^TestLoadServer$", "-test.v", "-test.timeout=0"}
+	if *loadServerCPUs != "" {
+		args = append([]string{"taskset", "-c", *loadServerCPUs}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...) //nolint:gosec // G204: this test binary, under taskset with the flag's CPU list
 	cmd.Env = append(os.Environ(), loadServerEnv+"=1")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -228,9 +257,9 @@ func TestLoad(t *testing.T) {
 		return s
 	}
 	idle := stats(true)
-	t.Logf("server idle: RSS %.1f MiB, heap %.1f MiB, %d goroutines; GOMAXPROCS %d, %d CPUs",
-		mib(idle.RSS), float64(idle.HeapInuse)/(1<<20), idle.Goroutines, runtime.GOMAXPROCS(0), runtime.NumCPU())
-	t.Logf("%5s %7s %8s %9s %11s %11s %10s %10s %9s %8s %7s %7s", "calls", "loss%", "rxKbps", "srvCPU%", "CPU%/call", "machCPU%", "RSS/call", "heap/call", "p95join", "genCPU%", "gr/call", "other%")
+	t.Logf("server idle: RSS %.1f MiB, heap %.1f MiB, %d goroutines, GOMAXPROCS %d (CPUs %q); generator GOMAXPROCS %d; %d CPUs; %d kbit/s video per participant",
+		mib(idle.RSS), float64(idle.HeapInuse)/(1<<20), idle.Goroutines, idle.GOMAXPROCS, *loadServerCPUs, runtime.GOMAXPROCS(0), runtime.NumCPU(), *loadKbps)
+	t.Logf("%5s %7s %8s %9s %11s %11s %10s %10s %9s %8s %7s %7s %10s", "calls", "loss%", "rxKbps", "srvCPU%", "CPU%/call", "machCPU%", "RSS/call", "heap/call", "p95join", "genCPU%", "gr/call", "other%", "stack/call")
 
 	var clients []*loadClient
 	defer func() {
@@ -244,8 +273,17 @@ func TestLoad(t *testing.T) {
 		if calls == 0 {
 			add = *loadFirst
 		}
+		if steps != nil {
+			if len(steps) == 0 {
+				break
+			}
+			add, steps = steps[0]-calls, steps[1:]
+		}
 		var fresh []*loadClient
-		for range add {
+		for i := range add {
+			if i > 0 {
+				time.Sleep(*loadPace)
+			}
 			resp, err := http.Post(base+"/load/visit", "application/json", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -316,9 +354,16 @@ func TestLoad(t *testing.T) {
 			t.Logf("%5d   (other processes took %.0f%% of a core: measuring again)", calls, others)
 		}
 		mem := stats(true)
-		t.Logf("%5d %7.3f %8.0f %9.1f %11.2f %11.1f %8.0fKiB %8.0fKiB %9s %8.1f %7.0f %7.0f", calls, loss, rxKbps, srvCPU, srvCPU/float64(calls), mach,
+		t.Logf("%5d %7.3f %8.0f %9.1f %11.2f %11.1f %8.0fKiB %8.0fKiB %9s %8.1f %7.0f %7.0f %8.0fKiB", calls, loss, rxKbps, srvCPU, srvCPU/float64(calls), mach,
 			float64(mem.RSS-idle.RSS)/1024/float64(calls), (float64(mem.HeapInuse)-float64(idle.HeapInuse))/1024/float64(calls),
-			p95.Round(time.Millisecond), genCPU, float64(mem.Goroutines-idle.Goroutines)/float64(calls), others)
+			p95.Round(time.Millisecond), genCPU, float64(mem.Goroutines-idle.Goroutines)/float64(calls), others,
+			(float64(mem.StackInuse)-float64(idle.StackInuse))/1024/float64(calls))
+		if *loadProfileDir != "" && calls == *loadProfileAt {
+			if err := saveProfiles(base, *loadProfileDir); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("server profiles at %d calls in %s", calls, *loadProfileDir)
+		}
 		ended := 0
 		for _, c := range clients {
 			if c.ended.Load() {
@@ -369,6 +414,56 @@ func TestLoad(t *testing.T) {
 			t.Logf("server %s profile in %s", kind, name)
 		}
 	}
+}
+
+// loadSteps parses -load.calls: increasing positive numbers of calls; nil
+// for the ramp.
+func loadSteps(list string) ([]int, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || (len(out) > 0 && n <= out[len(out)-1]) {
+			return nil, fmt.Errorf("-load.calls %q: want increasing positive numbers, e.g. 10,50,100", list)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// saveProfiles saves the server's CPU profile (over 10 s), heap profile
+// (after a GC) and goroutine profile (with stacks) in dir.
+func saveProfiles(base, dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	for _, p := range []struct{ url, file string }{
+		{"profile?seconds=10", "cpu.pprof"},
+		{"heap?gc=1", "heap.pprof"},
+		{"goroutine", "goroutine.pprof"},
+		{"goroutine?debug=1", "goroutine.txt"},
+	} {
+		resp, err := http.Get(base + "/debug/pprof/" + p.url) //nolint:gosec // G107: the child server's loopback URL
+		if err != nil {
+			return err
+		}
+		f, err := os.Create(filepath.Join(dir, p.file))
+		if err != nil {
+			resp.Body.Close()
+			return err
+		}
+		_, err = io.Copy(f, resp.Body)
+		resp.Body.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
