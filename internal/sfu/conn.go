@@ -61,6 +61,7 @@ type conn struct {
 	admitCh       chan struct{} // the waiting room let this connection in
 	lastSeen      atomic.Int64
 	warned        atomic.Bool
+	bwe           bwe // downlink estimate (bwe.go)
 
 	// Set by the run loop at authentication, read-only afterwards.
 	adm  *teleconsult.Admission
@@ -73,6 +74,7 @@ type conn struct {
 
 	// Run loop only.
 	pc           *webrtc.PeerConnection
+	camera       *webrtc.RTPTransceiver // receiving the camera, offered simulcast
 	subs         map[*pubTrack]*subscription
 	freed        int                     // forwarding transceivers whose track went
 	offer        *sdp.SessionDescription // in flight, nil when stable
@@ -601,6 +603,9 @@ func (c *conn) startMedia() error {
 		c.mu.Lock()
 		c.recv[t.Receiver()] = k.source
 		c.mu.Unlock()
+		if k.source == sourceCamera {
+			c.camera = t
+		}
 	}
 	c.negotiate()
 	return nil
@@ -656,6 +661,15 @@ func (c *conn) negotiate() {
 	if err == nil {
 		err = parsed.UnmarshalString(offer.SDP)
 	}
+	// The page is offered simulcast for the camera; pion takes only its
+	// own offer as the local description, and reads the streams the
+	// answer names (see offerSimulcast).
+	if err == nil && c.camera != nil && offerSimulcast(&parsed, c.camera.Mid()) {
+		var b []byte
+		if b, err = parsed.Marshal(); err == nil {
+			offer.SDP = string(b)
+		}
+	}
 	if err != nil {
 		c.log.Error("cannot make an offer", "err", err)
 		c.end(endMediaFailed, "the media connection could not be updated: reconnect", detachGrace)
@@ -698,6 +712,7 @@ func (c *conn) syncSubscriptions() (bool, error) {
 		if err := c.pc.RemoveTrack(s.sender); err != nil {
 			return changed, err
 		}
+		t.unsubscribe(s.viewer)
 		delete(c.subs, t)
 		c.freed++
 		changed = true
@@ -709,11 +724,16 @@ func (c *conn) syncSubscriptions() (bool, error) {
 		if c.subs[t] != nil {
 			continue
 		}
-		tr, err := c.sendTransceiver(t)
+		v, local, err := t.subscribe(c)
 		if err != nil {
 			return changed, err
 		}
-		s := &subscription{track: t, transceiver: tr, sender: tr.Sender(), fresh: true}
+		tr, err := c.sendTransceiver(local)
+		if err != nil {
+			t.unsubscribe(v)
+			return changed, err
+		}
+		s := &subscription{track: t, transceiver: tr, sender: tr.Sender(), viewer: v, fresh: true}
 		c.subs[t] = s
 		changed = true
 		if !c.goMedia(s.readRTCP) {
@@ -723,15 +743,15 @@ func (c *conn) syncSubscriptions() (bool, error) {
 	return changed, nil
 }
 
-// sendTransceiver returns a new sendonly transceiver carrying t.
+// sendTransceiver returns a new sendonly transceiver carrying local.
 //
 // Freed transceivers are not reused for another track: a reused one goes
 // from inactive back to sendonly with a new SSRC and msid, which browsers
 // take but pion (as an answerer it stops a transceiver offered inactive)
 // does not. A session therefore grows by one media section per track
 // that came and went, up to defaultMaxFreed (see syncSubscriptions).
-func (c *conn) sendTransceiver(t *pubTrack) (*webrtc.RTPTransceiver, error) {
-	return c.pc.AddTransceiverFromTrack(t.local, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+func (c *conn) sendTransceiver(local webrtc.TrackLocal) (*webrtc.RTPTransceiver, error) {
+	return c.pc.AddTransceiverFromTrack(local, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 }
 
 // goMedia runs f as one of the connection's media goroutines, unless the
@@ -805,6 +825,9 @@ func checkAnswer(offer *sdp.SessionDescription, text string) error {
 		}
 		if am.MediaName.Port.Value == 0 {
 			continue
+		}
+		if err := checkRIDs(om, am); err != nil {
+			return fmt.Errorf("media section %s: %w", teleconsult.Quote(omid), err)
 		}
 		od, ad := direction(om), direction(am)
 		ok := false
@@ -895,13 +918,11 @@ func (c *conn) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		c.goMedia(func() { drain(remote) })
 		return
 	}
-	stream := c.pid + "-media"
-	if source == sourceScreen {
-		stream = c.pid + "-screen"
+	if remote.RID() != "" {
+		c.onLayer(remote, receiver, source)
+		return
 	}
-	t := &pubTrack{owner: c, pid: c.pid, name: c.adm.DisplayName, source: source, kind: remote.Kind(),
-		streamID: stream, trackID: source + "-" + teleconsult.NewID()[:12], remote: remote, pc: c.pc,
-		ssrc: uint32(remote.SSRC())}
+	t := c.newPubTrack(remote, source)
 	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, t.trackID, t.streamID)
 	if err != nil {
 		c.log.Error("cannot forward a track", "err", err)
@@ -928,6 +949,19 @@ func (c *conn) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	c.goMedia(func() { drainRTCP(receiver) })
 }
 
+// newPubTrack returns a track of this participant's source read from
+// remote, not published yet.
+func (c *conn) newPubTrack(remote *webrtc.TrackRemote, source string) *pubTrack {
+	stream := c.pid + "-media"
+	if source == sourceScreen {
+		stream = c.pid + "-screen"
+	}
+	ssrc := uint32(remote.SSRC())
+	return &pubTrack{owner: c, pid: c.pid, name: c.adm.DisplayName, source: source, kind: remote.Kind(),
+		streamID: stream, trackID: source + "-" + teleconsult.NewID()[:12], remote: remote, pc: c.pc,
+		ssrc: ssrc, kf: keyframer{pc: c.pc, ssrc: ssrc}}
+}
+
 func drain(remote *webrtc.TrackRemote) {
 	buf := make([]byte, 1500)
 	for {
@@ -947,6 +981,9 @@ func (c *conn) cleanup() {
 	c.cleaningUp = true
 	pubs := c.published
 	c.mu.Unlock()
+	for t, s := range c.subs {
+		t.unsubscribe(s.viewer)
+	}
 	if c.room != nil {
 		for _, t := range pubs {
 			c.room.unpublish(t)

@@ -20,6 +20,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -194,6 +195,8 @@ type clientOptions struct {
 	raw bool
 	// from is the local address to dial from (127.0.0.x); empty: any.
 	from string
+	// simulcast publishes the camera in three layers (simulcast_test.go).
+	simulcast bool
 	// drop loses, on the client's side of the wire, every video RTP
 	// packet (sent or received) whose sequence number is a multiple of
 	// it, retransmissions included (see dropFactory).
@@ -224,6 +227,8 @@ type client struct {
 	answers  int
 
 	plis    atomic.Int64
+	remb    atomic.Int64            // the last REMB bitrate received for the camera
+	layers  map[string]*layerMarks // remote track id → what simulcast layers it carried
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	writeMu sync.Mutex
@@ -241,7 +246,7 @@ func (e *env) dial(id, token string, opts clientOptions) *client {
 	}
 	ws.SetReadLimit(1 << 20)
 	c := &client{tb: e.t, e: e, opts: opts, ws: ws, msgs: make(chan msg, 1000), done: make(chan struct{}),
-		received: map[string]*atomic.Int64{}, kinds: map[string]string{}, ssrcs: map[string]uint32{}, stop: make(chan struct{})}
+		received: map[string]*atomic.Int64{}, layers: map[string]*layerMarks{}, kinds: map[string]string{}, ssrcs: map[string]uint32{}, stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.readLoop()
 	e.t.Cleanup(c.close)
@@ -442,17 +447,24 @@ func (c *client) startPeer(welcome msg) error {
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		n := &atomic.Int64{}
+		marks := &layerMarks{}
 		c.mu.Lock()
 		c.received[tr.ID()] = n
+		c.layers[tr.ID()] = marks
 		c.kinds[tr.ID()] = tr.Kind().String()
 		c.ssrcs[tr.ID()] = uint32(tr.SSRC())
 		c.mu.Unlock()
 		buf := make([]byte, 1500)
+		var pkt rtp.Packet
 		for {
-			if _, _, err := tr.Read(buf); err != nil {
+			k, _, err := tr.Read(buf)
+			if err != nil {
 				return
 			}
 			n.Add(1)
+			if tr.Kind() == webrtc.RTPCodecTypeVideo && pkt.Unmarshal(buf[:k]) == nil {
+				marks.see(&pkt)
+			}
 		}
 	})
 	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "local")
@@ -471,6 +483,9 @@ func (c *client) startPeer(welcome msg) error {
 		}
 		tracks = append(tracks, screen)
 	}
+	if c.opts.simulcast {
+		return c.startSimulcast(pc, audio)
+	}
 	for i, tr := range tracks {
 		t, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
@@ -487,8 +502,11 @@ func (c *client) startPeer(welcome msg) error {
 						return
 					}
 					for _, p := range pkts {
-						if _, ok := p.(*rtcp.PictureLossIndication); ok {
+						switch p := p.(type) {
+						case *rtcp.PictureLossIndication:
 							c.plis.Add(1)
+						case *rtcp.ReceiverEstimatedMaximumBitrate:
+							c.remb.Store(int64(p.Bitrate))
 						}
 					}
 				}
@@ -537,7 +555,7 @@ func (c *client) onOffer(offer string) error {
 	if err := c.pc.SetLocalDescription(answer); err != nil {
 		return err
 	}
-	sdp := answer.SDP
+	sdp := answerRecvRIDs.ReplaceAllString(answer.SDP, "")
 	if c.opts.mangleAnswer != nil {
 		sdp = c.opts.mangleAnswer(sdp)
 	}
