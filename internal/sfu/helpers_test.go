@@ -227,7 +227,7 @@ type client struct {
 	answers  int
 
 	plis    atomic.Int64
-	remb    atomic.Int64            // the last REMB bitrate received for the camera
+	remb    atomic.Int64           // the last REMB bitrate received for the camera
 	layers  map[string]*layerMarks // remote track id → what simulcast layers it carried
 	stop    chan struct{}
 	wg      sync.WaitGroup

@@ -172,12 +172,12 @@ type viewer struct {
 	// probeUntil: resumed after a pause, the video is not paused again
 	// before it.
 	probeUntil time.Time
-	started  bool
-	seqOff   uint16
-	tsOff    uint32
-	lastSeq  uint16
-	lastTS   uint32
-	lastAt   time.Time
+	started    bool
+	seqOff     uint16
+	tsOff      uint32
+	lastSeq    uint16
+	lastTS     uint32
+	lastAt     time.Time
 }
 
 func (s *simulcast) addLayer(l *layer) {
