@@ -46,6 +46,10 @@ const RETRY_MAX = 10000;
 
 // reconnectEnds are the end reasons after which the page connects again
 // (docs/signalling.md: "reconnect"); every other end is final.
+// The camera's simulcast layers, as the server offers them (rid q, h, f:
+// docs/signalling.md, "Simulcast"): how much each scales the camera down,
+// and its highest bitrate (bit/s).
+const LAYERS = { q: { scale: 4, maxBitrate: 150000 }, h: { scale: 2, maxBitrate: 500000 }, f: { scale: 1, maxBitrate: 1500000 } };
 const reconnectEnds = ['shutdown', 'timeout', 'policy', 'too-slow', 'too-large', 'media-failed', 'unavailable'];
 
 // parseSDP returns, for each m-section of sdp, its kind, mid, direction,
@@ -305,8 +309,31 @@ export class Call extends EventTarget {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     if (pc !== this.pc) return;
+    await this.layerCamera();
     this.send({ type: 'answer', sdp: pc.localDescription.sdp });
     this.reconcile(sections, own);
+  }
+
+  // layerCamera scales the camera's simulcast layers (LAYERS), which the
+  // answer took from the server's offer. A browser that answered without
+  // simulcast has one encoding, left as it is.
+  async layerCamera() {
+    const pc = this.pc;
+    const tr = pc?.getTransceivers().find((x) => x.mid === this.ownMids?.video);
+    if (!tr) return;
+    const p = tr.sender.getParameters();
+    const encs = p.encodings ?? [];
+    if (encs.length < 2 || encs.every((e) => !LAYERS[e.rid] || e.scaleResolutionDownBy === LAYERS[e.rid].scale)) return;
+    for (const e of encs) {
+      if (!LAYERS[e.rid]) continue;
+      e.scaleResolutionDownBy = LAYERS[e.rid].scale;
+      e.maxBitrate = LAYERS[e.rid].maxBitrate;
+    }
+    try {
+      await tr.sender.setParameters(p);
+    } catch {
+      // closed meanwhile: the layers keep the browser's defaults
+    }
   }
 
   // attachLocal puts the current local tracks on our transceivers.
