@@ -44,8 +44,8 @@ var codecs = []struct {
 }
 
 // newAPI builds the pion API shared by every peer connection: the codecs,
-// the interceptors (NACK generator and responder, RTCP reports, TWCC
-// feedback; see the package documentation) and the network settings.
+// the interceptors (NACK generator and responder behind a limit, RTCP
+// reports, TWCC feedback; see the package documentation) and the network settings.
 // It returns the UDP mux to close, if one was opened. counters, when not
 // nil, is registered first: next to the transport (see countingFactory).
 func newAPI(cfg Config, counters interceptor.Factory) (*webrtc.API, io.Closer, error) {
@@ -60,6 +60,7 @@ func newAPI(cfg Config, counters interceptor.Factory) (*webrtc.API, io.Closer, e
 	if counters != nil {
 		reg.Add(counters)
 	}
+	reg.Add(nackLimitFactory{})
 	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, reg,
 		webrtc.WithInterceptorLoggerFactory(logs),
 		webrtc.WithNackResponderOptions(nack.ResponderSize(nackBufferPackets)),

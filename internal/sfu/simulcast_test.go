@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -270,5 +271,138 @@ func TestSimulcastFollowsEstimate(t *testing.T) {
 	defer m.mu.Unlock()
 	if m.switches < 2 || len(m.bad) > 0 {
 		t.Errorf("%d switches, bad ones %q", m.switches, m.bad)
+	}
+}
+
+// nackFlood is a compound RTCP packet of NACKs asking for every packet of
+// 64 sequence numbers from ssrc, ten times over.
+func nackFlood(ssrc uint32, from uint16) []rtcp.Packet {
+	var out []rtcp.Packet
+	for range 10 {
+		nack := &rtcp.TransportLayerNack{MediaSSRC: ssrc}
+		for i := range uint16(4) {
+			nack.Nacks = append(nack.Nacks, rtcp.NackPair{PacketID: from + 17*i, LostPackets: 0xffff})
+		}
+		out = append(out, nack)
+	}
+	return out
+}
+
+// The NACK limit lets through what a lossy subscriber asks, and past
+// nackRate requested packets a second hides the NACKs from the responder.
+func TestNACKLimit(t *testing.T) {
+	var next []byte
+	src := interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		return copy(b, next), a, nil
+	})
+	l, _ := nackLimitFactory{}.NewInterceptor("")
+	r := l.BindRTCPReader(src)
+	passed := func(pkts []rtcp.Packet) (n int) {
+		next, _ = rtcp.Marshal(pkts)
+		buf := make([]byte, 1500)
+		_, attr, err := r.Read(buf, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := attr.GetRTCPPackets(nil) // cached by the limit
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range got {
+			if nack, ok := p.(*rtcp.TransportLayerNack); ok {
+				n += requested(nack)
+			}
+		}
+		return n
+	}
+	// A lossy subscriber: a NACK of 3 packets every 50 ms.
+	for i := range 20 {
+		if n := passed([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: 7, Nacks: []rtcp.NackPair{{PacketID: uint16(i * 10), LostPackets: 0b11}}}}); n != 3 {
+			t.Fatalf("NACK %d: %d packets asked past the limit, want 3", i, n)
+		}
+	}
+	// A flood: 680 packets asked per read.
+	total := 0
+	start := time.Now()
+	for i := range 50 {
+		total += passed(nackFlood(7, uint16(i)))
+	}
+	if limit := nackBurst + int(time.Since(start).Seconds()*nackRate) + 1; total > limit {
+		t.Errorf("a flood of %d packets asked: %d passed, limit %d", 50*680, total, limit)
+	}
+	if total == 0 {
+		t.Error("nothing of the flood passed: the burst should")
+	}
+}
+
+// A subscriber that floods NACKs and sends absurd estimates (2^80 bit/s,
+// 0, alternately) gets bounded retransmissions and no effect on the other
+// subscriber, who keeps the full layer; the flooder's video pauses and
+// resumes on its own, its audio flowing.
+func TestSimulcastBadSubscriber(t *testing.T) {
+	e := newEnv(t)
+	id, tokens := e.visit(3)
+	doc := e.join(id, tokens[0], clientOptions{simulcast: true})
+	bad := e.join(id, tokens[1], clientOptions{})
+	good := e.join(id, tokens[2], clientOptions{})
+	bad.waitMedia(doc)
+	good.waitMedia(doc)
+	waitUntil(t, "the full layer for the good subscriber", func() bool { l, _ := good.layerFrom(doc); return l == 'f' })
+
+	track := bad.trackOf(doc.pid(), sourceCamera)
+	bad.mu.Lock()
+	ssrc := bad.ssrcs[track]
+	bad.mu.Unlock()
+	const videoOut = `teleconsult_sfu_rtp_packets_total{direction="out",kind="video"}`
+	// What the SFU sends in 2 s without the flood, then with it.
+	base := scrape(t, e.prov)[videoOut]
+	time.Sleep(2 * time.Second)
+	base = scrape(t, e.prov)[videoOut] - base
+	before := scrape(t, e.prov)[videoOut]
+	goodBefore := good.packetsFrom(doc.pid(), sourceCamera)
+	_, marks := bad.layerFrom(doc)
+	start := time.Now()
+	for i := 0; time.Since(start) < 2*time.Second; i++ {
+		// The last 64 packets sent, which the SFU keeps to resend.
+		marks.mu.Lock()
+		from := marks.seq - 60
+		marks.mu.Unlock()
+		if err := bad.pc.WriteRTCP(nackFlood(ssrc, from)); err != nil {
+			t.Fatal(err)
+		}
+		b := float32(1 << 80)
+		if i%2 == 1 {
+			b = 0
+		}
+		if err := bad.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: b, SSRCs: []uint32{ssrc}}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start).Seconds()
+	extra := scrape(t, e.prov)[videoOut] - before - base*elapsed/2
+	goodGot := good.packetsFrom(doc.pid(), sourceCamera) - goodBefore
+	t.Logf("in %.1f s of flood: %.0f video packets sent beyond the usual (%.0f in 2 s), the other subscriber received %d",
+		elapsed, extra, base, goodGot)
+	// Retransmissions at most the limit's, with a margin for the rate's
+	// own variation (a tenth of the usual).
+	if limit := elapsed*nackRate + nackBurst + base/10; extra > limit {
+		t.Errorf("%.0f video packets sent beyond the usual in %.1f s, limit %.0f", extra, elapsed, limit)
+	}
+	if extra < nackBurst/2 {
+		t.Errorf("%.0f retransmissions: the flood did not reach the responder", extra)
+	}
+	// The full layer is 5 packets a frame at about 33 frames a second.
+	if low := int64(elapsed * 5 * 25); goodGot < low {
+		t.Errorf("the other subscriber received %d video packets in %.1f s, want at least %d", goodGot, elapsed, low)
+	}
+	if l, _ := good.layerFrom(doc); l != 'f' {
+		t.Errorf("the other subscriber's layer %q, want f", l)
+	}
+	_, m := good.layerFrom(doc)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.bad) > 0 {
+		t.Errorf("the other subscriber's bad switches %q", m.bad)
 	}
 }
