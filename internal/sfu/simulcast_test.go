@@ -406,3 +406,32 @@ func TestSimulcastBadSubscriber(t *testing.T) {
 		t.Errorf("the other subscriber's bad switches %q", m.bad)
 	}
 }
+
+// A publisher without simulcast is told, in a REMB for its camera, the
+// smallest estimate of its subscribers (once a second); one that sends
+// none does not count, and an absurd one is capped. Its camera is
+// forwarded as before.
+func TestREMBToPublisherWithoutSimulcast(t *testing.T) {
+	e := newEnv(t)
+	id, tokens := e.visit(3)
+	doc := e.join(id, tokens[0], clientOptions{})
+	slow := e.join(id, tokens[1], clientOptions{})
+	silent := e.join(id, tokens[2], clientOptions{})
+	slow.waitMedia(doc)
+	silent.waitMedia(doc)
+	if doc.remb.Load() != 0 {
+		t.Fatalf("a REMB of %d bit/s before any subscriber sent an estimate", doc.remb.Load())
+	}
+	var bits atomic.Int64
+	bits.Store(300_000)
+	slow.sendREMB(doc, &bits)
+	waitUntil(t, "the slow subscriber's estimate at the publisher", func() bool { return doc.remb.Load() == 300_000 })
+	bits.Store(1 << 62)
+	// REMB carries an 18-bit mantissa: the cap arrives within 0.1 %.
+	waitUntil(t, "an absurd estimate capped", func() bool {
+		b := doc.remb.Load()
+		return b > maxEstimate*999/1000 && b <= maxEstimate
+	})
+	before := silent.packetsFrom(doc.pid(), sourceCamera)
+	waitUntil(t, "the camera still forwarded", func() bool { return silent.packetsFrom(doc.pid(), sourceCamera) > before+20 })
+}
