@@ -58,6 +58,7 @@ type conn struct {
 
 	renegotiateCh chan struct{}
 	connectedCh   chan struct{}
+	iceCh         chan struct{} // ICE disconnected: restart it
 	admitCh       chan struct{} // the waiting room let this connection in
 	lastSeen      atomic.Int64
 	warned        atomic.Bool
@@ -82,6 +83,8 @@ type conn struct {
 	remoteSet    bool
 	pendingCands []webrtc.ICECandidateInit
 	candidates   int
+	wantRestart  string    // why an ICE restart is wanted; empty: none
+	lastRestart  time.Time // when the last ICE restart was offered
 	bad          int
 	chatTokens   bucket
 	limits       boardLimits // board and pointer messages (board.go)
@@ -112,6 +115,7 @@ func newConn(p *Provider, svc *teleconsult.Service, ws *websocket.Conn, tcID, ho
 		closing:       make(chan struct{}),
 		renegotiateCh: make(chan struct{}, 1),
 		connectedCh:   make(chan struct{}, 1),
+		iceCh:         make(chan struct{}, 1),
 		admitCh:       make(chan struct{}, 1),
 		subs:          map[*pubTrack]*subscription{},
 		recv:          map[*webrtc.RTPReceiver]string{},
@@ -309,6 +313,8 @@ func (c *conn) run() {
 			c.handle(ev)
 		case <-c.renegotiateCh:
 			c.negotiate()
+		case <-c.iceCh:
+			c.restartICE("disconnected")
 		case <-c.admitCh:
 			if c.held == heldWaiting {
 				c.enter()
@@ -391,6 +397,8 @@ func (c *conn) handle(ev inEvent) {
 		c.end(endLeft, "", detachRemove)
 	case typePing:
 		c.send(outType{Type: typePong})
+	case typeRestartICE:
+		c.restartICE("asked")
 	}
 }
 
@@ -584,6 +592,14 @@ func (c *conn) startMedia() error {
 			c.end(endMediaFailed, "the media connection failed: reconnect", detachGrace)
 		}
 	})
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateDisconnected {
+			select {
+			case c.iceCh <- struct{}{}:
+			default:
+			}
+		}
+	})
 	pc.OnTrack(c.onTrack)
 	kinds := []struct {
 		kind   webrtc.RTPCodecType
@@ -612,7 +628,8 @@ func (c *conn) startMedia() error {
 }
 
 // onCandidate sends the server's candidates, holding them until the first
-// offer is out (the page cannot use a candidate before the offer).
+// offer is out, or the offer of an ICE restart (the page cannot use a
+// candidate before the offer).
 func (c *conn) onCandidate(cand *webrtc.ICECandidate) {
 	m := outCandidate{Type: typeCandidate}
 	if cand != nil {
@@ -650,10 +667,19 @@ func (c *conn) negotiate() {
 		c.end(endMediaFailed, "the media connection could not be updated: reconnect", detachGrace)
 		return
 	}
-	if !changed && c.pc.LocalDescription() != nil {
+	if !changed && c.pc.LocalDescription() != nil && c.wantRestart == "" {
 		return // nothing to offer
 	}
-	offer, err := c.pc.CreateOffer(nil)
+	var opts *webrtc.OfferOptions
+	if c.wantRestart != "" {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+		// The candidates gathered for the new credentials wait for the
+		// offer that carries them (onCandidate).
+		c.mu.Lock()
+		c.offerSent = false
+		c.mu.Unlock()
+	}
+	offer, err := c.pc.CreateOffer(opts)
 	if err == nil {
 		err = c.pc.SetLocalDescription(offer)
 	}
@@ -676,6 +702,13 @@ func (c *conn) negotiate() {
 		return
 	}
 	c.offer = &parsed
+	if opts != nil {
+		c.log.Info("ICE restart offered", "why", c.wantRestart)
+		c.wantRestart, c.lastRestart = "", time.Now()
+		// The page's candidates for the new credentials wait for its
+		// answer, and count anew.
+		c.remoteSet, c.candidates = false, 0
+	}
 	tracks := outTracks{Type: typeTracks, Tracks: []trackInfo{}}
 	for _, s := range c.subs {
 		t := s.track
@@ -693,6 +726,29 @@ func (c *conn) negotiate() {
 		c.heldCands = nil
 	}
 	c.mu.Unlock()
+}
+
+// minICERestart is the least time between two ICE restarts: a page
+// asking more often is not answered (nor refused).
+const minICERestart = 2 * time.Second
+
+// restartICE offers an ICE restart (RFC 8445 section 2.4; RFC 8829
+// section 4.1.10.1): new ICE credentials in a new offer, which the page
+// answers as any other; the checks find a path on its new network while
+// the session, the tracks and the signalling go on. Asked by the page
+// (restart-ice: it sees media stall or its ICE disconnect) or by the
+// server's own ICE disconnecting. One asked while an offer is in flight
+// is made after its answer.
+func (c *conn) restartICE(why string) {
+	if c.pc == nil || c.pc.LocalDescription() == nil || c.wantRestart != "" {
+		return // no session yet, or a restart is coming
+	}
+	if time.Since(c.lastRestart) < minICERestart {
+		c.log.Debug("ICE restart not offered: too soon", "why", why)
+		return
+	}
+	c.wantRestart = why
+	c.negotiate()
 }
 
 // syncSubscriptions adds the room's tracks this participant does not
