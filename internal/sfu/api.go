@@ -21,6 +21,12 @@ import (
 // per forwarded video track, here 96 KB.
 const nackBufferPackets = 64
 
+// videoFeedback is the feedback offered for video besides the interceptors'
+// (NACK, PLI, transport-cc): FIR, and REMB (goog-remb), which a subscriber's
+// browser sends as its downlink estimate for the tracks it receives (the
+// SFU numbers no packets for transport-wide feedback).
+var videoFeedback = []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: webrtc.TypeRTCPFBGoogREMB}}
+
 // codecs are the codecs offered, in order of preference: browsers answer
 // with the first they support, so every publisher sends VP8 (or H.264 on
 // a browser without VP8) and every subscriber can take it as it is.
@@ -34,12 +40,12 @@ var codecs = []struct {
 		PayloadType: 111}},
 	{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
-			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}}},
+			RTCPFeedback: videoFeedback},
 		PayloadType: 96}},
 	{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 			SDPFmtpLine:  "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}}},
+			RTCPFeedback: videoFeedback},
 		PayloadType: 102}},
 }
 

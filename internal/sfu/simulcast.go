@@ -36,6 +36,13 @@ const (
 	// pauseProbe: video paused for this long resumes on the smallest
 	// layer, so that the estimate has something to grow on.
 	pauseProbe = 5 * time.Second
+	// trialEvery is the first wait between two tries of the next layer up
+	// when the estimate covers the current layer and no more (see
+	// choose); it doubles after each try, up to maxTrialEvery. A try lasts
+	// trialFor.
+	trialEvery    = 8 * time.Second
+	maxTrialEvery = 64 * time.Second
+	trialFor      = 3 * time.Second
 	// audioReserve is kept from a subscriber's estimate for the audio it
 	// receives: video is paused before audio suffers.
 	audioReserve = 64_000
@@ -172,6 +179,11 @@ type viewer struct {
 	// probeUntil: resumed after a pause, the video is not paused again
 	// before it.
 	probeUntil time.Time
+	// A try of the next layer up: until trialUntil, begun at an estimate
+	// of trialEst; the next after nextTrial, backoff after the last.
+	trialUntil, nextTrial time.Time
+	trialEst              int64
+	backoff               time.Duration
 	started    bool
 	seqOff     uint16
 	tsOff      uint32
@@ -262,6 +274,13 @@ func (t *pubTrack) forwardLayer(l *layer) {
 // once, up only after upHold on the current layer. When none fits, the
 // video pauses (audio goes on), and resumes on the smallest layer after
 // pauseProbe for at least upHold, so that the estimate can grow.
+//
+// A browser's REMB grows only with what it receives (at most about 1.5
+// times), so a subscriber sent a small layer would stay on it: when the
+// estimate covers the current layer, the next one up is tried for
+// trialFor (trialEvery after the last try, doubling), and kept if the
+// estimate then fits it; the try ends at once if the estimate falls by
+// 15 %.
 func (v *viewer) choose(s *simulcast, now time.Time) {
 	v.nextPick = now.Add(chooseEvery)
 	var active []*layer
@@ -301,8 +320,20 @@ func (v *viewer) choose(s *simulcast, now time.Time) {
 		v.target, v.cur, v.paused = nil, nil, now
 	case v.target == nil || v.cur == nil:
 		v.target, v.paused = pick, time.Time{}
-	case pick.rate.Load() < v.cur.rate.Load() || now.Sub(v.changed) >= upHold:
+	case now.Before(v.trialUntil):
+		if est < v.trialEst*85/100 {
+			v.target, v.trialUntil = pick, time.Time{}
+		}
+	case pick.rate.Load() < v.cur.rate.Load():
 		v.target = pick
+	case now.Sub(v.changed) < upHold:
+	case pick != v.cur:
+		v.target, v.backoff = pick, 0
+	case !now.Before(v.nextTrial) && est >= v.cur.rate.Load():
+		if i := slices.Index(active, v.cur); i >= 0 && i+1 < len(active) {
+			v.backoff = min(max(2*v.backoff, trialEvery), maxTrialEvery)
+			v.target, v.trialUntil, v.trialEst, v.nextTrial = active[i+1], now.Add(trialFor), est, now.Add(v.backoff)
+		}
 	}
 }
 

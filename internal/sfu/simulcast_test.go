@@ -435,3 +435,64 @@ func TestREMBToPublisherWithoutSimulcast(t *testing.T) {
 	before := silent.packetsFrom(doc.pid(), sourceCamera)
 	waitUntil(t, "the camera still forwarded", func() bool { return silent.packetsFrom(doc.pid(), sourceCamera) > before+20 })
 }
+
+// choose, step by step on a clock of its own, with layers of 70 kbit/s,
+// 450 kbit/s and 1.3 Mbit/s that always send, and a subscriber whose
+// estimate the test sets; the layer chosen is taken at once (as on a
+// keyframe).
+func TestChooseLayer(t *testing.T) {
+	s := &simulcast{}
+	rates := map[string]int64{"q": 70_000, "h": 450_000, "f": 1_300_000}
+	for _, rid := range simulcastRIDs {
+		l := &layer{rid: rid}
+		l.rate.Store(rates[rid])
+		s.addLayer(l)
+	}
+	v := &viewer{conn: &conn{}}
+	now := time.Unix(1_000_000, 0)
+	at := func(d time.Duration, est int64) string {
+		t.Helper()
+		now = now.Add(d)
+		for _, l := range *s.layers.Load() {
+			l.last.Store(now.UnixNano())
+		}
+		if est > 0 {
+			v.conn.bwe.set(float32(est))
+		}
+		v.choose(s, now)
+		if v.target != v.cur {
+			v.cur, v.changed = v.target, now
+		}
+		if v.cur == nil {
+			return "paused"
+		}
+		return v.cur.rid
+	}
+	steps := []struct {
+		after time.Duration
+		est   int64
+		want  string
+	}{
+		{0, 0, "f"},                            // no estimate: the largest
+		{time.Second, 300_000, "q"},            // down at once
+		{time.Second, 0, "q"},                  // up held for upHold
+		{time.Second, 0, "h"},                  // the estimate covers q: try h
+		{2 * time.Second, 0, "h"},              // during the try
+		{1500 * time.Millisecond, 0, "q"},      // it did not grow: back down
+		{4 * time.Second, 0, "q"},              // the next try 8 s after the last
+		{time.Second, 0, "h"},                  // tried again
+		{time.Second, 200_000, "q"},            // fell by a third: the try ends at once
+		{time.Second, 3_000_000, "q"},          // fits f, but up only after upHold
+		{time.Second, 3_000_000, "f"},          // up
+		{time.Second, 40_000, "paused"},        // nothing fits: video paused
+		{4 * time.Second, 40_000, "paused"},    // for pauseProbe
+		{1500 * time.Millisecond, 0, "q"},      // then the smallest again
+		{time.Second, 40_000, "q"},             // for upHold at least
+		{1500 * time.Millisecond, 0, "paused"}, // and paused again
+	}
+	for i, st := range steps {
+		if got := at(st.after, st.est); got != st.want {
+			t.Fatalf("step %d (after %v, estimate %d): %s, want %s", i, st.after, st.est, got, st.want)
+		}
+	}
+}
