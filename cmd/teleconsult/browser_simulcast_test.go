@@ -50,6 +50,25 @@ func TestCallSimulcastAndICERestart(t *testing.T) {
 		t.Errorf("the patient shows %v remote videos, want 1", n)
 	}
 
+	// The browsers' downlink estimates (REMB) reach the SFU.
+	const rembIn = `teleconsult_sfu_rtcp_feedback_total{direction="in",type="remb"}`
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, text := scrapeFamilies(t, s)
+		if n := sample(text, rembIn); n > 0 {
+			t.Logf("%v REMB from the subscribers", n)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no REMB from the subscribers in 10 s")
+		}
+	}
+	width := `(async () => {
+		let w = 0;
+		for (const pc of window.__pcs) (await pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'video') w = Math.max(w, r.frameWidth || 0); });
+		return w;
+	})()`
+	t.Logf("the patient decodes the doctor's video %v pixels wide", eval[float64](pat, width))
+
 	ufrag := `(window.__pcs.at(-1).remoteDescription?.sdp.match(/a=ice-ufrag:(\S+)/) || [])[1] || ''`
 	before := eval[string](pat, ufrag)
 	pat.do(chromedp.Evaluate[chromedp.Void](`window.__sockets.filter((s) => s.readyState === 1).forEach((s) => s.send(JSON.stringify({type: 'restart-ice'})))`))

@@ -64,6 +64,12 @@ func (t *pubTrack) subscribe(c *conn) (*viewer, webrtc.TrackLocal, error) {
 		}
 		v.local, local = l, l
 	}
+	t.addViewer(v)
+	return v, local, nil
+}
+
+// addViewer adds v to the track's subscribers.
+func (t *pubTrack) addViewer(v *viewer) {
 	t.vmu.Lock()
 	defer t.vmu.Unlock()
 	var old []*viewer
@@ -72,7 +78,6 @@ func (t *pubTrack) subscribe(c *conn) (*viewer, webrtc.TrackLocal, error) {
 	}
 	list := append(slices.Clip(old), v)
 	t.viewers.Store(&list)
-	return v, local, nil
 }
 
 // unsubscribe removes v.

@@ -217,7 +217,6 @@ func (s *simulcast) requestKeyframe(fir bool) {
 // Header extensions are dropped, and what moderation holds back is not
 // forwarded, as in pubTrack.forward.
 func (t *pubTrack) forwardLayer(l *layer) {
-	s := t.sim
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	l.winAt = time.Now()
@@ -236,34 +235,40 @@ func (t *pubTrack) forwardLayer(l *layer) {
 			l.rate.Store(l.bytes * 8 * int64(time.Second) / int64(d))
 			l.bytes, l.winAt = 0, now
 		}
-		p := t.viewers.Load()
-		if p == nil {
-			continue
+		t.fanout(l, &pkt, now)
+	}
+}
+
+// fanout writes pkt, of layer l, to the subscribers that receive l, or
+// switch to it on this packet (a keyframe's first).
+func (t *pubTrack) fanout(l *layer, pkt *rtp.Packet, now time.Time) {
+	p := t.viewers.Load()
+	if p == nil {
+		return
+	}
+	key := -1 // not decoded yet
+	for _, v := range *p {
+		v.mu.Lock()
+		if !now.Before(v.nextPick) {
+			v.choose(t.sim, now)
 		}
-		key := -1 // not decoded yet
-		for _, v := range *p {
-			v.mu.Lock()
-			if !now.Before(v.nextPick) {
-				v.choose(s, now)
-			}
-			if v.target == l && v.cur != l {
-				if key < 0 {
-					key = 0
-					if isKeyframe(s.codec, pkt.Payload) {
-						key = 1
-					}
-				}
-				if key == 1 {
-					v.switchTo(l, &pkt, now)
-				} else {
-					l.kf.request(false)
+		if v.target == l && v.cur != l {
+			if key < 0 {
+				key = 0
+				if isKeyframe(t.sim.codec, pkt.Payload) {
+					key = 1
 				}
 			}
-			if v.cur == l {
-				v.write(&pkt, now)
+			if key == 1 {
+				v.switchTo(l, pkt, now)
+			} else {
+				l.kf.request(false)
 			}
-			v.mu.Unlock()
 		}
+		if v.cur == l {
+			v.write(pkt, now)
+		}
+		v.mu.Unlock()
 	}
 }
 

@@ -235,7 +235,9 @@ func TestSimulcastFollowsEstimate(t *testing.T) {
 	}
 	layerIs := func(what string, want byte) {
 		t.Helper()
+		start := time.Now()
 		waitUntil(t, what, func() bool { l, _ := pat.layerFrom(doc); return l == want })
+		t.Logf("%s: after %v", what, time.Since(start).Round(time.Millisecond))
 	}
 	layerIs("the full layer without an estimate", 'f')
 
@@ -247,12 +249,14 @@ func TestSimulcastFollowsEstimate(t *testing.T) {
 	layerIs("the full layer at 3 Mbit/s", 'f')
 
 	bits.Store(40_000)
+	start := time.Now()
 	waitUntil(t, "video paused at 40 kbit/s", func() bool {
 		_, m := pat.layerFrom(doc)
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return time.Since(m.last) > 500*time.Millisecond
 	})
+	t.Logf("video paused at 40 kbit/s: no packet for 500 ms after %v", time.Since(start).Round(time.Millisecond))
 	audio := pat.packetsFrom(doc.pid(), sourceMicrophone)
 	time.Sleep(300 * time.Millisecond)
 	if pat.packetsFrom(doc.pid(), sourceMicrophone) <= audio {
