@@ -184,12 +184,12 @@ type viewer struct {
 	trialUntil, nextTrial time.Time
 	trialEst              int64
 	backoff               time.Duration
-	started    bool
-	seqOff     uint16
-	tsOff      uint32
-	lastSeq    uint16
-	lastTS     uint32
-	lastAt     time.Time
+	started               bool
+	seqOff                uint16
+	tsOff                 uint32
+	lastSeq               uint16
+	lastTS                uint32
+	lastAt                time.Time
 }
 
 func (s *simulcast) addLayer(l *layer) {
