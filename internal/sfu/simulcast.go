@@ -349,7 +349,10 @@ func (v *viewer) choose(s *simulcast, now time.Time) {
 func (v *viewer) switchTo(l *layer, pkt *rtp.Packet, now time.Time) {
 	if v.started {
 		v.seqOff = v.lastSeq + 1 - pkt.SequenceNumber
-		step := uint32(max(1, now.Sub(v.lastAt)*90/time.Millisecond))
+		// 90 kHz ticks (RFC 7741 section 4.1) since the last packet,
+		// at least 1, at most a minute's.
+		ticks := max(1, min(now.Sub(v.lastAt), time.Minute)*90/time.Millisecond)
+		step := uint32(ticks) //nolint:gosec // G115: 1 ≤ ticks ≤ 5 400 000
 		v.tsOff = v.lastTS + step - pkt.Timestamp
 	}
 	v.cur, v.changed = l, now
