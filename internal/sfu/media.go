@@ -39,7 +39,7 @@ type pubTrack struct {
 	// mod is what moderation holds back of the owner (set by
 	// room.publish before forwarding starts).
 	mod *modState
-	kf       keyframer
+	kf  keyframer
 	// sim holds the layers of a simulcast track (simulcast.go); nil for
 	// one encoding, forwarded to every subscriber through local.
 	sim *simulcast
