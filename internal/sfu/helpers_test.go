@@ -197,6 +197,9 @@ type clientOptions struct {
 	from string
 	// simulcast publishes the camera in three layers (simulcast_test.go).
 	simulcast bool
+	// blackhole, while true, loses every UDP packet of the client's ICE
+	// (its only UDP socket) both ways: a network gone (icerestart_test.go).
+	blackhole *atomic.Bool
 	// drop loses, on the client's side of the wire, every video RTP
 	// packet (sent or received) whose sequence number is a multiple of
 	// it, retransmissions included (see dropFactory).
@@ -395,7 +398,7 @@ func (c *client) seen(typ string) []msg {
 
 // clientAPI is a pion API for test peers: default codecs and interceptors,
 // loopback only; with drop > 0, lossy (clientOptions.drop).
-func clientAPI(drop uint16) (*webrtc.API, error) {
+func clientAPI(drop uint16, blackhole ...*atomic.Bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -414,12 +417,20 @@ func clientAPI(drop uint16) (*webrtc.API, error) {
 	loop := loopbackInterfaces()
 	s.SetInterfaceFilter(func(name string) bool { return loop[name] })
 	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	if len(blackhole) > 0 && blackhole[0] != nil {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, err
+		}
+		s.SetICEUDPMux(ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: &holeConn{PacketConn: conn, on: blackhole[0]}}))
+		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s)), nil
 }
 
 // startPeer makes the client's peer connection with its sending tracks.
 func (c *client) startPeer(welcome msg) error {
-	api, err := clientAPI(c.opts.drop)
+	api, err := clientAPI(c.opts.drop, c.opts.blackhole)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,10 @@
 package sfu
 
 import (
+	"net"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -76,5 +78,63 @@ func TestICERestartBeforeJoin(t *testing.T) {
 	c.send(map[string]any{"type": "restart-ice"})
 	if m := c.waitFor("error"); m.str("message") != "join the call first" {
 		t.Errorf("error %s", m.raw)
+	}
+}
+
+// holeConn loses every packet both ways while on holds.
+type holeConn struct {
+	net.PacketConn
+	on *atomic.Bool
+}
+
+func (h *holeConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := h.PacketConn.ReadFrom(b)
+		if err != nil || !h.on.Load() {
+			return n, addr, err
+		}
+	}
+}
+
+func (h *holeConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if h.on.Load() {
+		return len(b), nil
+	}
+	return h.PacketConn.WriteTo(b, addr)
+}
+
+// A participant whose network goes quiet (every UDP packet lost, the
+// socket alive) makes the server's ICE disconnect: the server offers an
+// ICE restart by itself, the page answers it, and once packets pass again
+// media flow on the same connection.
+func TestICERestartOnDisconnect(t *testing.T) {
+	e := newEnv(t)
+	id, tokens := e.visit(2)
+	var hole atomic.Bool
+	doc := e.join(id, tokens[0], clientOptions{})
+	pat := e.join(id, tokens[1], clientOptions{blackhole: &hole})
+	pat.waitMedia(doc)
+	doc.waitMedia(pat)
+	waitUntil(t, "the patient's answers", func() bool { return len(pat.seen("offer")) >= 2 })
+	old := ufragOf(pat.lastOffer())
+
+	hole.Store(true)
+	deadline := time.Now().Add(15 * time.Second)
+	for ufragOf(pat.lastOffer()) == old {
+		if time.Now().After(deadline) {
+			t.Fatal("no ICE restart offered 15 s after the network went quiet")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(e.logs.String(), `msg="ICE restart offered" component=sfu`) || !strings.Contains(e.logs.String(), "why=disconnected") {
+		t.Error("the restart was not the server's own")
+	}
+	hole.Store(false)
+	before := [2]int64{pat.packetsFrom(doc.pid(), sourceCamera), doc.packetsFrom(pat.pid(), sourceCamera)}
+	waitUntil(t, "media after the network came back", func() bool {
+		return pat.packetsFrom(doc.pid(), sourceCamera) > before[0]+50 && doc.packetsFrom(pat.pid(), sourceCamera) > before[1]+50
+	})
+	if pat.closed() || len(pat.seen("end")) > 0 {
+		t.Error("the connection ended")
 	}
 }
