@@ -23,6 +23,12 @@ import (
 // per forwarded video track, here 96 KB.
 const nackBufferPackets = 64
 
+// videoFeedback is the feedback offered for video besides the interceptors'
+// (NACK, PLI, transport-cc): FIR, and REMB (goog-remb), which a subscriber's
+// browser sends as its downlink estimate for the tracks it receives (the
+// SFU numbers no packets for transport-wide feedback).
+var videoFeedback = []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: webrtc.TypeRTCPFBGoogREMB}}
+
 // codecs are the codecs offered, in order of preference: browsers answer
 // with the first they support, so every publisher sends VP8 (or H.264 on
 // a browser without VP8) and every subscriber can take it as it is.
@@ -36,18 +42,18 @@ var codecs = []struct {
 		PayloadType: 111}},
 	{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
-			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}}},
+			RTCPFeedback: videoFeedback},
 		PayloadType: 96}},
 	{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 			SDPFmtpLine:  "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}}},
+			RTCPFeedback: videoFeedback},
 		PayloadType: 102}},
 }
 
 // newAPI builds the pion API shared by every peer connection: the codecs,
-// the interceptors (NACK generator and responder, RTCP reports, TWCC
-// feedback; see the package documentation) and the network settings.
+// the interceptors (NACK generator and responder behind a limit, RTCP
+// reports, TWCC feedback; see the package documentation) and the network settings.
 // It returns the UDP mux to close, if one was opened. counters, when not
 // nil, is registered first: next to the transport (see countingFactory).
 func newAPI(cfg Config, counters interceptor.Factory) (*webrtc.API, io.Closer, error) {
@@ -62,6 +68,8 @@ func newAPI(cfg Config, counters interceptor.Factory) (*webrtc.API, io.Closer, e
 	if counters != nil {
 		reg.Add(counters)
 	}
+	// The NACK limit (nacklimit.go) sits before pion's responder.
+	reg.Add(nackLimitFactory{})
 	// pion's default interceptors but its stats interceptor: that one
 	// decodes and records every packet of each stream (4-5 % of the CPU
 	// at 50 calls, BENCHMARKS.md) for PeerConnection.GetStats, which the

@@ -29,7 +29,8 @@ import (
 
 // chromiumPage answers offers as internal/web/static/assets/call.js does:
 // max-bundle, its first three transceivers (microphone, camera, screen)
-// turned sendonly with the fake camera's tracks on the first two.
+// turned sendonly with the fake camera's tracks on the first two, the
+// camera's simulcast layers scaled down by 4, 2 and 1.
 const chromiumPage = `<!doctype html><title>sdp</title><script>
 window.cands = [];
 window.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -46,6 +47,12 @@ window.answerOffer = async (sdp) => {
   }
   const answer = await pc.createAnswer();
   await pc.setLocalDescription(answer);
+  const cam = pc.getTransceivers()[1].sender, p = cam.getParameters();
+  if (first && p.encodings.length > 1) {
+    p.encodings.forEach((e, i) => { e.scaleResolutionDownBy = 2 ** (p.encodings.length - 1 - i); });
+    await cam.setParameters(p);
+  }
+  window.encodings = JSON.stringify(cam.getParameters().encodings);
   return pc.localDescription.sdp;
 };
 </script>`
@@ -100,6 +107,19 @@ func TestChromiumSDP(t *testing.T) {
 		if err := pc.SetLocalDescription(offer); err != nil {
 			t.Fatal(err)
 		}
+		// What the page gets: the camera offered in simulcast layers
+		// (conn.negotiate).
+		var sent sdp.SessionDescription
+		if err := sent.UnmarshalString(offer.SDP); err != nil {
+			t.Fatal(err)
+		}
+		if offerSimulcast(&sent, pc.GetTransceivers()[1].Mid()) {
+			b, err := sent.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			offer.SDP = string(b)
+		}
 		js, _ := json.Marshal(offer.SDP)
 		answer, err := chromedp.Run(ctx, chromedp.Evaluate[string]("answerOffer("+string(js)+")", chromedp.EvalAwaitPromise))
 		if err != nil {
@@ -122,6 +142,8 @@ func TestChromiumSDP(t *testing.T) {
 		}
 	}
 	round("first")
+	enc, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`encodings`))
+	t.Logf("camera encodings: %s", enc)
 
 	// Another participant's microphone and camera, forwarded.
 	for _, c := range []webrtc.RTPCodecCapability{{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},

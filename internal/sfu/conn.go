@@ -56,9 +56,11 @@ type conn struct {
 
 	renegotiateCh chan struct{}
 	connectedCh   chan struct{}
+	iceCh         chan struct{} // ICE disconnected: restart it
 	admitCh       chan struct{} // the waiting room let this connection in
 	lastSeen      atomic.Int64
 	warned        atomic.Bool
+	bwe           bwe // downlink estimate (bwe.go)
 
 	// actor is who opened the socket (audit trail); the participant is
 	// added at authentication.
@@ -75,6 +77,7 @@ type conn struct {
 
 	// Run loop only.
 	pc           *webrtc.PeerConnection
+	camera       *webrtc.RTPTransceiver // receiving the camera, offered simulcast
 	subs         map[*pubTrack]*subscription
 	freed        int                     // forwarding transceivers whose track went
 	offer        *sdp.SessionDescription // in flight, nil when stable
@@ -82,6 +85,8 @@ type conn struct {
 	remoteSet    bool
 	pendingCands []webrtc.ICECandidateInit
 	candidates   int
+	wantRestart  string    // why an ICE restart is wanted; empty: none
+	lastRestart  time.Time // when the last ICE restart was offered
 	bad          int
 	chatTokens   bucket
 	limits       boardLimits // board and pointer messages (board.go)
@@ -112,6 +117,7 @@ func newConn(p *Provider, svc *teleconsult.Service, ws *websocket.Conn, tcID, ho
 		closing:       make(chan struct{}),
 		renegotiateCh: make(chan struct{}, 1),
 		connectedCh:   make(chan struct{}, 1),
+		iceCh:         make(chan struct{}, 1),
 		admitCh:       make(chan struct{}, 1),
 		subs:          map[*pubTrack]*subscription{},
 		recv:          map[*webrtc.RTPReceiver]string{},
@@ -309,6 +315,8 @@ func (c *conn) run() {
 			c.handle(ev)
 		case <-c.renegotiateCh:
 			c.negotiate()
+		case <-c.iceCh:
+			c.restartICE("disconnected")
 		case <-c.admitCh:
 			if c.held == heldWaiting {
 				c.enter()
@@ -391,6 +399,8 @@ func (c *conn) handle(ev inEvent) {
 		c.end(endLeft, "", detachRemove)
 	case typePing:
 		c.send(outType{Type: typePong})
+	case typeRestartICE:
+		c.restartICE("asked")
 	}
 }
 
@@ -566,6 +576,14 @@ func (c *conn) startMedia() error {
 			c.end(endMediaFailed, "the media connection failed: reconnect", detachGrace)
 		}
 	})
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateDisconnected {
+			select {
+			case c.iceCh <- struct{}{}:
+			default:
+			}
+		}
+	})
 	pc.OnTrack(c.onTrack)
 	kinds := []struct {
 		kind   webrtc.RTPCodecType
@@ -585,13 +603,17 @@ func (c *conn) startMedia() error {
 		c.mu.Lock()
 		c.recv[t.Receiver()] = k.source
 		c.mu.Unlock()
+		if k.source == sourceCamera {
+			c.camera = t
+		}
 	}
 	c.negotiate()
 	return nil
 }
 
 // onCandidate sends the server's candidates, holding them until the first
-// offer is out (the page cannot use a candidate before the offer).
+// offer is out, or the offer of an ICE restart (the page cannot use a
+// candidate before the offer).
 func (c *conn) onCandidate(cand *webrtc.ICECandidate) {
 	m := outCandidate{Type: typeCandidate}
 	if cand != nil {
@@ -629,10 +651,19 @@ func (c *conn) negotiate() {
 		c.end(endMediaFailed, "the media connection could not be updated: reconnect", detachGrace)
 		return
 	}
-	if !changed && c.pc.LocalDescription() != nil {
+	if !changed && c.pc.LocalDescription() != nil && c.wantRestart == "" {
 		return // nothing to offer
 	}
-	offer, err := c.pc.CreateOffer(nil)
+	var opts *webrtc.OfferOptions
+	if c.wantRestart != "" {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+		// The candidates gathered for the new credentials wait for the
+		// offer that carries them (onCandidate).
+		c.mu.Lock()
+		c.offerSent = false
+		c.mu.Unlock()
+	}
+	offer, err := c.pc.CreateOffer(opts)
 	if err == nil {
 		err = c.pc.SetLocalDescription(offer)
 	}
@@ -640,12 +671,28 @@ func (c *conn) negotiate() {
 	if err == nil {
 		err = parsed.UnmarshalString(offer.SDP)
 	}
+	// The page is offered simulcast for the camera; pion takes only its
+	// own offer as the local description, and reads the streams the
+	// answer names (see offerSimulcast).
+	if err == nil && c.camera != nil && offerSimulcast(&parsed, c.camera.Mid()) {
+		var b []byte
+		if b, err = parsed.Marshal(); err == nil {
+			offer.SDP = string(b)
+		}
+	}
 	if err != nil {
 		c.log.Error("cannot make an offer", "err", err)
 		c.end(endMediaFailed, "the media connection could not be updated: reconnect", detachGrace)
 		return
 	}
 	c.offer = &parsed
+	if opts != nil {
+		c.log.Info("ICE restart offered", "why", c.wantRestart)
+		c.wantRestart, c.lastRestart = "", time.Now()
+		// The page's candidates for the new credentials wait for its
+		// answer, and count anew.
+		c.remoteSet, c.candidates = false, 0
+	}
 	tracks := outTracks{Type: typeTracks, Tracks: []trackInfo{}}
 	for _, s := range c.subs {
 		t := s.track
@@ -665,6 +712,29 @@ func (c *conn) negotiate() {
 	c.mu.Unlock()
 }
 
+// minICERestart is the least time between two ICE restarts: a page
+// asking more often is not answered (nor refused).
+const minICERestart = 2 * time.Second
+
+// restartICE offers an ICE restart (RFC 8445 section 2.4; RFC 8829
+// section 4.1.10.1): new ICE credentials in a new offer, which the page
+// answers as any other; the checks find a path on its new network while
+// the session, the tracks and the signalling go on. Asked by the page
+// (restart-ice: it sees media stall or its ICE disconnect) or by the
+// server's own ICE disconnecting. One asked while an offer is in flight
+// is made after its answer.
+func (c *conn) restartICE(why string) {
+	if c.pc == nil || c.pc.LocalDescription() == nil || c.wantRestart != "" {
+		return // no session yet, or a restart is coming
+	}
+	if time.Since(c.lastRestart) < minICERestart {
+		c.log.Debug("ICE restart not offered: too soon", "why", why)
+		return
+	}
+	c.wantRestart = why
+	c.negotiate()
+}
+
 // syncSubscriptions adds the room's tracks this participant does not
 // receive yet and removes the ones that are gone, and reports whether
 // anything changed.
@@ -682,6 +752,7 @@ func (c *conn) syncSubscriptions() (bool, error) {
 		if err := c.pc.RemoveTrack(s.sender); err != nil {
 			return changed, err
 		}
+		t.unsubscribe(s.viewer)
 		delete(c.subs, t)
 		c.freed++
 		changed = true
@@ -693,11 +764,16 @@ func (c *conn) syncSubscriptions() (bool, error) {
 		if c.subs[t] != nil {
 			continue
 		}
-		tr, err := c.sendTransceiver(t)
+		v, local, err := t.subscribe(c)
 		if err != nil {
 			return changed, err
 		}
-		s := &subscription{track: t, transceiver: tr, sender: tr.Sender(), fresh: true}
+		tr, err := c.sendTransceiver(local)
+		if err != nil {
+			t.unsubscribe(v)
+			return changed, err
+		}
+		s := &subscription{track: t, transceiver: tr, sender: tr.Sender(), viewer: v, fresh: true}
 		c.subs[t] = s
 		changed = true
 		if !c.goMedia(s.readRTCP) {
@@ -707,15 +783,15 @@ func (c *conn) syncSubscriptions() (bool, error) {
 	return changed, nil
 }
 
-// sendTransceiver returns a new sendonly transceiver carrying t.
+// sendTransceiver returns a new sendonly transceiver carrying local.
 //
 // Freed transceivers are not reused for another track: a reused one goes
 // from inactive back to sendonly with a new SSRC and msid, which browsers
 // take but pion (as an answerer it stops a transceiver offered inactive)
 // does not. A session therefore grows by one media section per track
 // that came and went, up to defaultMaxFreed (see syncSubscriptions).
-func (c *conn) sendTransceiver(t *pubTrack) (*webrtc.RTPTransceiver, error) {
-	return c.pc.AddTransceiverFromTrack(t.local, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+func (c *conn) sendTransceiver(local webrtc.TrackLocal) (*webrtc.RTPTransceiver, error) {
+	return c.pc.AddTransceiverFromTrack(local, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 }
 
 // goMedia runs f as one of the connection's media goroutines, unless the
@@ -789,6 +865,9 @@ func checkAnswer(offer *sdp.SessionDescription, text string) error {
 		}
 		if am.MediaName.Port.Value == 0 {
 			continue
+		}
+		if err := checkRIDs(om, am); err != nil {
+			return fmt.Errorf("media section %s: %w", teleconsult.Quote(omid), err)
 		}
 		od, ad := direction(om), direction(am)
 		ok := false
@@ -879,13 +958,11 @@ func (c *conn) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		c.goMedia(func() { drain(remote) })
 		return
 	}
-	stream := c.pid + "-media"
-	if source == sourceScreen {
-		stream = c.pid + "-screen"
+	if remote.RID() != "" {
+		c.onLayer(remote, receiver, source)
+		return
 	}
-	t := &pubTrack{owner: c, pid: c.pid, name: c.adm.DisplayName, source: source, kind: remote.Kind(),
-		streamID: stream, trackID: source + "-" + teleconsult.NewID()[:12], remote: remote, pc: c.pc,
-		ssrc: uint32(remote.SSRC())}
+	t := c.newPubTrack(remote, source)
 	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, t.trackID, t.streamID)
 	if err != nil {
 		c.log.Error("cannot forward a track", "err", err)
@@ -912,6 +989,19 @@ func (c *conn) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	c.goMedia(func() { drainRTCP(receiver) })
 }
 
+// newPubTrack returns a track of this participant's source read from
+// remote, not published yet.
+func (c *conn) newPubTrack(remote *webrtc.TrackRemote, source string) *pubTrack {
+	stream := c.pid + "-media"
+	if source == sourceScreen {
+		stream = c.pid + "-screen"
+	}
+	ssrc := uint32(remote.SSRC())
+	return &pubTrack{owner: c, pid: c.pid, name: c.adm.DisplayName, source: source, kind: remote.Kind(),
+		streamID: stream, trackID: source + "-" + teleconsult.NewID()[:12], remote: remote, pc: c.pc,
+		ssrc: ssrc, kf: keyframer{pc: c.pc, ssrc: ssrc}}
+}
+
 func drain(remote *webrtc.TrackRemote) {
 	buf := make([]byte, 1500)
 	for {
@@ -931,6 +1021,9 @@ func (c *conn) cleanup() {
 	c.cleaningUp = true
 	pubs := c.published
 	c.mu.Unlock()
+	for t, s := range c.subs {
+		t.unsubscribe(s.viewer)
+	}
 	if c.room != nil {
 		for _, t := range pubs {
 			c.room.unpublish(t)

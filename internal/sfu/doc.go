@@ -67,6 +67,19 @@
 // header extensions are dropped when forwarding: their ids and values (MID,
 // transport-wide sequence numbers) belong to the publisher's connection.
 //
+// Simulcast (simulcast.go): the camera's section of every offer asks for up
+// to three encodings (RTP stream ids q, h, f; RFC 8851, RFC 8853), which the
+// page scales to ¼, ½ and the full resolution. pion keeps its own offer as
+// the local description; the lines are added to the copy sent, and pion
+// reads the layers the answer names. A simulcast track is published once;
+// each layer is read by its own goroutine and each subscriber has a local
+// track of its own, fed by the layer chosen for it: by its downlink
+// estimate (bwe.go), switching on a keyframe (asked with PLI of that
+// layer), with sequence numbers and timestamps continued. Without an
+// estimate a subscriber gets the largest layer; when none fits, its video
+// pauses and audio goes on. A publisher without simulcast is sent, every
+// second, a REMB of the smallest estimate of its subscribers.
+//
 // Feedback, through pion's default interceptors but its stats interceptor
 // (the SFU does not call GetStats; see newAPI):
 //
@@ -74,7 +87,8 @@
 //     retransmit what it lost, and answers subscribers' NACKs from a buffer
 //     of the last 64 packets sent per video track (about 0.4 s at
 //     1.5 Mbps); retransmission is on the original SSRC (RTX, RFC 4588, is
-//     not negotiated).
+//     not negotiated). A connection's NACKs past 400 requested packets a
+//     second are dropped before the responder (nacklimit.go).
 //   - PLI (RFC 4585 section 6.3.1) and FIR (RFC 5104 section 4.3.1) from a
 //     subscriber are forwarded to the publisher of the track, and the SFU
 //     sends a PLI itself when a subscriber starts receiving a video track,
@@ -84,12 +98,18 @@
 //     TWCC feedback for what it receives, so the browsers' send-side
 //     bandwidth estimation (GCC) adapts their bitrate to the uplink.
 //   - RTCP sender and receiver reports (RFC 3550).
-//
-// The SFU does not estimate the downlink of each subscriber (no simulcast
-// layers to choose between); a subscriber's losses reach the publisher as
-// NACK and PLI only.
+//   - REMB (draft-alvestrand-rmcat-remb-03) from subscribers is their
+//     downlink estimate (capped at 100 Mbit/s, forgotten after 10 s);
+//     the SFU sends REMB to publishers without simulcast. The SFU does not
+//     estimate downlinks itself from transport-wide feedback (it does not
+//     number the packets it sends).
 //
 // # Network
+//
+// ICE restarts (RFC 8445 section 2.4) are offered when the page asks
+// (restart-ice: it saw media stall or its ICE disconnect) or the server's
+// ICE disconnects: a new offer with new credentials, the session and the
+// socket kept, at most one every 2 s.
 //
 // ICE runs on ephemeral UDP ports (optionally within a range) or on one UDP
 // port for every call (pion's UDP mux, Config.UDPPort). Config.PublicIP

@@ -20,6 +20,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -194,6 +195,11 @@ type clientOptions struct {
 	raw bool
 	// from is the local address to dial from (127.0.0.x); empty: any.
 	from string
+	// simulcast publishes the camera in three layers (simulcast_test.go).
+	simulcast bool
+	// blackhole, while true, loses every UDP packet of the client's ICE
+	// (its only UDP socket) both ways: a network gone (icerestart_test.go).
+	blackhole *atomic.Bool
 	// drop loses, on the client's side of the wire, every video RTP
 	// packet (sent or received) whose sequence number is a multiple of
 	// it, retransmissions included (see dropFactory).
@@ -224,6 +230,8 @@ type client struct {
 	answers  int
 
 	plis    atomic.Int64
+	remb    atomic.Int64           // the last REMB bitrate received for the camera
+	layers  map[string]*layerMarks // remote track id → what simulcast layers it carried
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	writeMu sync.Mutex
@@ -241,7 +249,7 @@ func (e *env) dial(id, token string, opts clientOptions) *client {
 	}
 	ws.SetReadLimit(1 << 20)
 	c := &client{tb: e.t, e: e, opts: opts, ws: ws, msgs: make(chan msg, 1000), done: make(chan struct{}),
-		received: map[string]*atomic.Int64{}, kinds: map[string]string{}, ssrcs: map[string]uint32{}, stop: make(chan struct{})}
+		received: map[string]*atomic.Int64{}, layers: map[string]*layerMarks{}, kinds: map[string]string{}, ssrcs: map[string]uint32{}, stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.readLoop()
 	e.t.Cleanup(c.close)
@@ -390,7 +398,7 @@ func (c *client) seen(typ string) []msg {
 
 // clientAPI is a pion API for test peers: default codecs and interceptors,
 // loopback only; with drop > 0, lossy (clientOptions.drop).
-func clientAPI(drop uint16) (*webrtc.API, error) {
+func clientAPI(drop uint16, blackhole ...*atomic.Bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -409,12 +417,20 @@ func clientAPI(drop uint16) (*webrtc.API, error) {
 	loop := loopbackInterfaces()
 	s.SetInterfaceFilter(func(name string) bool { return loop[name] })
 	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	if len(blackhole) > 0 && blackhole[0] != nil {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, err
+		}
+		s.SetICEUDPMux(ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: &holeConn{PacketConn: conn, on: blackhole[0]}}))
+		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s)), nil
 }
 
 // startPeer makes the client's peer connection with its sending tracks.
 func (c *client) startPeer(welcome msg) error {
-	api, err := clientAPI(c.opts.drop)
+	api, err := clientAPI(c.opts.drop, c.opts.blackhole)
 	if err != nil {
 		return err
 	}
@@ -442,17 +458,24 @@ func (c *client) startPeer(welcome msg) error {
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		n := &atomic.Int64{}
+		marks := &layerMarks{}
 		c.mu.Lock()
 		c.received[tr.ID()] = n
+		c.layers[tr.ID()] = marks
 		c.kinds[tr.ID()] = tr.Kind().String()
 		c.ssrcs[tr.ID()] = uint32(tr.SSRC())
 		c.mu.Unlock()
 		buf := make([]byte, 1500)
+		var pkt rtp.Packet
 		for {
-			if _, _, err := tr.Read(buf); err != nil {
+			k, _, err := tr.Read(buf)
+			if err != nil {
 				return
 			}
 			n.Add(1)
+			if tr.Kind() == webrtc.RTPCodecTypeVideo && pkt.Unmarshal(buf[:k]) == nil {
+				marks.see(&pkt)
+			}
 		}
 	})
 	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "local")
@@ -471,6 +494,9 @@ func (c *client) startPeer(welcome msg) error {
 		}
 		tracks = append(tracks, screen)
 	}
+	if c.opts.simulcast {
+		return c.startSimulcast(pc, audio)
+	}
 	for i, tr := range tracks {
 		t, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
@@ -487,8 +513,11 @@ func (c *client) startPeer(welcome msg) error {
 						return
 					}
 					for _, p := range pkts {
-						if _, ok := p.(*rtcp.PictureLossIndication); ok {
+						switch p := p.(type) {
+						case *rtcp.PictureLossIndication:
 							c.plis.Add(1)
+						case *rtcp.ReceiverEstimatedMaximumBitrate:
+							c.remb.Store(int64(p.Bitrate))
 						}
 					}
 				}
@@ -537,7 +566,7 @@ func (c *client) onOffer(offer string) error {
 	if err := c.pc.SetLocalDescription(answer); err != nil {
 		return err
 	}
-	sdp := answer.SDP
+	sdp := answerRecvRIDs.ReplaceAllString(answer.SDP, "")
 	if c.opts.mangleAnswer != nil {
 		sdp = c.opts.mangleAnswer(sdp)
 	}

@@ -39,9 +39,23 @@ type pubTrack struct {
 	// mod is what moderation holds back of the owner (set by
 	// room.publish before forwarding starts).
 	mod *modState
+	kf  keyframer
+	// sim holds the layers of a simulcast track (simulcast.go); nil for
+	// one encoding, forwarded to every subscriber through local.
+	sim *simulcast
 
-	kfMu         sync.Mutex
-	kfPending    bool      // a request waits for the interval to pass
+	vmu     sync.Mutex
+	viewers atomic.Pointer[[]*viewer] // subscribers; copied on change
+	rembAt  time.Time                 // forward only: the last REMB sent (bwe.go)
+}
+
+// keyframer sends keyframe requests for one RTP stream of a publisher.
+type keyframer struct {
+	pc   *webrtc.PeerConnection // the publisher's
+	ssrc uint32
+
+	mu           sync.Mutex
+	pending      bool      // a request waits for the interval to pass
 	lastKeyframe time.Time // when the last request was sent
 	firSeq       uint8
 	wantFIR      atomic.Bool
@@ -66,6 +80,9 @@ func (t *pubTrack) forward() {
 		// Errors name a subscriber whose sender closed: the others
 		// received the packet.
 		_ = t.local.WriteRTP(&pkt)
+		if t.kind == webrtc.RTPCodecTypeVideo {
+			t.limitPublisher(time.Now())
+		}
 	}
 }
 
@@ -80,45 +97,55 @@ func forwardable(pkt *rtp.Packet, b []byte) bool {
 	return true
 }
 
-// requestKeyframe asks the publisher for a keyframe: PLI (RFC 4585
-// section 6.3.1), or FIR (RFC 5104 section 4.3.1) when a subscriber asked
-// with one. Requests are at least minKeyframeInterval apart: one arriving
-// sooner is sent when the interval is over, merged with any other.
+// requestKeyframe asks the publisher for a keyframe (of every layer of a
+// simulcast track).
 func (t *pubTrack) requestKeyframe(fir bool) {
 	if t.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
+	if t.sim != nil {
+		t.sim.requestKeyframe(fir)
+		return
+	}
+	t.kf.request(fir)
+}
+
+// request asks the publisher for a keyframe: PLI (RFC 4585
+// section 6.3.1), or FIR (RFC 5104 section 4.3.1) when a subscriber asked
+// with one. Requests are at least minKeyframeInterval apart: one arriving
+// sooner is sent when the interval is over, merged with any other.
+func (k *keyframer) request(fir bool) {
 	if fir {
-		t.wantFIR.Store(true)
+		k.wantFIR.Store(true)
 	}
-	t.kfMu.Lock()
-	defer t.kfMu.Unlock()
-	if t.kfPending {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pending {
 		return
 	}
-	wait := minKeyframeInterval - time.Since(t.lastKeyframe)
+	wait := minKeyframeInterval - time.Since(k.lastKeyframe)
 	if wait <= 0 {
-		t.sendKeyframeRequest()
+		k.send()
 		return
 	}
-	t.kfPending = true
+	k.pending = true
 	time.AfterFunc(wait, func() {
-		t.kfMu.Lock()
-		defer t.kfMu.Unlock()
-		t.kfPending = false
-		t.sendKeyframeRequest()
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.pending = false
+		k.send()
 	})
 }
 
-// sendKeyframeRequest sends a PLI or FIR now; t.kfMu is held.
-func (t *pubTrack) sendKeyframeRequest() {
-	t.lastKeyframe = time.Now()
-	var pkt rtcp.Packet = &rtcp.PictureLossIndication{MediaSSRC: t.ssrc}
-	if t.wantFIR.Swap(false) {
-		t.firSeq++
-		pkt = &rtcp.FullIntraRequest{MediaSSRC: t.ssrc, FIR: []rtcp.FIREntry{{SSRC: t.ssrc, SequenceNumber: t.firSeq}}}
+// send sends a PLI or FIR now; k.mu is held.
+func (k *keyframer) send() {
+	k.lastKeyframe = time.Now()
+	var pkt rtcp.Packet = &rtcp.PictureLossIndication{MediaSSRC: k.ssrc}
+	if k.wantFIR.Swap(false) {
+		k.firSeq++
+		pkt = &rtcp.FullIntraRequest{MediaSSRC: k.ssrc, FIR: []rtcp.FIREntry{{SSRC: k.ssrc, SequenceNumber: k.firSeq}}}
 	}
-	_ = t.pc.WriteRTCP([]rtcp.Packet{pkt})
+	_ = k.pc.WriteRTCP([]rtcp.Packet{pkt})
 }
 
 // drainRTCP reads the publisher's RTCP for a receiver, so that the
@@ -137,6 +164,7 @@ type subscription struct {
 	track       *pubTrack
 	transceiver *webrtc.RTPTransceiver
 	sender      *webrtc.RTPSender
+	viewer      *viewer
 	// fresh is true until the subscriber's connection has been asked a
 	// keyframe for it.
 	fresh bool
@@ -152,27 +180,45 @@ func (s *subscription) readRTCP() {
 		if err != nil {
 			return
 		}
-		if want, fir := keyframeRequest(buf[:n]); want {
-			s.track.requestKeyframe(fir)
+		fb := readFeedback(buf[:n])
+		if fb.remb {
+			s.viewer.conn.bwe.set(fb.bitrate)
+		}
+		if fb.keyframe {
+			if s.track.sim != nil {
+				s.viewer.requestKeyframe(fb.fir)
+			} else {
+				s.track.requestKeyframe(fb.fir)
+			}
 		}
 	}
 }
 
-// keyframeRequest reports whether the compound RTCP packet b asks for a
-// keyframe (a PLI or a FIR), and whether with a FIR. A packet that does
-// not decode asks nothing.
-func keyframeRequest(b []byte) (want, fir bool) {
+// feedback is what a subscriber's compound RTCP packet asks of the SFU.
+type feedback struct {
+	keyframe bool    // a PLI or a FIR
+	fir      bool    // a FIR
+	remb     bool    // a REMB, with bitrate
+	bitrate  float32 // bit/s, as the REMB says (draft-alvestrand-rmcat-remb-03)
+}
+
+// readFeedback decodes the compound RTCP packet b: whether it asks for a
+// keyframe (a PLI or a FIR), whether with a FIR, and the last REMB
+// estimate in it. A packet that does not decode asks nothing.
+func readFeedback(b []byte) (fb feedback) {
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil {
-		return false, false
+		return feedback{}
 	}
 	for _, p := range pkts {
-		switch p.(type) {
+		switch p := p.(type) {
 		case *rtcp.PictureLossIndication:
-			want = true
+			fb.keyframe = true
 		case *rtcp.FullIntraRequest:
-			want, fir = true, true
+			fb.keyframe, fb.fir = true, true
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			fb.remb, fb.bitrate = true, p.Bitrate
 		}
 	}
-	return want, fir
+	return fb
 }

@@ -134,7 +134,7 @@ func FuzzKeyframeRequest(f *testing.F) {
 	f.Add([]byte{0x81, 0xce, 0x00, 0x01, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		orig := slices.Clone(b)
-		want, fir := keyframeRequest(b)
+		want, fir := keyframeRequestOf(b)
 		if !bytes.Equal(b, orig) {
 			t.Fatal("keyframeRequest changed its input")
 		}
@@ -164,7 +164,7 @@ func FuzzKeyframeRequest(f *testing.F) {
 		if err != nil {
 			return // pion decodes some packets it cannot encode; they asked already
 		}
-		if w, f := keyframeRequest(again); w != want || f != fir {
+		if w, f := keyframeRequestOf(again); w != want || f != fir {
 			t.Fatalf("re-encoded packet asks (%v, %v), the original (%v, %v)", w, f, want, fir)
 		}
 	})
@@ -192,13 +192,19 @@ func TestKeyframeRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w, f := keyframeRequest(b); w != tc.want || f != tc.fir {
+		if w, f := keyframeRequestOf(b); w != tc.want || f != tc.fir {
 			t.Errorf("%s: (%v, %v), want (%v, %v)", tc.name, w, f, tc.want, tc.fir)
 		}
 		if len(b) > 8 {
-			if w, _ := keyframeRequest(b[:len(b)-4]); w {
+			if w, _ := keyframeRequestOf(b[:len(b)-4]); w {
 				t.Errorf("%s: a truncated packet asks for a keyframe", tc.name)
 			}
 		}
 	}
+}
+
+// keyframeRequestOf is readFeedback's keyframe request.
+func keyframeRequestOf(b []byte) (want, fir bool) {
+	fb := readFeedback(b)
+	return fb.keyframe, fb.fir
 }

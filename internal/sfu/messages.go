@@ -26,14 +26,17 @@ const (
 
 // Message types of docs/signalling.md.
 const (
-	typeAuth       = "auth"
-	typeOffer      = "offer"
-	typeAnswer     = "answer"
-	typeCandidate  = "candidate"
-	typeChat       = "chat"
-	typePresent    = "present"
-	typeLeave      = "leave"
-	typePing       = "ping"
+	typeAuth      = "auth"
+	typeOffer     = "offer"
+	typeAnswer    = "answer"
+	typeCandidate = "candidate"
+	typeChat      = "chat"
+	typePresent   = "present"
+	typeLeave     = "leave"
+	typePing      = "ping"
+	// typeRestartICE asks for an ICE restart (docs/signalling.md,
+	// "Reconnecting").
+	typeRestartICE = "restart-ice"
 	typePong       = "pong"
 	typeWelcome    = "welcome"
 	typeTracks     = "tracks"
@@ -57,18 +60,19 @@ const (
 // inFields lists, for every message type a page may send, the fields it
 // may have (type included). Keys are matched exactly, case included.
 var inFields = map[string][]string{
-	typeAuth:      {"type", "token", "lobby"},
-	typeOffer:     {"type", "sdp"},
-	typeAnswer:    {"type", "sdp"},
-	typeCandidate: {"type", "candidate"},
-	typeChat:      {"type", "text"},
-	typePresent:   {"type", "on"},
-	typeLeave:     {"type"},
-	typePing:      {"type"},
-	typeJoin:      {"type"},
-	typeAdmit:     {"type", "participantId"},
-	typeDecline:   {"type", "participantId"},
-	typeAutoAdmit: {"type", "on"},
+	typeAuth:       {"type", "token", "lobby"},
+	typeOffer:      {"type", "sdp"},
+	typeAnswer:     {"type", "sdp"},
+	typeCandidate:  {"type", "candidate"},
+	typeChat:       {"type", "text"},
+	typePresent:    {"type", "on"},
+	typeLeave:      {"type"},
+	typePing:       {"type"},
+	typeRestartICE: {"type"},
+	typeJoin:       {"type"},
+	typeAdmit:      {"type", "participantId"},
+	typeDecline:    {"type", "participantId"},
+	typeAutoAdmit:  {"type", "on"},
 	// The whiteboard and the live pointer (board.go).
 	typeBoard:    {"type", "op"},
 	typePointer:  pointerFields,
@@ -82,7 +86,7 @@ var candidateFields = []string{"candidate", "sdpMid", "sdpMLineIndex", "username
 // these, never what the page sent (see [teleconsult.Quote]).
 var (
 	inTypes = []string{typeAuth, typeOffer, typeAnswer, typeCandidate, typeChat, typePresent, typeLeave, typePing,
-		typeJoin, typeAdmit, typeDecline, typeAutoAdmit, typeModerate, typeBoard, typePointer}
+		typeRestartICE, typeJoin, typeAdmit, typeDecline, typeAutoAdmit, typeModerate, typeBoard, typePointer}
 	fieldNames = map[string]bool{}
 )
 

@@ -82,6 +82,7 @@ type metrics struct {
 
 	lostBy            [2][2]prometheus.Counter // [direction][kind]
 	nack, pli, fir    [2]prometheus.Counter    // [direction]
+	remb              [2]prometheus.Counter    // [direction]
 	calls, tracks     *prometheus.Desc
 	participants      *prometheus.Desc
 	forwarded, conns  *prometheus.Desc
@@ -98,7 +99,7 @@ func newMetrics(p *Provider) *metrics {
 		}, []string{"direction", "kind"}),
 		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "teleconsult_sfu_rtcp_feedback_total",
-			Help: "RTCP feedback messages: NACK, PLI and FIR received from subscribers (in) and sent to publishers (out).",
+			Help: "RTCP feedback messages: NACK, PLI, FIR and REMB received from subscribers (in) and sent to publishers (out).",
 		}, []string{"type", "direction"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "teleconsult_sfu_connections_refused_total",
@@ -143,6 +144,7 @@ func newMetrics(p *Provider) *metrics {
 		m.nack[d] = m.feedback.WithLabelValues("nack", dirNames[d])
 		m.pli[d] = m.feedback.WithLabelValues("pli", dirNames[d])
 		m.fir[d] = m.feedback.WithLabelValues("fir", dirNames[d])
+		m.remb[d] = m.feedback.WithLabelValues("remb", dirNames[d])
 	}
 	for _, r := range endReasons() {
 		m.refused.WithLabelValues(r)
@@ -426,6 +428,8 @@ func (i *countingInterceptor) rtcp(pkts []rtcp.Packet, dir int) {
 			i.m.pli[dir].Inc()
 		case *rtcp.FullIntraRequest:
 			i.m.fir[dir].Inc()
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			i.m.remb[dir].Inc()
 		case *rtcp.ReceiverReport:
 			reports = p.Reports
 		case *rtcp.SenderReport:

@@ -90,7 +90,10 @@ func sfuPeer(tb testing.TB, renegotiated bool) (*webrtc.PeerConnection, *sdp.Ses
 			pc.Close()
 			tb.Fatal(err)
 		}
-		return parseSDP(tb, o.SDP)
+		// What the page gets: the camera offered in simulcast layers.
+		d := parseSDP(tb, o.SDP)
+		offerSimulcast(d, pc.GetTransceivers()[1].Mid())
+		return d
 	}
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {

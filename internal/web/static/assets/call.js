@@ -38,6 +38,11 @@ const SILENCE_LIMIT = 10000;
 const MEDIA_EVERY = 500;
 const MEDIA_STALL = 1500;
 const MEDIA_LIMIT = 10000;
+// An ICE restart (restart-ice) is asked at most every ICE_RESTART_EVERY; a
+// peer connection still failed ICE_RESTART_WAIT after asking makes a new
+// connection.
+const ICE_RESTART_EVERY = 3000;
+const ICE_RESTART_WAIT = 5000;
 // A socket not open by then is given up (a server that accepts but never
 // answers).
 const OPEN_LIMIT = 10000;
@@ -46,6 +51,10 @@ const RETRY_MAX = 10000;
 
 // reconnectEnds are the end reasons after which the page connects again
 // (docs/signalling.md: "reconnect"); every other end is final.
+// The camera's simulcast layers, as the server offers them (rid q, h, f:
+// docs/signalling.md, "Simulcast"): how much each scales the camera down,
+// and its highest bitrate (bit/s).
+const LAYERS = { q: { scale: 4, maxBitrate: 150000 }, h: { scale: 2, maxBitrate: 500000 }, f: { scale: 1, maxBitrate: 1500000 } };
 const reconnectEnds = ['shutdown', 'timeout', 'policy', 'too-slow', 'too-large', 'media-failed', 'unavailable'];
 
 // parseSDP returns, for each m-section of sdp, its kind, mid, direction,
@@ -270,8 +279,16 @@ export class Call extends EventTarget {
       const c = ev.candidate;
       this.send({ type: 'candidate', candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
     });
+    pc.addEventListener('iceconnectionstatechange', () => {
+      if (pc === this.pc && pc.iceConnectionState === 'disconnected') this.restartIce();
+    });
     pc.addEventListener('connectionstatechange', () => {
-      if (pc === this.pc && pc.connectionState === 'failed') this.dropped();
+      if (pc !== this.pc || pc.connectionState !== 'failed') return;
+      // An ICE restart first; a new connection if it does not mend it.
+      this.restartIce();
+      setTimeout(() => {
+        if (pc === this.pc && pc.connectionState === 'failed') this.dropped();
+      }, ICE_RESTART_WAIT);
     });
     this.emit(again ? 'reconnected' : 'welcome', msg);
     if (msg.startAudioOff === false && !this.media.touched.audio && !this.media.audio) this.media.set('audio', true);
@@ -305,8 +322,32 @@ export class Call extends EventTarget {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     if (pc !== this.pc) return;
+    // The answer before any candidate gathered for it (an ICE restart's).
     this.send({ type: 'answer', sdp: pc.localDescription.sdp });
+    await this.layerCamera();
     this.reconcile(sections, own);
+  }
+
+  // layerCamera scales the camera's simulcast layers (LAYERS), which the
+  // answer took from the server's offer. A browser that answered without
+  // simulcast has one encoding, left as it is.
+  async layerCamera() {
+    const pc = this.pc;
+    const tr = pc?.getTransceivers().find((x) => x.mid === this.ownMids?.video);
+    if (!tr) return;
+    const p = tr.sender.getParameters();
+    const encs = p.encodings ?? [];
+    if (encs.length < 2 || encs.every((e) => !LAYERS[e.rid] || e.scaleResolutionDownBy === LAYERS[e.rid].scale)) return;
+    for (const e of encs) {
+      if (!LAYERS[e.rid]) continue;
+      e.scaleResolutionDownBy = LAYERS[e.rid].scale;
+      e.maxBitrate = LAYERS[e.rid].maxBitrate;
+    }
+    try {
+      await tr.sender.setParameters(p);
+    } catch {
+      // closed meanwhile: the layers keep the browser's defaults
+    }
   }
 
   // attachLocal puts the current local tracks on our transceivers.
@@ -463,7 +504,21 @@ export class Call extends EventTarget {
     const stalled = expected && received > 0 && now - last > MEDIA_STALL;
     if (!stalled) m.stalledSince = 0;
     else if (!m.stalledSince) m.stalledSince = last;
+    // Media stalled while signalling is fine: the network may have
+    // changed under the peer connection.
+    if (m.stalledSince && !this.late) this.restartIce();
     this.setTrouble(this.late, !!m.stalledSince);
+  }
+
+  // restartIce asks the server for an ICE restart (docs/signalling.md,
+  // "Reconnecting"): its next offer has new ICE credentials, answered as
+  // any other, and the checks find a path on the network as it is now,
+  // without a new connection. At most one every ICE_RESTART_EVERY.
+  restartIce() {
+    const now = Date.now();
+    if (!this.pc || !this.ws || this.ws.readyState !== WebSocket.OPEN || now - (this.iceRestartAt || 0) < ICE_RESTART_EVERY) return;
+    this.iceRestartAt = now;
+    this.send({ type: 'restart-ice' });
   }
 
   // setTrouble tells when the connection gets into or out of trouble, or
